@@ -1,0 +1,132 @@
+"""Wiring: build every part of the agent from `Settings` and serve it with aiohttp."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from agent import __version__
+from agent.config import Settings
+from agent.metrics import RequestMetrics, new_registry
+from agent.pipeline import RecordPipeline, Sink
+from agent.proxy import OPERATIONS, Proxy
+from agent.upstream import Upstream
+
+log = logging.getLogger("inferwatch.app")
+
+_HEALTH_CACHE_S = 1.0
+_PROBE_EVERY_S = 5.0
+
+
+class Agent:
+    """All the parts of one running agent, built from settings and passed to each other."""
+
+    def __init__(self, settings: Settings, upstream_url: str, sinks: list[Sink] | None = None):
+        self.settings = settings
+        self.started = time.time()
+        self.registry, self.instruments = new_registry()
+        self.metrics = RequestMetrics(self.instruments, settings.metrics)
+        p = settings.pipeline
+        self.pipeline = RecordPipeline(sinks or [], p.queue_size, p.batch_size, self.instruments)
+        if settings.otel.endpoint:
+            from agent.tracing import SpanSink  # the OTel SDK is only loaded when used
+
+            self.pipeline.add_sink(SpanSink(settings.otel))
+        self.upstream = Upstream(settings.upstream, upstream_url)
+        up_gauge = self.instruments["inferwatch_upstream_up"]
+        self.upstream.on_state_change = lambda up: up_gauge.set(1 if up else 0)
+        self.proxy = Proxy(settings, self.upstream, self.metrics, self.pipeline)
+        self._tasks: list[asyncio.Task] = []
+        self.on_startup: list = []  # extra async callables(agent), e.g. collectors
+        self.on_cleanup: list = []
+
+    def build_app(self) -> web.Application:
+        """The aiohttp application: the proxied API plus /health and /metrics."""
+        app = web.Application(client_max_size=self.settings.limits.max_body_bytes + 1)
+        app.router.add_get("/metrics", self.handle_metrics)
+        app.router.add_get("/health", self.handle_health)
+        app.router.add_get("/health/live", self.handle_live)
+        for path in OPERATIONS:
+            app.router.add_post(path, self.proxy.handle_genai)
+        app.router.add_route("*", "/{tail:.*}", self.proxy.handle_passthrough)
+        app.on_startup.append(self._startup)
+        app.on_cleanup.append(self._cleanup)
+        return app
+
+    async def _startup(self, app: web.Application) -> None:
+        self.pipeline.start()
+        self._tasks.append(asyncio.create_task(self._probe_loop(), name="upstream-probe"))
+        for hook in self.on_startup:
+            await hook(self)
+
+    async def _cleanup(self, app: web.Application) -> None:
+        for hook in self.on_cleanup:
+            await hook(self)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.pipeline.close()
+        await self.upstream.close()
+
+    async def _probe_loop(self) -> None:
+        while True:
+            await self.upstream.probe()
+            await asyncio.sleep(_PROBE_EVERY_S)
+
+    async def handle_metrics(self, request: web.Request) -> web.Response:
+        """Prometheus text exposition of the agent's registry."""
+        body = generate_latest(self.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def handle_live(self, request: web.Request) -> web.Response:
+        """Liveness: the agent's event loop answers. Never depends on the upstream."""
+        return web.json_response({"status": "up"})
+
+    async def handle_health(self, request: web.Request) -> web.Response:
+        """Agent and upstream state, separately; 503 when the upstream cannot serve."""
+        state = self.upstream.state
+        if state.checked_at is None or time.time() - state.checked_at > _HEALTH_CACHE_S:
+            await self.upstream.probe()
+        upstream = "starting" if state.starting else ("up" if state.up else "down")
+        body = {
+            "status": "ok" if upstream == "up" else "degraded",
+            "agent": {
+                "status": "up",
+                "version": __version__,
+                "uptime_s": round(time.time() - self.started, 1),
+            },
+            "upstream": {
+                "status": upstream,
+                "url": self.upstream.url,
+                "error": state.last_error,
+                "checked_at": state.checked_at,
+            },
+        }
+        return web.Response(
+            status=200 if upstream == "up" else 503,
+            body=orjson.dumps(body),
+            content_type="application/json",
+        )
+
+
+async def serve(agent: Agent, host: str, port: int) -> web.AppRunner:
+    """Start listening; returns the runner (call `runner.cleanup()` to stop)."""
+    runner = web.AppRunner(agent.build_app(), handler_cancellation=True, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=1024)
+    await site.start()
+    return runner
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    """The port a started runner actually listens on (useful with port 0)."""
+    for site in runner.sites:
+        server = site._server  # aiohttp keeps the asyncio server here
+        if server is not None and server.sockets:
+            return server.sockets[0].getsockname()[1]
+    raise RuntimeError("runner is not listening")

@@ -1,0 +1,187 @@
+"""The `inferwatch` command: subcommands, each with a `--help` that explains every option."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable
+
+import yaml
+
+from agent import __version__
+from agent.config import ConfigError, Settings, load_settings, masked_dict
+
+log = logging.getLogger("inferwatch.cli")
+
+
+def _listen(value: str) -> dict:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
+    return {"host": host or "127.0.0.1", "port": int(port)}
+
+
+def _add_config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML config file. Precedence: defaults < FILE < INFERWATCH_* environment < flags.",
+    )
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    over: dict = {}
+    if getattr(args, "listen", None):
+        over["listen"] = args.listen
+    if getattr(args, "upstream", None):
+        over["upstream"] = {"url": args.upstream}
+    return over
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Effective settings for a parsed command line; exits 2 with the bad fields named."""
+    try:
+        base = load_settings(args.config)
+        over = _overrides(args)
+        if not over:
+            return base
+        return load_settings(args.config, _merge(base.model_dump(exclude_unset=True), over))
+    except ConfigError as err:
+        print(f"inferwatch: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+# ---- up ---------------------------------------------------------------------------------
+
+
+def _add_up(sub) -> None:
+    p = sub.add_parser(
+        "up",
+        help="run the agent in front of vLLM",
+        description="Run the measuring proxy in front of a vLLM OpenAI-compatible server. "
+        "Serves the proxied API, /metrics (Prometheus) and /health.",
+    )
+    p.add_argument(
+        "--upstream",
+        metavar="URL",
+        help="base URL of a running vLLM server, e.g. http://127.0.0.1:8001 "
+        "(config: upstream.url; without it the bundled vLLM is started)",
+    )
+    p.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        type=_listen,
+        help="where the agent listens (config: listen.host / listen.port; default 127.0.0.1:8000)",
+    )
+    _add_config_arg(p)
+    p.set_defaults(func=cmd_up)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Start the agent and serve until SIGINT/SIGTERM."""
+    settings = settings_from(args)
+    from agent.logs import setup_logging
+
+    setup_logging(settings.logging)
+    if settings.upstream.url is None:
+        print(
+            "inferwatch: no upstream: pass --upstream URL (or set upstream.url) "
+            "to put the agent in front of a running vLLM",
+            file=sys.stderr,
+        )
+        return 2
+    _install_uvloop()
+    return asyncio.run(_run_up(settings, settings.upstream.url))
+
+
+def _install_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+async def _run_up(settings: Settings, upstream_url: str) -> int:
+    from agent.app import Agent, bound_port, serve
+
+    agent = Agent(settings, upstream_url)
+    runner = await serve(agent, settings.listen.host, settings.listen.port)
+    port = bound_port(runner)
+    log.info(
+        "agent listening",
+        extra={"listen": f"http://{settings.listen.host}:{port}", "upstream": upstream_url},
+    )
+    await wait_for_signal()
+    log.info("shutting down")
+    await runner.cleanup()
+    return 0
+
+
+async def wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+# ---- config -----------------------------------------------------------------------------
+
+
+def _add_config(sub) -> None:
+    p = sub.add_parser("config", help="inspect the configuration")
+    csub = p.add_subparsers(dest="config_cmd", required=True, metavar="ACTION")
+    show = csub.add_parser(
+        "show",
+        help="print the effective configuration (secrets masked)",
+        description="Print the effective configuration as YAML, after defaults, the file, "
+        "INFERWATCH_* variables and flags are applied. Secrets are masked.",
+    )
+    _add_config_arg(show)
+    show.set_defaults(func=cmd_config_show)
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    """Print the effective config with secrets masked."""
+    settings = settings_from(args)
+    sys.stdout.write(yaml.safe_dump(masked_dict(settings), sort_keys=False))
+    return 0
+
+
+# Each subcommand registers itself here; later features add one line each.
+SUBCOMMANDS: list[Callable] = [_add_up, _add_config]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="inferwatch",
+        description="Observability and cost-monitoring sidecar for self-hosted LLM serving.",
+    )
+    parser.add_argument("--version", action="version", version=f"inferwatch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `inferwatch` console script."""
+    args = build_parser().parse_args(argv)
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""The agent's Prometheus instruments, built from the catalogue into a registry passed in."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, disable_created_metrics
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+from agent import __version__
+from agent.catalogue import MetricSpec, build_instrument, load_catalogue
+from agent.config import MetricsConfig
+from agent.labels import LabelCap
+from agent.record import OP_OTHER, STATUS_OK, RequestRecord
+
+
+def new_registry(specs: dict[str, MetricSpec] | None = None) -> tuple[CollectorRegistry, dict]:
+    """A fresh registry holding every agent-owned instrument of the catalogue, plus the
+    standard process / platform / GC collectors. Returns (registry, instruments by name)."""
+    # `_created` series double the page and no dashboard uses them.
+    disable_created_metrics()
+    specs = specs if specs is not None else load_catalogue()
+    registry = CollectorRegistry()
+    instruments = {
+        name: build_instrument(spec, registry)
+        for name, spec in specs.items()
+        if spec.source == "agent"
+    }
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    instruments["inferwatch_build_info"].labels(version=__version__).set(1)
+    return registry, instruments
+
+
+class RequestMetrics:
+    """Turns finished `RequestRecord`s into observations. Pure memory; safe on the request path."""
+
+    def __init__(self, instruments: dict, config: MetricsConfig) -> None:
+        self._i = instruments
+        self._tenant = LabelCap(config.max_tenants)
+        self._model = LabelCap(config.max_models)
+        self.in_flight = instruments["inferwatch_requests_in_flight"]
+
+    def observe(self, r: RequestRecord) -> None:
+        """Record one finished request in every instrument it concerns."""
+        i = self._i
+        model = self._model(r.model or "unknown")
+        tenant = self._tenant(r.tenant)
+        op = r.operation
+        i["gen_ai_server_request_duration_seconds"].labels(model, op, tenant, r.status).observe(
+            r.duration_s
+        )
+        i["inferwatch_agent_overhead_seconds"].labels(op).observe(r.overhead_ns / 1e9)
+        if r.status != STATUS_OK:
+            i["inferwatch_upstream_errors_total"].labels(model, op, r.error_type or "unknown").inc()
+        if op == OP_OTHER:
+            return
+        self._observe_tokens(r, model, op, tenant)
+
+    def _observe_tokens(self, r: RequestRecord, model: str, op: str, tenant: str) -> None:
+        i = self._i
+        ttft = r.ttft_s
+        if ttft is not None:
+            i["gen_ai_server_time_to_first_token_seconds"].labels(model, op, tenant).observe(ttft)
+        tpot = r.tpot_s
+        if tpot is not None:
+            i["gen_ai_server_time_per_output_token_seconds"].labels(model, op, tenant).observe(tpot)
+        usage = i["gen_ai_client_token_usage"]
+        if r.prompt_tokens is not None:
+            usage.labels(model, op, tenant, "input").observe(r.prompt_tokens)
+        if r.completion_tokens is not None:
+            usage.labels(model, op, tenant, "output").observe(r.completion_tokens)

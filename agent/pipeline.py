@@ -1,0 +1,142 @@
+"""The bounded queue between the request path and everything that consumes records.
+
+The request path only calls `submit()` (no I/O, no await). A background task drains
+the queue in batches and hands each batch to every `Sink` in turn; a sink that fails
+is counted and logged, and never stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from agent.record import RequestRecord
+
+log = logging.getLogger("inferwatch.pipeline")
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    """What a sink did with a batch: how many it accepted (durably or delivered)."""
+
+    accepted: int
+    error: str | None = None
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """A consumer of finished records, running off the request path."""
+
+    name: str
+
+    async def export(self, batch: Sequence[RequestRecord]) -> ExportResult:
+        """Take a batch of records; must not raise for backend failures (keep or spill them)."""
+        ...
+
+    async def flush(self) -> None:
+        """Push out anything buffered."""
+        ...
+
+    async def close(self) -> None:
+        """Flush and release resources."""
+        ...
+
+
+class RecordPipeline:
+    """Bounded in-memory queue of records plus the task that feeds the sinks."""
+
+    def __init__(self, sinks: Sequence[Sink], queue_size: int, batch_size: int, instruments: dict):
+        self._sinks = list(sinks)
+        self._queue: asyncio.Queue[RequestRecord] = asyncio.Queue(maxsize=queue_size)
+        self._batch_size = batch_size
+        self._dropped = instruments["inferwatch_records_dropped_total"]
+        self._failures = instruments["inferwatch_sink_export_failures_total"]
+        instruments["inferwatch_records_queued"].set_function(self._queue.qsize)
+        self._task: asyncio.Task | None = None
+        self._busy: asyncio.Future | None = None
+
+    def add_sink(self, sink: Sink) -> None:
+        """Attach another sink (before `start`)."""
+        self._sinks.append(sink)
+
+    def submit(self, record: RequestRecord) -> bool:
+        """Enqueue a record without waiting. Returns False (and counts it) when the queue is full."""
+        try:
+            self._queue.put_nowait(record)
+            return True
+        except asyncio.QueueFull:
+            self._dropped.labels("queue_full").inc()
+            log.error("record queue full; record dropped", extra={"request_id": record.request_id})
+            return False
+
+    def start(self) -> None:
+        """Start the background consumer task on the running loop."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="record-pipeline")
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._batch_size and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            # Shielded so that stopping the consumer never abandons a batch half-delivered.
+            self._busy = asyncio.ensure_future(self._deliver(batch))
+            await asyncio.shield(self._busy)
+
+    async def _deliver(self, batch: list[RequestRecord]) -> None:
+        for sink in self._sinks:
+            try:
+                result = await sink.export(batch)
+                if result.error:
+                    self._failures.labels(sink.name).inc()
+            except Exception:
+                self._failures.labels(sink.name).inc()
+                log.exception("sink export failed", extra={"sink": sink.name})
+
+    async def drain(self) -> None:
+        """Deliver everything queued so far (used at shutdown and by tests)."""
+        batch: list[RequestRecord] = []
+        while not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        if batch:
+            await self._deliver(batch)
+
+    async def close(self) -> None:
+        """Stop the consumer, deliver what is queued, then flush and close every sink."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._busy is not None:
+            await self._busy
+        await self.drain()
+        for sink in self._sinks:
+            try:
+                await sink.close()
+            except Exception:
+                log.exception("sink close failed", extra={"sink": sink.name})
+
+
+class MemorySink:
+    """Keeps the last `limit` records in memory: for tests, and `/debug` inspection."""
+
+    def __init__(self, limit: int = 10_000, name: str = "memory") -> None:
+        self.name = name
+        self.records: list[RequestRecord] = []
+        self._limit = limit
+        self.changed = asyncio.Event()
+
+    async def export(self, batch: Sequence[RequestRecord]) -> ExportResult:
+        self.records.extend(batch)
+        del self.records[: -self._limit]
+        self.changed.set()
+        return ExportResult(accepted=len(batch))
+
+    async def flush(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,99 @@
+"""`RequestRecord`: the one currency of the data path.
+
+The proxy produces exactly one record per request; everything downstream (metrics,
+cost, store, shippers, drift windows, alerts, spans) consumes records and never
+reaches back into the proxy. Records are frozen: a stage that adds information
+(for example the cost engine) makes a new record with `dataclasses.replace`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+# Values of `RequestRecord.status`.
+STATUS_OK = "ok"
+STATUS_ERROR = "error"
+STATUS_CANCELLED = "cancelled"
+
+# Values of `RequestRecord.operation` (OpenTelemetry `gen_ai.operation.name`).
+OP_CHAT = "chat"
+OP_COMPLETION = "text_completion"
+OP_EMBEDDINGS = "embeddings"
+OP_OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyVerdict:
+    """One safety-filter hit on a request (filled in by the safety filters)."""
+
+    filter: str  # e.g. "pii.email", "secret.aws_key", "injection"
+    direction: str  # "input" | "output"
+    action: str  # "flag" | "redact" | "block"
+    count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """Everything measured about one request that passed through the agent.
+
+    Timestamps ending in `_ns` are `time.monotonic_ns()` of the agent process and
+    only comparable with each other; `wall_time` (epoch seconds at start) is used
+    for `@timestamp` and nothing else.
+    """
+
+    request_id: str
+    trace_id: str  # 32 hex chars, W3C trace id
+    span_id: str  # 16 hex chars, the agent's span for this request
+    tenant: str
+    model: str  # model asked for ("" when the request named none)
+    operation: str  # OP_* above
+    path: str
+    stream: bool
+    wall_time: float
+    start_ns: int
+    end_ns: int
+    first_token_ns: int | None = None
+    response_model: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+    status: str = STATUS_OK
+    http_status: int = 200
+    error_type: str | None = None
+    error_message: str | None = None
+    parent_span_id: str | None = None  # from the client's `traceparent`, if any
+    overhead_ns: int = 0  # time spent in the agent itself, excluding upstream waits
+    safety: tuple[SafetyVerdict, ...] = ()
+    # Cost fields, written by the cost engine before the record leaves the agent.
+    cost_currency: str | None = None
+    cost_amount: float | None = None
+    cost_device_seconds: float | None = None
+    cost_joules: float | None = None
+    # Prompt / completion text: only with capture switched on, and always redacted.
+    prompt_text: str | None = None
+    completion_text: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        """End-to-end time as seen by the agent, in seconds."""
+        return (self.end_ns - self.start_ns) / 1e9
+
+    @property
+    def ttft_s(self) -> float | None:
+        """Time to first token in seconds, or None when no token was produced."""
+        if self.first_token_ns is None:
+            return None
+        return (self.first_token_ns - self.start_ns) / 1e9
+
+    @property
+    def tpot_s(self) -> float | None:
+        """Mean time per output token after the first (OTel `time_per_output_token`)."""
+        if self.first_token_ns is None or not self.completion_tokens or self.completion_tokens < 2:
+            return None
+        return (self.end_ns - self.first_token_ns) / 1e9 / (self.completion_tokens - 1)
+
+    def to_dict(self) -> dict:
+        """A plain dict of all fields (safety verdicts as dicts), for stores and shippers."""
+        return dataclasses.asdict(self)

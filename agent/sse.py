@@ -1,0 +1,117 @@
+"""Server-sent events passing through: split into whole events, watch them, forward them.
+
+Chunks are forwarded as soon as they complete an event (never the whole stream). Only a
+few events are parsed: those before the first token, and the ones that carry `usage` or a
+`finish_reason` (found by a cheap byte search first), so long streams cost little.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+_SEP = b"\n\n"
+_USAGE_MARKERS = (b'"usage":{', b'"usage": {')
+_FINISH_MARKERS = (b'"finish_reason":"', b'"finish_reason": "')
+
+
+def _payload(event: bytes) -> dict | None:
+    """The JSON object of a `data:` event, or None (comments, [DONE], non-JSON)."""
+    for line in event.split(b"\n"):
+        if line.startswith(b"data:"):
+            data = line[5:].strip()
+            if data and data != b"[DONE]":
+                try:
+                    obj = orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    return None
+                return obj if isinstance(obj, dict) else None
+    return None
+
+
+def _has_token(obj: dict) -> bool:
+    for choice in obj.get("choices") or ():
+        delta = choice.get("delta")
+        if delta is not None:
+            if delta.get("content") or delta.get("tool_calls") or delta.get("reasoning_content"):
+                return True
+        elif choice.get("text"):
+            return True
+    return False
+
+
+class SSEWatcher:
+    """Feeds on an upstream SSE byte stream; returns what to forward to the client.
+
+    After the stream: `first_token` (set by the caller's clock via `on_first_token`),
+    `usage`, `finish_reason`, `response_model`, `error`.
+    """
+
+    def __init__(self, drop_usage_event: bool, on_first_token) -> None:
+        self._drop_usage = drop_usage_event
+        self._on_first_token = on_first_token
+        self._buf = b""
+        self.seen_token = False
+        self.usage: dict | None = None
+        self.finish_reason: str | None = None
+        self.response_model: str | None = None
+        self.error: dict | None = None
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Take a chunk from upstream; return the bytes of the events it completed."""
+        buf = self._buf + chunk if self._buf else chunk
+        if b"\r\n" in buf:
+            buf = buf.replace(b"\r\n", b"\n")
+        end = buf.rfind(_SEP)
+        if end < 0:
+            self._buf = buf
+            return b""
+        end += 2
+        complete, self._buf = buf[:end], buf[end:]
+        if (
+            not self.seen_token
+            or any(m in complete for m in _USAGE_MARKERS)
+            or (any(m in complete for m in _FINISH_MARKERS))
+            or b'"error"' in complete
+        ):
+            return self._inspect(complete)
+        return complete
+
+    def tail(self) -> bytes:
+        """Whatever is left when the upstream closes (an unterminated last event)."""
+        rest, self._buf = self._buf, b""
+        return rest
+
+    def _inspect(self, complete: bytes) -> bytes:
+        events = complete.split(_SEP)
+        keep = []
+        dropped = False
+        for event in events[:-1]:  # the last item is the empty tail after the final separator
+            obj = _payload(event)
+            if obj is not None and self._watch(obj):
+                dropped = True
+                continue
+            keep.append(event)
+        if not dropped:
+            return complete
+        return b"".join(e + _SEP for e in keep)
+
+    def _watch(self, obj: dict) -> bool:
+        """Note what an event says; True when it is the usage-only event to drop."""
+        if self.response_model is None:
+            self.response_model = obj.get("model")
+        if "error" in obj and "choices" not in obj:
+            self.error = (
+                obj["error"] if isinstance(obj["error"], dict) else {"message": obj["error"]}
+            )
+        if not self.seen_token and _has_token(obj):
+            self.seen_token = True
+            self._on_first_token()
+        choices = obj.get("choices") or ()
+        for choice in choices:
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+        usage = obj.get("usage")
+        if usage:
+            self.usage = usage
+            return self._drop_usage and not choices
+        return False

@@ -1,0 +1,83 @@
+"""The connection pool to the upstream vLLM server, and what the agent knows of its health."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import aiohttp
+
+from agent.config import UpstreamConfig
+
+
+@dataclass(slots=True)
+class UpstreamState:
+    """The upstream as last seen: by a probe or by a request."""
+
+    up: bool | None = None  # None: not yet known
+    last_error: str | None = None
+    checked_at: float | None = None  # wall clock, for humans
+    # Set by the bundled-vLLM supervisor while it (re)starts the server.
+    starting: bool = False
+
+
+class Upstream:
+    """Owns the aiohttp client session to the upstream and its health state."""
+
+    def __init__(self, config: UpstreamConfig, url: str) -> None:
+        self.config = config
+        self.url = url.rstrip("/")
+        self.state = UpstreamState()
+        self._session: aiohttp.ClientSession | None = None
+        self._probe_lock = asyncio.Lock()
+        self.on_state_change = None  # optional callback(bool)
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The pooled client session (created on first use, inside the event loop)."""
+        if self._session is None:
+            t = self.config.timeouts
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=self.config.max_connections, ttl_dns_cache=300
+                ),
+                # Only connect is bounded here; first-byte and idle limits are applied by the
+                # proxy around each phase, because a stream legitimately runs for minutes.
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=t.connect_s, connect=t.connect_s
+                ),
+                auto_decompress=True,
+                skip_auto_headers=("User-Agent", "Accept-Encoding"),
+            )
+        return self._session
+
+    def mark(self, up: bool, error: str | None = None) -> None:
+        """Record what a request or probe learned about the upstream."""
+        changed = up != self.state.up
+        self.state.up = up
+        self.state.last_error = None if up else error
+        self.state.checked_at = time.time()
+        if changed and self.on_state_change is not None:
+            self.on_state_change(up)
+
+    async def probe(self, timeout_s: float = 1.0) -> bool:
+        """GET the upstream's health path once; updates and returns the state."""
+        async with self._probe_lock:
+            try:
+                async with self.session.get(
+                    self.url + self.config.health_path,
+                    timeout=aiohttp.ClientTimeout(total=timeout_s),
+                ) as resp:
+                    await resp.read()
+                    ok = resp.status < 500
+                    self.mark(ok, None if ok else f"health returned HTTP {resp.status}")
+            except (TimeoutError, aiohttp.ClientError, OSError) as err:
+                self.mark(False, f"{type(err).__name__}: {err}" if str(err) else type(err).__name__)
+            return bool(self.state.up)
+
+    async def close(self) -> None:
+        """Close the pooled connections."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

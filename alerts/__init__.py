@@ -1,0 +1,1 @@
+"""Drift and anomaly detection, the alert engine and webhook sinks."""

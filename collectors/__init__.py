@@ -1,0 +1,1 @@
+"""Periodic collectors (NVML GPUs, host, vLLM scrape) and the registry that runs them."""
