@@ -337,7 +337,12 @@ class Proxy:
                 return await self._relay_sse(request, ctx, resp, drop_usage=not client_wants_usage)
             return await self._relay_json(ctx, resp)
         finally:
-            resp.release()
+            # An unfinished body means we gave up on it: close the connection so that
+            # vLLM sees the hang-up and aborts the request instead of generating on.
+            if resp.content.at_eof():
+                resp.release()
+            else:
+                resp.close()
 
     async def _relay_json(self, ctx: _Ctx, resp: aiohttp.ClientResponse) -> web.Response:
         try:
