@@ -267,16 +267,17 @@ class Proxy:
         try:
             async with asyncio.timeout(self._timeouts.first_byte_s):
                 resp = await self._up.session.request(method, url, headers=headers, data=data)
+        except aiohttp.ConnectionTimeoutError:
+            # Checked first: aiohttp's connect timeout is also a TimeoutError.
+            self._up.mark(False, "connect timeout")
+            raise _Failure(
+                504, errors.UPSTREAM_TIMEOUT, "timed out connecting to the upstream"
+            ) from None
         except TimeoutError:
             raise _Failure(
                 504,
                 errors.UPSTREAM_TIMEOUT,
                 f"upstream sent no response within {self._timeouts.first_byte_s:g}s",
-            ) from None
-        except aiohttp.ServerTimeoutError:
-            self._up.mark(False, "connect timeout")
-            raise _Failure(
-                504, errors.UPSTREAM_TIMEOUT, "timed out connecting to the upstream"
             ) from None
         except (aiohttp.ClientConnectionError, OSError) as err:
             self._up.mark(False, str(err) or type(err).__name__)

@@ -156,3 +156,30 @@ async def test_client_disconnect_mid_stream_cancels_upstream(agent, fake_upstrea
         while fake_upstream.cancelled == 0:
             await asyncio.sleep(0.05)
     assert errors_counted(agent, "cancelled") == 1
+
+
+async def test_connect_timeout_is_504(start_agent):
+    """An upstream whose accept queue is full never completes the TCP handshake."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):  # fill the backlog so that further SYNs are dropped
+        c = socket.socket()
+        c.setblocking(False)
+        c.connect_ex(("127.0.0.1", port))
+        fillers.append(c)
+    try:
+        ra = await start_agent(
+            f"http://127.0.0.1:{port}", upstream={"timeouts": {"connect_s": 0.3}}
+        )
+        code, _, body = await post(ra.url + "/v1/chat/completions", CHAT)
+        assert code == 504 and "connecting" in error_of(body)["message"]
+        [r] = await ra.records(1)
+        assert r.error_type == "upstream_timeout"
+    finally:
+        for c in [*fillers, listener]:
+            c.close()
