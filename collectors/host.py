@@ -83,19 +83,49 @@ class HostCollector:
         fams: list[Metric] = []
         if last is not None and tick.total_s > last.total_s:
             ratio = (tick.busy_s - last.busy_s) / (tick.total_s - last.total_s)
-            fams.append(_gauge("system_cpu_utilization_ratio", "Fraction of host CPU time not idle (system.cpu.utilization), all cores.", ratio))
-        fams.append(_gauge("system_cpu_logical_count", "Logical CPUs of the host (system.cpu.logical.count).", psutil.cpu_count() or 0))
+            fams.append(
+                _gauge(
+                    "system_cpu_utilization_ratio",
+                    "Fraction of host CPU time not idle (system.cpu.utilization), all cores.",
+                    ratio,
+                )
+            )
+        fams.append(
+            _gauge(
+                "system_cpu_logical_count",
+                "Logical CPUs of the host (system.cpu.logical.count).",
+                psutil.cpu_count() or 0,
+            )
+        )
         fams.extend(_memory_families())
         fams.extend(self._vllm_families(tree))
         if tick.energy_j is not None:
-            fams.append(_counter("inferwatch_host_energy_consumed_joules", "Energy of the CPU packages from RAPL counters, since the agent started reading them.", self._rapl.total_joules))
+            fams.append(
+                _counter(
+                    "inferwatch_host_energy_consumed_joules",
+                    "Energy of the CPU packages from RAPL counters, since the agent started reading them.",
+                    self._rapl.total_joules,
+                )
+            )
         return fams
 
     def _vllm_families(self, tree) -> list[Metric]:
         return [
-            _counter("inferwatch_vllm_tree_cpu_seconds", "CPU seconds used by the vLLM process tree while the agent watched it.", self._vllm_cpu_total),
-            _gauge("inferwatch_vllm_tree_resident_memory_bytes", "Resident memory of the vLLM process tree.", _rss(tree)),
-            _gauge("inferwatch_vllm_tree_processes", "Processes in the vLLM process tree (0 when it is not found).", len(tree)),
+            _counter(
+                "inferwatch_vllm_tree_cpu_seconds",
+                "CPU seconds used by the vLLM process tree while the agent watched it.",
+                self._vllm_cpu_total,
+            ),
+            _gauge(
+                "inferwatch_vllm_tree_resident_memory_bytes",
+                "Resident memory of the vLLM process tree.",
+                _rss(tree),
+            ),
+            _gauge(
+                "inferwatch_vllm_tree_processes",
+                "Processes in the vLLM process tree (0 when it is not found).",
+                len(tree),
+            ),
         ]
 
 
@@ -116,7 +146,9 @@ def _memory_families() -> list[Metric]:
     )
     for state in ("used", "free", "cached", "buffers"):
         usage.add_metric([state], float(getattr(vm, state, 0)))
-    limit = _gauge("system_memory_limit_bytes", "Host memory in total (system.memory.limit).", vm.total)
+    limit = _gauge(
+        "system_memory_limit_bytes", "Host memory in total (system.memory.limit).", vm.total
+    )
     return [usage, limit]
 
 

@@ -33,13 +33,25 @@ def _labels(info: GpuInfo) -> list[str]:
 
 # (family name, help, reading attribute) of the plain per-GPU gauges.
 _GAUGES = (
-    ("hw_gpu_utilization_ratio", "Fraction of time a GPU kernel was running (hw.gpu.utilization, task general).", "util_gpu"),
+    (
+        "hw_gpu_utilization_ratio",
+        "Fraction of time a GPU kernel was running (hw.gpu.utilization, task general).",
+        "util_gpu",
+    ),
     ("hw_gpu_memory_usage_bytes", "GPU memory used (hw.gpu.memory.usage).", "mem_used"),
     ("hw_gpu_memory_limit_bytes", "GPU memory in total (hw.gpu.memory.limit).", "mem_total"),
     ("hw_gpu_power_draw_watts", "GPU power draw (hw.gpu.power.draw).", "power_w"),
     ("hw_gpu_temperature_celsius", "GPU core temperature (hw.gpu.temperature).", "temp_c"),
-    ("inferwatch_gpu_memory_free_bytes", "GPU memory free, as NVML reports it (less than limit minus usage when the driver reserves some).", "mem_free"),
-    ("inferwatch_gpu_memory_controller_utilization_ratio", "Fraction of time GPU memory was being read or written.", "util_mem"),
+    (
+        "inferwatch_gpu_memory_free_bytes",
+        "GPU memory free, as NVML reports it (less than limit minus usage when the driver reserves some).",
+        "mem_free",
+    ),
+    (
+        "inferwatch_gpu_memory_controller_utilization_ratio",
+        "Fraction of time GPU memory was being read or written.",
+        "util_mem",
+    ),
 )
 
 
@@ -79,7 +91,9 @@ def _energy(readings: Sequence[GpuReading]) -> Metric:
 
 def _clocks(readings: Sequence[GpuReading]) -> Metric:
     fam = GaugeMetricFamily(
-        "inferwatch_gpu_clock_hertz", "GPU clock frequency (sm or memory).", labels=[*GPU_LABELS, "clock"]
+        "inferwatch_gpu_clock_hertz",
+        "GPU clock frequency (sm or memory).",
+        labels=[*GPU_LABELS, "clock"],
     )
     for r in readings:
         for clock, value in (("sm", r.sm_clock_hz), ("memory", r.mem_clock_hz)):
@@ -105,7 +119,7 @@ def _reasons(readings: Sequence[GpuReading]) -> Metric:
 def _processes(readings: Sequence[GpuReading], vllm_pids: Collection[int]) -> Metric:
     fam = GaugeMetricFamily(
         "inferwatch_gpu_process_memory_usage_bytes",
-        "GPU memory used by each compute process; vllm=\"true\" marks the metered vLLM server's.",
+        'GPU memory used by each compute process; vllm="true" marks the metered vLLM server\'s.',
         labels=[*GPU_LABELS, "pid", "vllm"],
     )
     for r in readings:
@@ -118,7 +132,9 @@ def _processes(readings: Sequence[GpuReading], vllm_pids: Collection[int]) -> Me
 
 def _up(readings: Sequence[GpuReading]) -> Metric:
     fam = GaugeMetricFamily(
-        "inferwatch_gpu_up", "1 when the GPU answered NVML this tick, 0 when it is lost.", labels=GPU_LABELS
+        "inferwatch_gpu_up",
+        "1 when the GPU answered NVML this tick, 0 when it is lost.",
+        labels=GPU_LABELS,
     )
     for r in readings:
         fam.add_metric(_labels(r.info), 1.0 if r.up else 0.0)
@@ -153,8 +169,16 @@ def _nvml_errors(errors: Mapping[tuple[str, str, str], int]) -> Metric:
 _DCGM: tuple[tuple[str, str, Callable[[GpuReading], float | None]], ...] = (
     ("DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).", lambda r: _scale(r.util_gpu, 100)),
     ("DCGM_FI_DEV_MEM_COPY_UTIL", "Memory utilization (in %).", lambda r: _scale(r.util_mem, 100)),
-    ("DCGM_FI_DEV_FB_USED", "Framebuffer memory used (in MiB).", lambda r: _scale(r.mem_used, 1 / MIB)),
-    ("DCGM_FI_DEV_FB_FREE", "Framebuffer memory free (in MiB).", lambda r: _scale(r.mem_free, 1 / MIB)),
+    (
+        "DCGM_FI_DEV_FB_USED",
+        "Framebuffer memory used (in MiB).",
+        lambda r: _scale(r.mem_used, 1 / MIB),
+    ),
+    (
+        "DCGM_FI_DEV_FB_FREE",
+        "Framebuffer memory free (in MiB).",
+        lambda r: _scale(r.mem_free, 1 / MIB),
+    ),
     ("DCGM_FI_DEV_POWER_USAGE", "Power draw (in W).", lambda r: r.power_w),
     (
         "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
@@ -163,7 +187,11 @@ _DCGM: tuple[tuple[str, str, Callable[[GpuReading], float | None]], ...] = (
     ),
     ("DCGM_FI_DEV_GPU_TEMP", "GPU temperature (in C).", lambda r: r.temp_c),
     ("DCGM_FI_DEV_SM_CLOCK", "SM clock frequency (in MHz).", lambda r: _scale(r.sm_clock_hz, 1e-6)),
-    ("DCGM_FI_DEV_MEM_CLOCK", "Memory clock frequency (in MHz).", lambda r: _scale(r.mem_clock_hz, 1e-6)),
+    (
+        "DCGM_FI_DEV_MEM_CLOCK",
+        "Memory clock frequency (in MHz).",
+        lambda r: _scale(r.mem_clock_hz, 1e-6),
+    ),
 )
 
 
@@ -183,7 +211,9 @@ def dcgm_families(
             if value is not None:
                 fam.add_metric(_dcgm_labels(r.info, hostname), value)
         fams.append(fam)
-    xid = GaugeMetricFamily("DCGM_FI_DEV_XID_ERRORS", "Value of the last XID error encountered.", labels=DCGM_LABELS)
+    xid = GaugeMetricFamily(
+        "DCGM_FI_DEV_XID_ERRORS", "Value of the last XID error encountered.", labels=DCGM_LABELS
+    )
     for r in readings:
         if r.up:
             xid.add_metric(_dcgm_labels(r.info, hostname), float(last_xid.get(r.info.index, 0)))

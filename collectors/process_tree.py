@@ -67,7 +67,7 @@ class VllmProcessFinder:
 def listener_of(port: int) -> psutil.Process | None:
     """The process listening on TCP `port` on any local address, if there is one."""
     for conn in psutil.net_connections(kind="tcp"):
-        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
-            if conn.pid is not None:
-                return psutil.Process(conn.pid)
+        listening = conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port
+        if listening and conn.pid is not None:
+            return psutil.Process(conn.pid)
     return None

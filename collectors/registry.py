@@ -185,7 +185,9 @@ class CollectorRunner:
         for name, st in ran:
             success.add_metric([name], 1.0 if st.success else 0.0)
             duration.add_metric([name], st.duration_s)
-            no_data.add_metric([name], 1.0 if st.snapshot is not None and st.snapshot.no_data else 0.0)
+            no_data.add_metric(
+                [name], 1.0 if st.snapshot is not None and st.snapshot.no_data else 0.0
+            )
             for reason, n in st.failures.items():
                 failures.add_metric([name, reason], n)
         return [success, duration, no_data, failures]
