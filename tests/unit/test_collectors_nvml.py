@@ -15,9 +15,11 @@ from collectors.base import Snapshot
 from collectors.nvml import NvmlCollector
 from collectors.nvml_fields import error_name
 from collectors.process_tree import VllmProcessFinder
-from tests.nvml_stub.stub import nvml_lib, script  # noqa: F401  (fixtures)
+from tests.nvml_stub import stub
 
 pytestmark = pytest.mark.unit
+nvml_lib = stub.nvml_lib  # fixtures: the compiled stand-in library, and its script writer
+script = stub.script
 
 
 def samples(snap: Snapshot) -> dict[tuple[str, frozenset], float]:
