@@ -92,8 +92,8 @@ class HostCollector:
             )
         fams.append(
             _gauge(
-                "system_cpu_logical_count",
-                "Logical CPUs of the host (system.cpu.logical.count).",
+                "inferwatch_host_logical_cpus",
+                "Logical CPUs of the host (OTel system.cpu.logical.count; promtool reserves _count).",
                 psutil.cpu_count() or 0,
             )
         )
