@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import Metric
+from prometheus_client.samples import Sample
 
 from collectors.nvml_fields import CLOCK_EVENT_REASONS, GpuInfo, GpuReading
 
@@ -27,8 +29,37 @@ class GpuCounters:
     vllm_pids: Collection[int]
 
 
-def _labels(info: GpuInfo) -> list[str]:
-    return [str(info.index), info.uuid, info.name, info.pci_bus_id]
+@lru_cache(maxsize=1024)
+def gpu_labels(info: GpuInfo) -> dict[str, str]:
+    """The labels of one GPU's series; built once per GPU and shared by its samples (the
+    exposition only reads them), which keeps a collection cheap."""
+    return dict(
+        zip(GPU_LABELS, (str(info.index), info.uuid, info.name, info.pci_bus_id), strict=True)
+    )
+
+
+@lru_cache(maxsize=4096)
+def _with(info: GpuInfo, key: str, value: str) -> dict[str, str]:
+    return {**gpu_labels(info), key: value}
+
+
+@lru_cache(maxsize=1024)
+def _dcgm_labels(info: GpuInfo, hostname: str) -> dict[str, str]:
+    values = (
+        str(info.index),
+        info.uuid,
+        info.pci_bus_id,
+        f"nvidia{info.index}",
+        info.name,
+        hostname,
+    )
+    return dict(zip(DCGM_LABELS, values, strict=True))
+
+
+def _put(fam: Metric, labels: dict[str, str], value: float) -> None:
+    """Append a sample without copying `labels` (add_metric would build a new dict)."""
+    name = fam.name + "_total" if fam.type == "counter" else fam.name
+    fam.samples.append(Sample(name, labels, float(value)))
 
 
 # (family name, help, reading attribute) of the plain per-GPU gauges.
@@ -69,99 +100,93 @@ def gpu_families(readings: Sequence[GpuReading], counters: GpuCounters) -> list[
 
 
 def _gauge(name: str, doc: str, attr: str, readings: Sequence[GpuReading]) -> Metric:
-    fam = GaugeMetricFamily(name, doc, labels=GPU_LABELS)
+    fam = Metric(name, doc, "gauge")
     for r in readings:
         value = getattr(r, attr)
         if value is not None:
-            fam.add_metric(_labels(r.info), value)
+            _put(fam, gpu_labels(r.info), value)
     return fam
 
 
 def _energy(readings: Sequence[GpuReading]) -> Metric:
-    fam = CounterMetricFamily(
+    fam = Metric(
         "hw_gpu_energy_consumed_joules",
         "Energy the GPU consumed since the driver loaded (hw.gpu.energy.consumed).",
-        labels=GPU_LABELS,
+        "counter",
     )
     for r in readings:
         if r.energy_j is not None:
-            fam.add_metric(_labels(r.info), r.energy_j)
+            _put(fam, gpu_labels(r.info), r.energy_j)
     return fam
 
 
 def _clocks(readings: Sequence[GpuReading]) -> Metric:
-    fam = GaugeMetricFamily(
-        "inferwatch_gpu_clock_hertz",
-        "GPU clock frequency (sm or memory).",
-        labels=[*GPU_LABELS, "clock"],
-    )
+    fam = Metric("inferwatch_gpu_clock_hertz", "GPU clock frequency (sm or memory).", "gauge")
     for r in readings:
         for clock, value in (("sm", r.sm_clock_hz), ("memory", r.mem_clock_hz)):
             if value is not None:
-                fam.add_metric([*_labels(r.info), clock], value)
+                _put(fam, _with(r.info, "clock", clock), value)
     return fam
 
 
 def _reasons(readings: Sequence[GpuReading]) -> Metric:
-    fam = GaugeMetricFamily(
+    fam = Metric(
         "inferwatch_gpu_clock_event_reason",
         "1 while the reason holds the GPU's clocks down (throttling), else 0.",
-        labels=[*GPU_LABELS, "reason"],
+        "gauge",
     )
     for r in readings:
         if r.clock_event_reasons is not None:
             for reason, bit in CLOCK_EVENT_REASONS.items():
-                active = 1.0 if r.clock_event_reasons & bit else 0.0
-                fam.add_metric([*_labels(r.info), reason], active)
+                _put(fam, _with(r.info, "reason", reason), bool(r.clock_event_reasons & bit))
     return fam
 
 
 def _processes(readings: Sequence[GpuReading], vllm_pids: Collection[int]) -> Metric:
-    fam = GaugeMetricFamily(
+    fam = Metric(
         "inferwatch_gpu_process_memory_usage_bytes",
         'GPU memory used by each compute process; vllm="true" marks the metered vLLM server\'s.',
-        labels=[*GPU_LABELS, "pid", "vllm"],
+        "gauge",
     )
     for r in readings:
         for pid, used in r.processes or ():
             if used is not None:  # not available under some drivers (WDDM)
                 vllm = "true" if pid in vllm_pids else "false"
-                fam.add_metric([*_labels(r.info), str(pid), vllm], used)
+                _put(fam, {**gpu_labels(r.info), "pid": str(pid), "vllm": vllm}, used)
     return fam
 
 
 def _up(readings: Sequence[GpuReading]) -> Metric:
-    fam = GaugeMetricFamily(
-        "inferwatch_gpu_up",
-        "1 when the GPU answered NVML this tick, 0 when it is lost.",
-        labels=GPU_LABELS,
+    fam = Metric(
+        "inferwatch_gpu_up", "1 when the GPU answered NVML this tick, 0 when it is lost.", "gauge"
     )
     for r in readings:
-        fam.add_metric(_labels(r.info), 1.0 if r.up else 0.0)
+        _put(fam, gpu_labels(r.info), r.up)
     return fam
 
 
 def _xid_errors(readings: Sequence[GpuReading], xids: Mapping[tuple[int, int], int]) -> Metric:
-    fam = CounterMetricFamily(
+    fam = Metric(
         "hw_errors",
         "Hardware errors by type (hw.errors); for GPUs, XID critical error events as xid_<n>.",
-        labels=[*GPU_LABELS, "hw_type", "error_type"],
+        "counter",
     )
     by_index = {r.info.index: r.info for r in readings}
     for (index, xid), n in sorted(xids.items()):
         if index in by_index:
-            fam.add_metric([*_labels(by_index[index]), "gpu", f"xid_{xid}"], n)
+            labels = {**gpu_labels(by_index[index]), "hw_type": "gpu", "error_type": f"xid_{xid}"}
+            _put(fam, labels, n)
     return fam
 
 
 def _nvml_errors(errors: Mapping[tuple[str, str, str], int]) -> Metric:
-    fam = CounterMetricFamily(
+    fam = Metric(
         "inferwatch_nvml_errors",
         "NVML queries that failed, by GPU index (or all), field and NVML error.",
-        labels=["gpu", "field", "error"],
+        "counter",
     )
-    for key, n in sorted(errors.items()):
-        fam.add_metric(list(key), n)
+    for (gpu, field, error), n in sorted(errors.items()):
+        _put(fam, {"gpu": gpu, "field": field, "error": error}, n)
     return fam
 
 
@@ -205,21 +230,15 @@ def dcgm_families(
     """The same readings under dcgm-exporter's names and labels."""
     fams = []
     for name, doc, value_of in _DCGM:
-        fam = GaugeMetricFamily(name, doc, labels=DCGM_LABELS)
+        fam = Metric(name, doc, "gauge")
         for r in readings:
             value = value_of(r)
             if value is not None:
-                fam.add_metric(_dcgm_labels(r.info, hostname), value)
+                _put(fam, _dcgm_labels(r.info, hostname), value)
         fams.append(fam)
-    xid = GaugeMetricFamily(
-        "DCGM_FI_DEV_XID_ERRORS", "Value of the last XID error encountered.", labels=DCGM_LABELS
-    )
+    xid = Metric("DCGM_FI_DEV_XID_ERRORS", "Value of the last XID error encountered.", "gauge")
     for r in readings:
         if r.up:
-            xid.add_metric(_dcgm_labels(r.info, hostname), float(last_xid.get(r.info.index, 0)))
+            _put(xid, _dcgm_labels(r.info, hostname), last_xid.get(r.info.index, 0))
     fams.append(xid)
     return fams
-
-
-def _dcgm_labels(info: GpuInfo, hostname: str) -> list[str]:
-    return [str(info.index), info.uuid, info.pci_bus_id, f"nvidia{info.index}", info.name, hostname]

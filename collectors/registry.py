@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -43,6 +44,23 @@ class CollectorState:
         self.failures[reason] = self.failures.get(reason, 0) + 1
 
 
+def _in_daemon_thread(fn: Callable[[], Snapshot], name: str) -> Future:
+    """Run `fn` in a new daemon thread. Not a ThreadPoolExecutor: its threads are joined at
+    interpreter exit, so a driver call that never returns would keep the agent from exiting."""
+    future: Future = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(fn())
+        except BaseException as err:  # handed to the awaiting tick, which counts it
+            future.set_exception(err)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
+
+
 class CollectorRunner:
     """Runs a set of collectors every `config.interval_s` and holds their latest snapshots.
 
@@ -55,9 +73,6 @@ class CollectorRunner:
         self._collectors = list(collectors)
         self._config = config
         self._states = {c.name: CollectorState() for c in self._collectors}
-        self._executor = ThreadPoolExecutor(
-            max_workers=max(1, len(self._collectors)), thread_name_prefix="collector"
-        )
         self._callbacks: list[TickCallback] = []
         self._task: asyncio.Task | None = None
         self.ticks = 0
@@ -89,7 +104,7 @@ class CollectorRunner:
             st.fail("busy", st.duration_s)  # an earlier call is still stuck in the hardware
             return None
         start = time.perf_counter()
-        st.running = self._executor.submit(collector.collect)
+        st.running = _in_daemon_thread(collector.collect, f"collector-{collector.name}")
         try:
             snap = await asyncio.wait_for(
                 asyncio.wrap_future(st.running), self._config.timeout_for(collector.name)
@@ -130,7 +145,6 @@ class CollectorRunner:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        self._executor.shutdown(wait=False, cancel_futures=True)
         for c in self._collectors:
             running = self._states[c.name].running
             close = getattr(c, "close", None)
