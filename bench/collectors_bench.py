@@ -27,6 +27,7 @@ from agent.record import RequestRecord  # noqa: E402
 from collectors.config import CollectorsConfig  # noqa: E402
 from collectors.host import HostCollector  # noqa: E402
 from collectors.nvml import NvmlCollector  # noqa: E402
+from collectors.process_tree import VllmProcessFinder  # noqa: E402
 from collectors.registry import CollectorRunner  # noqa: E402
 from tests.nvml_stub.stub import build, write_script  # noqa: E402
 
@@ -83,11 +84,14 @@ def main() -> None:
     raw = timed(lambda: raw_pynvml_pass(handles), 300)
     col = timed(nvml.collect, 300)
     hst = timed(host.collect, 100)
+    tree_host = HostCollector(VllmProcessFinder(pid=os.getpid()), hostname="bench")
+    tree = timed(tree_host.collect, 100)
     print(f"NVML collection, {GPUS} stand-in GPUs: median {col[0]:.3f} ms, p99 {col[1]:.3f} ms "
           f"(target <= 5 ms)")  # fmt: skip
     print(f"  bare pynvml calls of the same pass: median {raw[0]:.3f} ms; "
           f"collector / bare = {col[0] / raw[0]:.2f}x")  # fmt: skip
-    print(f"host collection (no vLLM tree): median {hst[0]:.3f} ms, p99 {hst[1]:.3f} ms")
+    print(f"host collection, no vLLM tree: median {hst[0]:.3f} ms, p99 {hst[1]:.3f} ms; "
+          f"metering a process tree (this one): median {tree[0]:.3f} ms, p99 {tree[1]:.3f} ms")  # fmt: skip
 
     registry, instruments = new_registry()
     metrics = RequestMetrics(instruments, MetricsConfig(max_tenants=TENANTS, max_models=MODELS))

@@ -8,6 +8,7 @@ its descendants are listed afresh on each call, since workers come and go.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import psutil
@@ -15,6 +16,7 @@ import psutil
 log = logging.getLogger("inferwatch.collectors")
 
 _RETRY_S = 10.0  # looking a port up scans every socket: not on every tick while vLLM is down
+_TREE_REFRESH_S = 5.0  # listing descendants scans all of /proc; vLLM's workers live long
 
 
 class VllmProcessFinder:
@@ -25,9 +27,16 @@ class VllmProcessFinder:
         self._port = port
         self._root: psutil.Process | None = None
         self._next_lookup = 0.0
+        self._tree: list[psutil.Process] = []
+        self._tree_at = float("-inf")
+        self._lock = threading.Lock()  # shared by collectors running in different threads
 
     def root(self) -> psutil.Process | None:
         """The root process, or None when it cannot be found (not started, gone, not set)."""
+        with self._lock:
+            return self._find_root()
+
+    def _find_root(self) -> psutil.Process | None:
         if self._root is not None and self._root.is_running():
             return self._root
         self._root = None
@@ -39,15 +48,16 @@ class VllmProcessFinder:
         return self._root
 
     def tree(self) -> list[psutil.Process]:
-        """The root and all its living descendants; empty when there is no root."""
-        root = self.root()
-        if root is None:
-            return []
-        try:
-            return [root, *root.children(recursive=True)]
-        except psutil.Error:
-            self._root = None
-            return []
+        """The root and its living descendants (listed afresh every few seconds); empty when
+        there is no root."""
+        with self._lock:
+            root = self._find_root()
+            if root is None:
+                return []
+            now = time.monotonic()
+            if self._tree[:1] != [root] or now - self._tree_at > _TREE_REFRESH_S:
+                self._tree, self._tree_at = _descendants(root), now
+            return [p for p in self._tree if p.is_running()]
 
     def pids(self) -> frozenset[int]:
         """PIDs of the tree, to tell vLLM's processes apart from others on a shared GPU."""
@@ -62,6 +72,13 @@ class VllmProcessFinder:
         except psutil.Error as err:
             log.debug("vLLM process not found: %s", err)
         return None
+
+
+def _descendants(root: psutil.Process) -> list[psutil.Process]:
+    try:
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []  # the root just exited; root() notices on the next call
 
 
 def listener_of(port: int) -> psutil.Process | None:
