@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import pynvml
 
 from collectors.base import DeviceInterval, Snapshot
-from collectors.nvml_families import GpuCounters, dcgm_families, gpu_families
+from collectors.nvml_dcgm import dcgm_families
+from collectors.nvml_families import GpuCounters, gpu_families
 from collectors.nvml_fields import GpuInfo, GpuReading, error_name, read_gpu, read_info
 from collectors.process_tree import VllmProcessFinder
 

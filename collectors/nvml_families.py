@@ -1,11 +1,10 @@
 """GPU readings -> Prometheus metric families: OpenTelemetry `hw.gpu.*` names in Prometheus
-form, inferwatch's own names for what OpenTelemetry does not define, and (on request)
-dcgm-exporter's `DCGM_FI_*` names and labels so boards built for dcgm-exporter work.
+form, and inferwatch's own names for what OpenTelemetry does not define.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -15,8 +14,6 @@ from prometheus_client.samples import Sample
 from collectors.nvml_fields import CLOCK_EVENT_REASONS, GpuInfo, GpuReading
 
 GPU_LABELS = ["gpu", "hw_id", "hw_model", "pci_bus_id"]
-DCGM_LABELS = ["gpu", "UUID", "pci_bus_id", "device", "modelName", "Hostname"]
-MIB = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,20 +40,7 @@ def _with(info: GpuInfo, key: str, value: str) -> dict[str, str]:
     return {**gpu_labels(info), key: value}
 
 
-@lru_cache(maxsize=1024)
-def _dcgm_labels(info: GpuInfo, hostname: str) -> dict[str, str]:
-    values = (
-        str(info.index),
-        info.uuid,
-        info.pci_bus_id,
-        f"nvidia{info.index}",
-        info.name,
-        hostname,
-    )
-    return dict(zip(DCGM_LABELS, values, strict=True))
-
-
-def _put(fam: Metric, labels: dict[str, str], value: float) -> None:
+def put(fam: Metric, labels: dict[str, str], value: float) -> None:
     """Append a sample without copying `labels` (add_metric would build a new dict)."""
     name = fam.name + "_total" if fam.type == "counter" else fam.name
     fam.samples.append(Sample(name, labels, float(value)))
@@ -104,7 +88,7 @@ def _gauge(name: str, doc: str, attr: str, readings: Sequence[GpuReading]) -> Me
     for r in readings:
         value = getattr(r, attr)
         if value is not None:
-            _put(fam, gpu_labels(r.info), value)
+            put(fam, gpu_labels(r.info), value)
     return fam
 
 
@@ -116,7 +100,7 @@ def _energy(readings: Sequence[GpuReading]) -> Metric:
     )
     for r in readings:
         if r.energy_j is not None:
-            _put(fam, gpu_labels(r.info), r.energy_j)
+            put(fam, gpu_labels(r.info), r.energy_j)
     return fam
 
 
@@ -125,7 +109,7 @@ def _clocks(readings: Sequence[GpuReading]) -> Metric:
     for r in readings:
         for clock, value in (("sm", r.sm_clock_hz), ("memory", r.mem_clock_hz)):
             if value is not None:
-                _put(fam, _with(r.info, "clock", clock), value)
+                put(fam, _with(r.info, "clock", clock), value)
     return fam
 
 
@@ -138,7 +122,7 @@ def _reasons(readings: Sequence[GpuReading]) -> Metric:
     for r in readings:
         if r.clock_event_reasons is not None:
             for reason, bit in CLOCK_EVENT_REASONS.items():
-                _put(fam, _with(r.info, "reason", reason), bool(r.clock_event_reasons & bit))
+                put(fam, _with(r.info, "reason", reason), bool(r.clock_event_reasons & bit))
     return fam
 
 
@@ -152,7 +136,7 @@ def _processes(readings: Sequence[GpuReading], vllm_pids: Collection[int]) -> Me
         for pid, used in r.processes or ():
             if used is not None:  # not available under some drivers (WDDM)
                 vllm = "true" if pid in vllm_pids else "false"
-                _put(fam, {**gpu_labels(r.info), "pid": str(pid), "vllm": vllm}, used)
+                put(fam, {**gpu_labels(r.info), "pid": str(pid), "vllm": vllm}, used)
     return fam
 
 
@@ -161,7 +145,7 @@ def _up(readings: Sequence[GpuReading]) -> Metric:
         "inferwatch_gpu_up", "1 when the GPU answered NVML this tick, 0 when it is lost.", "gauge"
     )
     for r in readings:
-        _put(fam, gpu_labels(r.info), r.up)
+        put(fam, gpu_labels(r.info), r.up)
     return fam
 
 
@@ -175,7 +159,7 @@ def _xid_errors(readings: Sequence[GpuReading], xids: Mapping[tuple[int, int], i
     for (index, xid), n in sorted(xids.items()):
         if index in by_index:
             labels = {**gpu_labels(by_index[index]), "hw_type": "gpu", "error_type": f"xid_{xid}"}
-            _put(fam, labels, n)
+            put(fam, labels, n)
     return fam
 
 
@@ -186,59 +170,5 @@ def _nvml_errors(errors: Mapping[tuple[str, str, str], int]) -> Metric:
         "counter",
     )
     for (gpu, field, error), n in sorted(errors.items()):
-        _put(fam, {"gpu": gpu, "field": field, "error": error}, n)
+        put(fam, {"gpu": gpu, "field": field, "error": error}, n)
     return fam
-
-
-# dcgm-exporter names, units and types (its default counters): (name, help, value of reading).
-_DCGM: tuple[tuple[str, str, Callable[[GpuReading], float | None]], ...] = (
-    ("DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).", lambda r: _scale(r.util_gpu, 100)),
-    ("DCGM_FI_DEV_MEM_COPY_UTIL", "Memory utilization (in %).", lambda r: _scale(r.util_mem, 100)),
-    (
-        "DCGM_FI_DEV_FB_USED",
-        "Framebuffer memory used (in MiB).",
-        lambda r: _scale(r.mem_used, 1 / MIB),
-    ),
-    (
-        "DCGM_FI_DEV_FB_FREE",
-        "Framebuffer memory free (in MiB).",
-        lambda r: _scale(r.mem_free, 1 / MIB),
-    ),
-    ("DCGM_FI_DEV_POWER_USAGE", "Power draw (in W).", lambda r: r.power_w),
-    (
-        "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
-        "Total energy consumption since boot (in mJ); a counter, typed gauge to keep dcgm-exporter's name.",
-        lambda r: _scale(r.energy_j, 1000),
-    ),
-    ("DCGM_FI_DEV_GPU_TEMP", "GPU temperature (in C).", lambda r: r.temp_c),
-    ("DCGM_FI_DEV_SM_CLOCK", "SM clock frequency (in MHz).", lambda r: _scale(r.sm_clock_hz, 1e-6)),
-    (
-        "DCGM_FI_DEV_MEM_CLOCK",
-        "Memory clock frequency (in MHz).",
-        lambda r: _scale(r.mem_clock_hz, 1e-6),
-    ),
-)
-
-
-def _scale(value: float | None, factor: float) -> float | None:
-    return None if value is None else round(value * factor, 6)
-
-
-def dcgm_families(
-    readings: Sequence[GpuReading], last_xid: Mapping[int, int], hostname: str
-) -> list[Metric]:
-    """The same readings under dcgm-exporter's names and labels."""
-    fams = []
-    for name, doc, value_of in _DCGM:
-        fam = Metric(name, doc, "gauge")
-        for r in readings:
-            value = value_of(r)
-            if value is not None:
-                _put(fam, _dcgm_labels(r.info, hostname), value)
-        fams.append(fam)
-    xid = Metric("DCGM_FI_DEV_XID_ERRORS", "Value of the last XID error encountered.", "gauge")
-    for r in readings:
-        if r.up:
-            _put(xid, _dcgm_labels(r.info, hostname), last_xid.get(r.info.index, 0))
-    fams.append(xid)
-    return fams

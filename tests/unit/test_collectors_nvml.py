@@ -202,3 +202,19 @@ def test_error_names_are_short_and_bounded():
     assert error_name(pynvml.NVMLError(pynvml.NVML_ERROR_GPU_IS_LOST)) == "gpu_is_lost"
     assert error_name(pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)) == "not_supported"
     assert error_name(pynvml.NVMLError(12345)) == "code_12345"
+
+
+def test_pynvml_own_loader_finds_the_library_on_the_loader_path(nvml_lib, script):
+    # No `library=`: pynvml's CDLL("libnvidia-ml.so.1") finds it as on a real host.
+    path = script(2)
+    code = (
+        "from collectors.nvml import NvmlCollector\n"
+        "c = NvmlCollector()\n"
+        "first, second = c.collect(), c.collect()\n"
+        "print(first.no_data, len(first.families) > 0, len(second.devices))\n"
+    )
+    env = {**os.environ, "LD_LIBRARY_PATH": str(nvml_lib.parent), "NVML_STUB_CONFIG": str(path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.strip() == "False True 2"  # intervals from the second tick on
