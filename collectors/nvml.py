@@ -22,7 +22,14 @@ import pynvml
 from collectors.base import DeviceInterval, Snapshot
 from collectors.nvml_dcgm import dcgm_families
 from collectors.nvml_families import GpuCounters, gpu_families
-from collectors.nvml_fields import GpuInfo, GpuReading, error_name, read_gpu, read_info
+from collectors.nvml_fields import (
+    GpuInfo,
+    GpuReading,
+    error_name,
+    read_gpu,
+    read_info,
+    read_process_sm,
+)
 from collectors.process_tree import VllmProcessFinder
 
 log = logging.getLogger("inferwatch.collectors.nvml")
@@ -67,6 +74,7 @@ class NvmlCollector:
         self._xids: dict[tuple[int, int], int] = defaultdict(int)
         self._last_xid: dict[int, int] = {}
         self._errors: dict[tuple[str, str, str], int] = defaultdict(int)
+        self._sm_seen: dict[int, int] = defaultdict(int)  # gpu -> newest process sample (us)
 
     def collect(self) -> Snapshot:
         """Read every GPU once; `no_data` when there is no NVML or no GPU."""
@@ -75,11 +83,13 @@ class NvmlCollector:
         readings = [self._read(g) for g in self._gpus]
         self._drain_xids()
         now = time.monotonic_ns()
+        has_procs = any(r.processes for r in readings)
+        vllm = self._vllm.pids() if self._vllm is not None and has_procs else frozenset()
         return Snapshot(
             self.name,
             now,
-            families=tuple(self._families(readings)),
-            devices=tuple(self._intervals(readings, now)),
+            families=tuple(self._families(readings, vllm)),
+            devices=tuple(self._intervals(readings, now, vllm)),
         )
 
     def close(self) -> None:
@@ -139,11 +149,23 @@ class NvmlCollector:
 
     def _read(self, gpu: GpuInfo) -> GpuReading:
         reading = read_gpu(gpu, self._unsupported[gpu.index])
+        if reading.up and len(reading.processes or ()) > 1:
+            self._read_shares(gpu, reading)  # a shared GPU: whose work was it?
         for field, err in reading.errors:
             self._errors[(str(gpu.index), field, err)] += 1
             if err == "not_supported":
                 self._unsupported[gpu.index].add(field)  # counted once, not asked again
         return reading
+
+    def _read_shares(self, gpu: GpuInfo, reading: GpuReading) -> None:
+        if "process_utilization" in self._unsupported[gpu.index]:
+            return
+        try:
+            reading.process_sm, self._sm_seen[gpu.index] = read_process_sm(
+                gpu, self._sm_seen[gpu.index]
+            )
+        except pynvml.NVMLError as err:
+            reading.errors.append(("process_utilization", error_name(err)))
 
     def _drain_xids(self) -> None:
         if self._events is None:
@@ -161,16 +183,16 @@ class NvmlCollector:
                 self._xids[(index, int(event.eventData))] += 1
                 self._last_xid[index] = int(event.eventData)
 
-    def _families(self, readings: list[GpuReading]) -> list:
-        has_procs = any(r.processes for r in readings)
-        vllm_pids = self._vllm.pids() if self._vllm is not None and has_procs else frozenset()
+    def _families(self, readings: list[GpuReading], vllm_pids: frozenset[int]) -> list:
         counters = GpuCounters(self._xids, self._last_xid, self._errors, vllm_pids)
         fams = gpu_families(readings, counters)
         if self._dcgm:
             fams.extend(dcgm_families(readings, self._last_xid, self._hostname))
         return fams
 
-    def _intervals(self, readings: list[GpuReading], now: int) -> list[DeviceInterval]:
+    def _intervals(
+        self, readings: list[GpuReading], now: int, vllm_pids: frozenset[int]
+    ) -> list[DeviceInterval]:
         out = []
         for r in readings:
             uuid = r.info.uuid
@@ -179,22 +201,33 @@ class NvmlCollector:
                 continue  # a lost GPU meters nothing; its next interval starts when it is back
             self._last[uuid] = _Last(now, r.energy_j, r.power_w)
             if last is not None and now > last.t_ns:
-                out.append(_interval(r, last, now))
+                out.append(_interval(r, last, now, vllm_pids))
         return out
 
 
-def _interval(r: GpuReading, last: _Last, now: int) -> DeviceInterval:
+def _interval(r: GpuReading, last: _Last, now: int, vllm_pids: frozenset[int]) -> DeviceInterval:
     wall = (now - last.t_ns) / 1e9
     return DeviceInterval(
         device_id=f"gpu:{r.info.uuid}",
         device_type=r.info.name,
         start_ns=last.t_ns,
         end_ns=now,
-        busy_device_seconds=(r.util_gpu or 0.0) * wall,
+        busy_device_seconds=(r.util_gpu or 0.0) * _vllm_share(r, vllm_pids) * wall,
         wall_seconds=wall,
         joules=_joules(r, last, wall),
         units=1.0,
     )
+
+
+def _vllm_share(r: GpuReading, vllm_pids: frozenset[int]) -> float:
+    """vLLM's part of the GPU's work when it shares the GPU with other processes (from
+    per-process SM utilisation); the whole GPU when that cannot be told."""
+    if not r.process_sm or not vllm_pids:
+        return 1.0
+    total = sum(r.process_sm.values())
+    if total <= 0:
+        return 1.0
+    return sum(u for pid, u in r.process_sm.items() if pid in vllm_pids) / total
 
 
 def _joules(r: GpuReading, last: _Last, wall: float) -> float | None:

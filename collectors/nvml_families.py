@@ -77,6 +77,7 @@ def gpu_families(readings: Sequence[GpuReading], counters: GpuCounters) -> list[
     fams.append(_clocks(readings))
     fams.append(_reasons(readings))
     fams.append(_processes(readings, counters.vllm_pids))
+    fams.append(_process_sm(readings, counters.vllm_pids))
     fams.append(_up(readings))
     fams.append(_xid_errors(readings, counters.xids))
     fams.append(_nvml_errors(counters.errors))
@@ -137,6 +138,20 @@ def _processes(readings: Sequence[GpuReading], vllm_pids: Collection[int]) -> Me
             if used is not None:  # not available under some drivers (WDDM)
                 vllm = "true" if pid in vllm_pids else "false"
                 put(fam, {**gpu_labels(r.info), "pid": str(pid), "vllm": vllm}, used)
+    return fam
+
+
+def _process_sm(readings: Sequence[GpuReading], vllm_pids: Collection[int]) -> Metric:
+    fam = Metric(
+        "inferwatch_gpu_process_utilization_ratio",
+        "Mean SM utilisation of each process on a shared GPU since the last tick; "
+        'vllm="true" marks the metered vLLM server\'s.',
+        "gauge",
+    )
+    for r in readings:
+        for pid, ratio in sorted((r.process_sm or {}).items()):
+            vllm = "true" if pid in vllm_pids else "false"
+            put(fam, {**gpu_labels(r.info), "pid": str(pid), "vllm": vllm}, ratio)
     return fam
 
 

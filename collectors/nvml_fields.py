@@ -67,6 +67,7 @@ class GpuReading:
     mem_clock_hz: float | None = None
     clock_event_reasons: int | None = None  # bitmask
     processes: tuple[tuple[int, int | None], ...] | None = None  # (pid, used bytes)
+    process_sm: dict[int, float] | None = None  # pid -> mean SM utilisation ratio (shared GPU)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (field, error name)
 
 
@@ -144,6 +145,20 @@ def read_gpu(info: GpuInfo, skip: frozenset[str] | set[str] = frozenset()) -> Gp
                 reading.up = False
                 break
     return reading
+
+
+def read_process_sm(info: GpuInfo, since_us: int) -> tuple[dict[int, float], int]:
+    """Mean SM utilisation (ratio) of each process over NVML's samples newer than `since_us`
+    (its timestamp, microseconds), and the newest sample's timestamp. Raises NVMLError."""
+    try:
+        samples = pynvml.nvmlDeviceGetProcessUtilization(info.handle, since_us)
+    except pynvml.NVMLError_NotFound:
+        return {}, since_us  # no sample since then: nothing ran
+    per_pid: dict[int, list[float]] = {}
+    for sample in samples:
+        per_pid.setdefault(sample.pid, []).append(sample.smUtil / 100.0)
+        since_us = max(since_us, sample.timeStamp)
+    return {pid: sum(v) / len(v) for pid, v in per_pid.items()}, since_us
 
 
 def read_info(index: int) -> GpuInfo:

@@ -69,7 +69,10 @@ def normalise(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-GOLDEN_EXTRA = ["gpu 0 proc 4242 1073741824", "gpu 1 xid 79", "gpu 2 fail power 3"]
+GOLDEN_EXTRA = [
+    *("gpu 0 proc 4242 1073741824", "gpu 0 proc 4343 2048", "gpu 0 putil 4242 30"),
+    *("gpu 0 putil 4343 10", "gpu 1 xid 79", "gpu 2 fail power 3"),
+]
 
 
 async def test_whole_metrics_page_matches_golden(nvml_lib, script):

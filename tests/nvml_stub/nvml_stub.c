@@ -16,6 +16,7 @@
  *   gpu I clocks SM_MHZ MEM_MHZ
  *   gpu I proc PID USED_BYTES        repeatable
  *   gpu I xid N                      repeatable; each delivered once by nvmlEventSetWait
+ *   gpu I putil PID SM_PCT           repeatable; per-process utilisation samples
  *   gpu I fail FIELD CODE            FIELD: name uuid pci util mem power energy temp clock
  *   gpu I sleep FIELD MS                    reasons procs events, or all
  */
@@ -30,7 +31,7 @@
 #define MAX_GPUS 64
 #define MAX_PROCS 16
 #define MAX_XIDS 64
-#define NFIELDS 13
+#define NFIELDS 14
 #define OK 0
 #define ERR_INVALID_ARGUMENT 2
 #define ERR_DRIVER_NOT_LOADED 9
@@ -39,9 +40,9 @@
 #define XID_EVENT 0x8ULL
 
 static const char *FIELDS[NFIELDS] = {"name", "uuid", "pci", "util", "mem", "power", "energy",
-                                      "temp", "clock", "reasons", "procs", "events", "all"};
+                                      "temp", "clock", "reasons", "procs", "events", "putil", "all"};
 enum { F_NAME, F_UUID, F_PCI, F_UTIL, F_MEM, F_POWER, F_ENERGY, F_TEMP, F_CLOCK, F_REASONS,
-       F_PROCS, F_EVENTS, F_ALL };
+       F_PROCS, F_EVENTS, F_PUTIL, F_ALL };
 
 typedef struct { unsigned int pid; unsigned long long used; } proc_t;
 
@@ -51,6 +52,8 @@ typedef struct {
     unsigned long long mem_total, mem_used, mem_free, energy_mj, reasons;
     proc_t procs[MAX_PROCS];
     int nprocs;
+    proc_t putil[MAX_PROCS]; /* pid, SM % */
+    int nputil;
     unsigned long long xids[MAX_XIDS];
     int nxids;
     int fail[NFIELDS];
@@ -91,6 +94,9 @@ static void parse_gpu_line(gpu_t *g, const char *key, char *rest) {
     } else if (strcmp(key, "proc") == 0 && g->nprocs < MAX_PROCS &&
                sscanf(rest, "%lld %lld", &a, &b) == 2) {
         g->procs[g->nprocs].pid = a; g->procs[g->nprocs++].used = b;
+    } else if (strcmp(key, "putil") == 0 && g->nputil < MAX_PROCS &&
+               sscanf(rest, "%lld %lld", &a, &b) == 2) {
+        g->putil[g->nputil].pid = a; g->putil[g->nputil++].used = b;
     } else if (strcmp(key, "xid") == 0 && g->nxids < MAX_XIDS)
         g->xids[g->nxids++] = strtoull(rest, NULL, 10);
     else if ((strcmp(key, "fail") == 0 || strcmp(key, "sleep") == 0) &&
@@ -296,6 +302,34 @@ int nvmlDeviceGetComputeRunningProcesses_v3(void *h, unsigned int *count, proces
         infos[i].gpuInstanceId = infos[i].computeInstanceId = 0xFFFFFFFF;
     }
     *count = g->nprocs;
+    return OK;
+}
+
+typedef struct {
+    unsigned int pid;
+    unsigned long long timeStamp;
+    unsigned int smUtil, memUtil, encUtil, decUtil;
+} process_util_t;
+
+/* One sample per scripted process, stamped now; NOT_FOUND when there is none (as NVML). */
+int nvmlDeviceGetProcessUtilization(void *h, process_util_t *samples, unsigned int *count,
+                                    unsigned long long last_seen) {
+    (void)last_seen;
+    ENTER(h, F_PUTIL);
+    if (g->nputil == 0) return 6; /* NVML_ERROR_NOT_FOUND */
+    if (samples == NULL || *count < (unsigned int)g->nputil) {
+        *count = g->nputil;
+        return ERR_INSUFFICIENT_SIZE;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    for (int i = 0; i < g->nputil; i++) {
+        memset(&samples[i], 0, sizeof samples[i]);
+        samples[i].pid = g->putil[i].pid;
+        samples[i].smUtil = (unsigned int)g->putil[i].used;
+        samples[i].timeStamp = now.tv_sec * 1000000ULL + now.tv_nsec / 1000;
+    }
+    *count = g->nputil;
     return OK;
 }
 

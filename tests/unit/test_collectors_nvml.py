@@ -218,3 +218,33 @@ def test_pynvml_own_loader_finds_the_library_on_the_loader_path(nvml_lib, script
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert out.stdout.strip() == "False True 2"  # intervals from the second tick on
+
+
+def test_shared_gpu_busy_time_is_vllm_share_of_the_work(nvml_lib, script):
+    me = os.getpid()  # stands for the vLLM server; pid 1 for another server on the same GPU
+    procs = [f"gpu 0 proc {me} 1073741824", "gpu 0 proc 1 2048"]
+    shares = [f"gpu 0 putil {me} 30", "gpu 0 putil 1 10"]
+    script(2, procs + shares, util="80 10")
+    c = NvmlCollector(library=str(nvml_lib), vllm=VllmProcessFinder(pid=me))
+    c.collect()
+    snap = c.collect()
+    shared = next(d for d in snap.devices if d.device_id.startswith("gpu:GPU-00000000"))
+    alone = next(d for d in snap.devices if d.device_id.startswith("gpu:GPU-00000001"))
+    assert shared.busy_device_seconds == pytest.approx(0.8 * 0.75 * shared.wall_seconds)
+    assert alone.busy_device_seconds == pytest.approx(0.8 * alone.wall_seconds)  # not shared
+    found = samples(snap)
+    ratio = "inferwatch_gpu_process_utilization_ratio"
+    assert value(found, ratio, gpu="0", pid=str(me), vllm="true") == 0.30
+    assert value(found, ratio, gpu="0", pid="1", vllm="false") == 0.10
+
+
+def test_shared_gpu_without_process_samples_counts_the_whole_gpu(nvml_lib, script):
+    me = os.getpid()
+    script(1, [f"gpu 0 proc {me} 1024", "gpu 0 proc 1 2048", "gpu 0 fail putil 3"], util="80 10")
+    c = NvmlCollector(library=str(nvml_lib), vllm=VllmProcessFinder(pid=me))
+    c.collect()
+    snap = c.collect()
+    (d,) = snap.devices
+    assert d.busy_device_seconds == pytest.approx(0.8 * d.wall_seconds)
+    errors = "inferwatch_nvml_errors_total"
+    assert value(samples(snap), errors, field="process_utilization", error="not_supported") == 1
