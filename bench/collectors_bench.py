@@ -1,4 +1,4 @@
-"""Collectors benchmark: one NVML collection of 8 stand-in GPUs, and /metrics rendering with
+"""Collectors benchmark: one NVML collection of 8 stand-in GPUs (each shared by 2 processes), and /metrics rendering with
 8 GPUs, 50 tenants and 5 models. Ratios are measured side by side in this one run.
 
     python bench/collectors_bench.py            (from the repository root; needs gcc)
@@ -61,6 +61,7 @@ def raw_pynvml_pass(handles) -> None:
         pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_MEM)
         pynvml.nvmlDeviceGetCurrentClocksEventReasons(h)
         pynvml.nvmlDeviceGetComputeRunningProcesses(h)
+        pynvml.nvmlDeviceGetProcessUtilization(h, 0)
 
 
 def record(i: int) -> RequestRecord:
@@ -77,7 +78,13 @@ def record(i: int) -> RequestRecord:
 def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     lib = build(tmp)
-    extra = [f"gpu {i} proc {1000 + i} 1073741824" for i in range(GPUS)]
+    # Every GPU shared by two servers: the per-process utilisation path is taken too.
+    extra = [
+        line
+        for i in range(GPUS)
+        for line in (f"gpu {i} proc {1000 + i} 1073741824", f"gpu {i} proc 1 2048",
+                     f"gpu {i} putil {1000 + i} 30", f"gpu {i} putil 1 10")
+    ]  # fmt: skip
     os.environ["NVML_STUB_CONFIG"] = str(write_script(tmp / "gpus.txt", GPUS, extra))
     nvml = NvmlCollector(library=str(lib), dcgm_compat=True, hostname="bench")
     host = HostCollector(hostname="bench")
