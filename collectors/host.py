@@ -53,10 +53,9 @@ class HostCollector:
         """Read the host and the vLLM tree once; an interval from the second tick on."""
         tree = self._vllm.tree()
         procs = _cpu_times(tree)
-        cpu = psutil.cpu_times()
-        busy = sum(cpu) - cpu.idle - getattr(cpu, "iowait", 0.0)
+        total, busy = _host_cpu_seconds()
         now = time.monotonic_ns()
-        tick = _Tick(now, time.time(), busy, sum(cpu), procs, self._rapl.read_joules())
+        tick = _Tick(now, time.time(), busy, total, procs, self._rapl.read_joules())
         last, self._last = self._last, tick
         used = _tree_delta(last.procs, procs, last.wall) if last is not None else 0.0
         self._vllm_cpu_total += used
@@ -127,6 +126,14 @@ class HostCollector:
                 len(tree),
             ),
         ]
+
+
+def _host_cpu_seconds() -> tuple[float, float]:
+    """(total, not idle) CPU seconds of the host since boot, all cores."""
+    cpu = psutil.cpu_times()
+    # Linux counts guest time inside user time already: leave it out of the sum.
+    total = sum(cpu) - getattr(cpu, "guest", 0.0) - getattr(cpu, "guest_nice", 0.0)
+    return total, total - cpu.idle - getattr(cpu, "iowait", 0.0)
 
 
 def _gauge(name: str, doc: str, value: float) -> Metric:

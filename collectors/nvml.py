@@ -67,6 +67,7 @@ class NvmlCollector:
         self._vllm = vllm
         self._gpus: list[GpuInfo] | None = None
         self._retry_at = 0.0
+        self._told = False
         self._events = None
         self._by_handle: dict[int | None, int] = {}
         self._unsupported: dict[int, set[str]] = defaultdict(set)
@@ -116,7 +117,9 @@ class NvmlCollector:
             pynvml.nvmlInit()
             count = pynvml.nvmlDeviceGetCount()
         except (OSError, pynvml.NVMLError) as err:
-            log.info("no NVIDIA GPU to measure (%s)", err)
+            # Said once: on a CPU-only host this is the normal case, not news every minute.
+            log.log(logging.DEBUG if self._told else logging.INFO, "no NVIDIA GPU (%s)", err)
+            self._told = True
             return False
         self._gpus = [g for g in (self._identify(i) for i in range(count)) if g is not None]
         self._by_handle = {_address(g.handle): g.index for g in self._gpus}
