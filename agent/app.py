@@ -16,6 +16,7 @@ from agent.metrics import RequestMetrics, new_registry
 from agent.pipeline import RecordPipeline, Sink
 from agent.proxy import OPERATIONS, Proxy
 from agent.upstream import Upstream
+from collectors.wiring import attach_collectors
 
 log = logging.getLogger("inferwatch.app")
 
@@ -26,7 +27,13 @@ _PROBE_EVERY_S = 5.0
 class Agent:
     """All the parts of one running agent, built from settings and passed to each other."""
 
-    def __init__(self, settings: Settings, upstream_url: str, sinks: list[Sink] | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        upstream_url: str,
+        sinks: list[Sink] | None = None,
+        extra_collectors: list | None = None,
+    ):
         self.settings = settings
         self.started = time.time()
         self.registry, self.instruments = new_registry()
@@ -44,6 +51,7 @@ class Agent:
         self._tasks: list[asyncio.Task] = []
         self.on_startup: list = []  # extra async callables(agent), e.g. collectors
         self.on_cleanup: list = []
+        self.collectors = attach_collectors(self, settings, extra_collectors or ())
 
     def build_app(self) -> web.Application:
         """The aiohttp application: the proxied API plus /health and /metrics."""

@@ -13,6 +13,7 @@ import yaml
 
 from agent import __version__
 from agent.config import ConfigError, Settings, load_settings, masked_dict
+from collectors.wiring import add_collector_flags, collector_overrides
 
 log = logging.getLogger("inferwatch.cli")
 
@@ -38,6 +39,7 @@ def _overrides(args: argparse.Namespace) -> dict:
         over["listen"] = args.listen
     if getattr(args, "upstream", None):
         over["upstream"] = {"url": args.upstream}
+    over.update(collector_overrides(args))
     return over
 
 
@@ -84,6 +86,7 @@ def _add_up(sub) -> None:
         help="where the agent listens (config: listen.host / listen.port; default 127.0.0.1:8000)",
     )
     _add_config_arg(p)
+    add_collector_flags(p)
     p.set_defaults(func=cmd_up)
 
 

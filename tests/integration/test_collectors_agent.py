@@ -18,7 +18,6 @@ from agent.app import Agent, bound_port, serve
 from agent.catalogue import load_catalogue
 from agent.config import Settings
 from collectors.config import CollectorsConfig
-from collectors.wiring import attach_collectors
 from tests.nvml_stub import stub
 
 pytestmark = pytest.mark.integration
@@ -37,7 +36,7 @@ VOLATILE = re.compile(
 async def metrics_page(cfg: CollectorsConfig, ticks: int = 2) -> str:
     """Serve an agent with the collectors attached; the /metrics text after `ticks` ticks."""
     agent = Agent(Settings(collectors=cfg), DEAD_UPSTREAM)
-    runner = attach_collectors(agent, agent.settings)
+    runner = agent.collectors
     seen = asyncio.Queue()
     runner.subscribe(seen.put_nowait)
     web_runner = await serve(agent, "127.0.0.1", 0)
