@@ -8,7 +8,7 @@ import time
 
 import orjson
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from agent import __version__
 from agent.config import Settings
@@ -88,8 +88,9 @@ class Agent:
 
     async def handle_metrics(self, request: web.Request) -> web.Response:
         """Prometheus text exposition of the agent's registry."""
-        body = generate_latest(self.registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(
+            body=self.registry.render(), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
 
     async def handle_live(self, request: web.Request) -> web.Response:
         """Liveness: the agent's event loop answers. Never depends on the upstream."""

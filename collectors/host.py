@@ -48,6 +48,9 @@ class HostCollector:
         self._rapl = rapl if rapl is not None else RaplReader()
         self._last: _Tick | None = None
         self._vllm_cpu_total = 0.0  # monotonic, although processes of the tree come and go
+        # Last utilisation seen: two ticks closer together than the kernel's CPU-time
+        # resolution show no change, and the gauge must not vanish for that.
+        self._ratio: float | None = None
 
     def collect(self) -> Snapshot:
         """Read the host and the vLLM tree once; an interval from the second tick on."""
@@ -81,12 +84,13 @@ class HostCollector:
     def _families(self, last: _Tick | None, tick: _Tick, tree) -> list[Metric]:
         fams: list[Metric] = []
         if last is not None and tick.total_s > last.total_s:
-            ratio = (tick.busy_s - last.busy_s) / (tick.total_s - last.total_s)
+            self._ratio = (tick.busy_s - last.busy_s) / (tick.total_s - last.total_s)
+        if self._ratio is not None:
             fams.append(
                 _gauge(
                     "system_cpu_utilization_ratio",
                     "Fraction of host CPU time not idle (system.cpu.utilization), all cores.",
-                    ratio,
+                    self._ratio,
                 )
             )
         fams.append(
