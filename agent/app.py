@@ -15,6 +15,7 @@ from agent.config import Settings
 from agent.metrics import RequestMetrics, new_registry
 from agent.pipeline import RecordPipeline, Sink
 from agent.proxy import OPERATIONS, Proxy
+from agent.store.wiring import attach_store
 from agent.upstream import Upstream
 
 log = logging.getLogger("inferwatch.app")
@@ -44,6 +45,7 @@ class Agent:
         self._tasks: list[asyncio.Task] = []
         self.on_startup: list = []  # extra async callables(agent), e.g. collectors
         self.on_cleanup: list = []
+        attach_store(self, settings)
 
     def build_app(self) -> web.Application:
         """The aiohttp application: the proxied API plus /health and /metrics."""

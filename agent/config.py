@@ -19,6 +19,9 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from agent.shipping.config import ElasticsearchConfig
+from agent.store.config import StoreConfig
+
 
 class _Section(BaseModel):
     # Unknown keys are errors: a typo in the config file must not be silently ignored.
@@ -141,6 +144,8 @@ class Settings(BaseSettings):
     otel: OtelConfig = Field(default_factory=OtelConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    elasticsearch: ElasticsearchConfig = Field(default_factory=ElasticsearchConfig)
 
 
 class ConfigError(Exception):
