@@ -78,7 +78,19 @@ class Shipper:
     # ---- the loop -------------------------------------------------------------------
 
     async def _run(self) -> None:
-        if self._c.setup_on_start:
+        attempt = 0
+        while True:  # a bug must not end shipping silently: log it, back off, go on
+            try:
+                await self._ship_forever()
+            except Exception:
+                log.exception("shipper failed; restarting it")
+                self._stats.failed("other")
+                self._rewind = True
+                await self._backoff(attempt)
+                attempt += 1
+
+    async def _ship_forever(self) -> None:
+        if self._c.setup_on_start and self.setup_report is None:
             await self._setup()
         while True:
             items = await self._io(self._next_batch)
