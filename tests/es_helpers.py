@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
+import aiohttp
 from aiohttp import ClientSession, web
 from elasticsearch import AsyncElasticsearch
 
 from tests.fake_upstream import FakeUpstream
 
 DATA_STREAM = "logs-inferwatch-default"
+DONE_AT: dict[str, float] = {}  # request id -> monotonic time its answer was read
 CHAT = {"model": "fake-model", "messages": [{"role": "user", "content": "hello there"}]}
 
 
@@ -24,7 +27,8 @@ async def start_upstream() -> tuple[web.AppRunner, str]:
 
 
 async def send_load(base: str, n: int, concurrency: int, on_done=None) -> list[str]:
-    """POST `n` chat completions; returns the request ids of the answered ones."""
+    """POST `n` chat completions; returns the request ids of the answered ones, in the
+    order answered (`DONE_AT` gets the time each answer was read)."""
     ids: list[str] = []
     todo = iter(range(n))
 
@@ -35,9 +39,10 @@ async def send_load(base: str, n: int, concurrency: int, on_done=None) -> list[s
                     await resp.read()
                     if resp.status == 200:
                         ids.append(resp.headers["x-request-id"])
+                        DONE_AT[ids[-1]] = time.monotonic()
                         if on_done is not None:
                             await on_done(len(ids))
-            except OSError:
+            except (OSError, aiohttp.ClientError):
                 return  # the agent is gone (the SIGKILL test)
 
     async with ClientSession() as session:
