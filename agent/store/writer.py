@@ -112,8 +112,16 @@ class StoreWriter:
         return fut
 
     def flush(self) -> Future:
-        """A future resolved once everything queued so far has been tried."""
-        return self.submit(lambda conn: None)
+        """A future resolved once everything queued so far has been tried (True when
+        committed, False when the write failed and the records wait in memory)."""
+        fut: Future = Future()
+        with self._cond:
+            if self._records:
+                self._waiters.append((len(self._records), fut))
+            else:
+                self._ops.append((lambda conn: True, fut))
+            self._cond.notify()
+        return fut
 
     def _dropped(self, n: int) -> None:
         self._stats.dropped("memory_bound", n)

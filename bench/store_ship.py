@@ -1,0 +1,107 @@
+"""Shipping throughput to the Elasticsearch emulator (noida-db): documents/s drained from a
+prefilled store by the shipper, side by side with the agent-side ceiling (row -> ECS JSON
+conversion alone) and the server-side ceiling (`async_bulk` of ready documents).
+
+    python bench/store_ship.py [N]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import orjson  # noqa: E402
+from elasticsearch import AsyncElasticsearch  # noqa: E402
+from elasticsearch.helpers import async_bulk  # noqa: E402
+
+from agent.config import load_settings  # noqa: E402
+from agent.metrics import new_registry  # noqa: E402
+from agent.shipping.ecs import DocContext, to_document  # noqa: E402
+from agent.shipping.shipper import Shipper  # noqa: E402
+from agent.shipping.stats import ShipStats  # noqa: E402
+from agent.store import schema  # noqa: E402
+from agent.store.outbox import Outbox  # noqa: E402
+from agent.store.rows import from_json, to_row  # noqa: E402
+from agent.store.stats import StoreStats  # noqa: E402
+from agent.store.writer import StoreWriter  # noqa: E402
+from tests.es_emulator import EsEmulator  # noqa: E402
+from tests.store_records import make_record  # noqa: E402
+
+
+def prefill(path: Path, records) -> list[str]:
+    conn = schema.connect(str(path))
+    schema.migrate(conn)
+    rows = [to_row(r) for r in records]
+    conn.execute("BEGIN")
+    conn.executemany(schema.INSERT_SQL, rows)
+    conn.execute("COMMIT")
+    conn.close()
+    return [r[-2] for r in rows]
+
+
+def convert_rate(texts: list[str]) -> float:
+    ctx = DocContext()
+    t = time.perf_counter()
+    for text in texts:
+        orjson.dumps(to_document(from_json(text), ctx))
+    return len(texts) / (time.perf_counter() - t)
+
+
+async def ship_rate(settings, n: int) -> float:
+    registry, instruments = new_registry()
+    writer = StoreWriter(settings.store, StoreStats(instruments), keep_unshipped=True)
+    writer.start()
+    outbox = Outbox(str(settings.store.path), writer)
+    shipper = Shipper(settings.elasticsearch, outbox, ShipStats(instruments), DocContext())
+    t = time.perf_counter()
+    await shipper.start()
+    while (
+        registry.get_sample_value("inferwatch_shipper_documents_total", {"result": "created"}) or 0
+    ) < n:
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - t
+    await shipper.stop()
+    writer.close()
+    return n / elapsed
+
+
+async def raw_bulk_rate(url: str, texts: list[str]) -> float:
+    es = AsyncElasticsearch(url)
+    ctx = DocContext()
+    docs = [orjson.dumps(to_document(from_json(t), ctx)) for t in texts]
+    actions = [
+        {"_op_type": "create", "_index": "logs-raw-default", "_id": str(i), "_source": d}
+        for i, d in enumerate(docs)
+    ]
+    t = time.perf_counter()
+    await async_bulk(es, actions, chunk_size=1000, raise_on_error=False)
+    elapsed = time.perf_counter() - t
+    await es.close()
+    return len(docs) / elapsed
+
+
+async def main(n: int) -> None:
+    tmp = Path(tempfile.mkdtemp())
+    texts = prefill(tmp / "requests.sqlite3", [make_record(i) for i in range(n)])
+    with EsEmulator(tmp / "es") as emu:
+        es = {"url": emu.url, "batch_size": 1000}
+        settings = load_settings(overrides={"store": {"dir": str(tmp)}, "elasticsearch": es})
+        shipped = await ship_rate(settings, n)
+        raw = await raw_bulk_rate(emu.url, texts)
+    conv = convert_rate(texts)
+    print(f"documents: {n}, bulk of 1000, emulator noida-db")
+    print(f"row -> ECS JSON alone (agent ceiling): {conv:>9,.0f} docs/s")
+    print(f"async_bulk of ready docs (server ceiling): {raw:>9,.0f} docs/s")
+    print(
+        f"shipper, store -> emulator:            {shipped:>9,.0f} docs/s "
+        f"({shipped / raw:.2f} of the server ceiling)"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000))

@@ -1,0 +1,88 @@
+"""Store write throughput: records/s committed by the writer thread, `batch` vs `sync`
+durability, side by side with a bare `executemany` of the same rows (the ceiling), and the
+cost of `SQLiteSink.export` on the event loop (what the request side pays).
+
+    python bench/store_write.py [N]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agent.metrics import new_registry  # noqa: E402
+from agent.store import schema  # noqa: E402
+from agent.store.config import StoreConfig  # noqa: E402
+from agent.store.rows import to_row  # noqa: E402
+from agent.store.sqlite_sink import SQLiteSink  # noqa: E402
+from agent.store.stats import StoreStats  # noqa: E402
+from agent.store.writer import StoreWriter  # noqa: E402
+from tests.store_records import make_record  # noqa: E402
+
+BATCH = 512  # the pipeline's default batch size
+
+
+def bare(records, folder: Path) -> float:
+    conn = schema.connect(str(folder / "bare.db"))
+    schema.migrate(conn)
+    t = time.perf_counter()
+    for i in range(0, len(records), 5000):
+        conn.execute("BEGIN")
+        conn.executemany(schema.INSERT_SQL, [to_row(r) for r in records[i : i + 5000]])
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - t
+    conn.close()
+    return len(records) / elapsed
+
+
+async def through_sink(records, folder: Path, durability: str) -> tuple[float, float]:
+    """(records/s committed, mean microseconds per export call)."""
+    registry, instruments = new_registry()
+    config = StoreConfig(dir=folder, filename=f"{durability}.db", durability=durability)
+    writer = StoreWriter(config, StoreStats(instruments), keep_unshipped=False)
+    writer.start()
+    sink = SQLiteSink(writer, sync=durability == "sync")
+    in_export = 0.0
+    t = time.perf_counter()
+    for i in range(0, len(records), BATCH):
+        t0 = time.perf_counter()
+        await sink.export(records[i : i + BATCH])
+        in_export += time.perf_counter() - t0
+    await sink.flush()
+    elapsed = time.perf_counter() - t
+    written = registry.get_sample_value("inferwatch_store_records_written_total")
+    assert written == len(records), written
+    await sink.close()
+    calls = len(records) / BATCH
+    per_call = in_export / calls * 1e6
+    return len(records) / elapsed, per_call
+
+
+async def main(n: int) -> None:
+    records = [make_record(i) for i in range(n)]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        ceiling = bare(records, folder)
+        batch_rate, batch_us = await through_sink(records, folder, "batch")
+        sync_rate, sync_us = await through_sink(records, folder, "sync")
+    print(f"records: {n}, batch of {BATCH} per export, sqlite {sqlite3.sqlite_version}")
+    print(f"bare executemany (ceiling):    {ceiling:>9,.0f} records/s")
+    print(
+        f"sink, durability=batch:        {batch_rate:>9,.0f} records/s "
+        f"({batch_rate / ceiling:.2f} of ceiling); export() {batch_us:,.0f} us per batch"
+    )
+    print(
+        f"sink, durability=sync:         {sync_rate:>9,.0f} records/s "
+        f"({sync_rate / batch_rate:.2f} of batch); export() {sync_us:,.0f} us per batch "
+        "(waits for the fsynced commit)"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000))
