@@ -8,6 +8,9 @@ conversion alone) and the server-side ceiling (`async_bulk` of ready documents).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,11 +32,12 @@ from agent.store.outbox import Outbox  # noqa: E402
 from agent.store.rows import from_json, to_row  # noqa: E402
 from agent.store.stats import StoreStats  # noqa: E402
 from agent.store.writer import StoreWriter  # noqa: E402
-from tests.es_emulator import EsEmulator  # noqa: E402
+from tests.es_emulator import EsEmulator, free_port  # noqa: E402
 from tests.store_records import make_record  # noqa: E402
 
 
 def prefill(path: Path, records) -> list[str]:
+    path.parent.mkdir(parents=True, exist_ok=True)
     conn = schema.connect(str(path))
     schema.migrate(conn)
     rows = [to_row(r) for r in records]
@@ -85,14 +89,36 @@ async def raw_bulk_rate(url: str, texts: list[str]) -> float:
     return len(docs) / elapsed
 
 
+def null_bulk(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("null_bulk.py")), str(port)]
+    )
+    for _ in range(200):
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return proc
+        time.sleep(0.05)
+    raise RuntimeError("null bulk server did not start")
+
+
 async def main(n: int) -> None:
     tmp = Path(tempfile.mkdtemp())
-    texts = prefill(tmp / "requests.sqlite3", [make_record(i) for i in range(n)])
+    records = [make_record(i) for i in range(n)]
+    texts = prefill(tmp / "a" / "requests.sqlite3", records)
+    prefill(tmp / "b" / "requests.sqlite3", records)
     with EsEmulator(tmp / "es") as emu:
         es = {"url": emu.url, "batch_size": 1000}
-        settings = load_settings(overrides={"store": {"dir": str(tmp)}, "elasticsearch": es})
+        settings = load_settings(overrides={"store": {"dir": str(tmp / "a")}, "elasticsearch": es})
         shipped = await ship_rate(settings, n)
         raw = await raw_bulk_rate(emu.url, texts)
+    port = free_port()
+    proc = null_bulk(port)
+    try:
+        es = {"url": f"http://127.0.0.1:{port}", "batch_size": 1000}
+        settings = load_settings(overrides={"store": {"dir": str(tmp / "b")}, "elasticsearch": es})
+        to_null = await ship_rate(settings, n)
+    finally:
+        proc.terminate()
+        proc.wait()
     conv = convert_rate(texts)
     print(f"documents: {n}, bulk of 1000, emulator noida-db")
     print(f"row -> ECS JSON alone (agent ceiling): {conv:>9,.0f} docs/s")
@@ -100,6 +126,10 @@ async def main(n: int) -> None:
     print(
         f"shipper, store -> emulator:            {shipped:>9,.0f} docs/s "
         f"({shipped / raw:.2f} of the server ceiling)"
+    )
+    print(
+        f"shipper, store -> null bulk stand-in:  {to_null:>9,.0f} docs/s "
+        f"({to_null / conv:.2f} of the conversion ceiling: the shipper's own capacity)"
     )
 
 

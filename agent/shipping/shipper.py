@@ -92,12 +92,18 @@ class Shipper:
     async def _ship_forever(self) -> None:
         if self._c.setup_on_start and self.setup_report is None:
             await self._setup()
-        while True:
-            items = await self._io(self._next_batch)
-            if not items:
-                await asyncio.sleep(self._c.idle_poll_s)
-                continue
-            await self._ship(items)
+        ahead = asyncio.ensure_future(self._io(self._next_batch))
+        try:
+            while True:
+                items = await ahead
+                if not items:
+                    await asyncio.sleep(self._c.idle_poll_s)
+                # Read and convert the next batch while this one is on the wire.
+                ahead = asyncio.ensure_future(self._io(self._next_batch))
+                if items:
+                    await self._ship(items)
+        finally:
+            ahead.cancel()
 
     async def _setup(self) -> None:
         attempt = 0

@@ -11,12 +11,13 @@ writer and SQLite never sees two of ours competing for the lock.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 
 from agent.record import RequestRecord
 from agent.store import retention, schema
@@ -27,6 +28,15 @@ from agent.store.stats import StoreStats
 log = logging.getLogger("inferwatch.store")
 
 _BACKOFF_MIN_S, _BACKOFF_MAX_S = 0.05, 2.0
+
+
+def _settle(fut: Future, result: object = None, error: BaseException | None = None) -> None:
+    # A caller may have given up (its asyncio task was cancelled): the write still counts.
+    with contextlib.suppress(InvalidStateError):
+        if error is not None:
+            fut.set_exception(error)
+        else:
+            fut.set_result(result)
 
 
 def error_kind(err: sqlite3.Error) -> str:
@@ -137,19 +147,30 @@ class StoreWriter:
 
     def _run(self) -> None:
         while True:
-            with self._cond:
-                self._wait_for_work()
-                if self._stopping and not self._records and not self._ops:
+            try:
+                if self._cycle():
                     return
-                batch = self._records[: self._c.max_batch]
-                ops, self._ops = self._ops, []
-            ok = self._write(batch) if batch else True
-            self._run_ops(ops)
-            self._maybe_retention()
-            if not ok:
+            except Exception:  # a bug must not end the writer: the agent keeps serving
+                log.exception("store writer failed; going on")
+                self._stats.write_error("other")
+                self._failures += 1
                 self._backoff()
-            if self._stopping and not ok:
-                return  # one last try failed: the records are reported lost in close()
+
+    def _cycle(self) -> bool:
+        """One round: wait, write a batch, run other writes. True when the thread should end."""
+        with self._cond:
+            self._wait_for_work()
+            if self._stopping and not self._records and not self._ops:
+                return True
+            batch = self._records[: self._c.max_batch]
+            ops, self._ops = self._ops, []
+        ok = self._write(batch) if batch else True
+        self._run_ops(ops)
+        self._maybe_retention()
+        if not ok:
+            self._backoff()
+        # When stopping, one last try that failed ends it: close() reports the loss.
+        return self._stopping and not ok
 
     def _wait_for_work(self) -> None:
         while not (self._records or self._ops or self._stopping):
@@ -188,7 +209,7 @@ class StoreWriter:
             self._waiters = [(left - n, f) for left, f in self._waiters if left > n]
         self._stats.written(n)
         for f in done:
-            f.set_result(True)
+            _settle(f, True)
 
     def _write_failed(self, err: sqlite3.Error, n: int) -> None:
         kind = error_kind(err)
@@ -202,7 +223,7 @@ class StoreWriter:
             waiters, self._waiters = self._waiters, []
             # Waiters are released (the records are still held): the pipeline must move on.
             for _, f in waiters:
-                f.set_result(False)
+                _settle(f, False)
 
     def _rollback(self) -> None:
         try:
@@ -214,15 +235,17 @@ class StoreWriter:
     def _run_ops(self, ops: list[tuple[Callable, Future]]) -> None:
         for op, fut in ops:
             try:
-                fut.set_result(op(self._conn))
+                result = op(self._conn)
             except sqlite3.Error as err:
                 self._rollback()
                 self._stats.write_error(error_kind(err))
-                fut.set_exception(err)
+                _settle(fut, error=err)
             except Exception as err:  # a bug in an op must not kill the writer
                 self._rollback()
                 log.exception("store operation failed")
-                fut.set_exception(err)
+                _settle(fut, error=err)
+            else:
+                _settle(fut, result)
 
     def _maybe_retention(self) -> None:
         if self._retention_due_in() > 0:

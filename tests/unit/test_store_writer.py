@@ -119,3 +119,12 @@ def test_newer_schema_is_refused(tmp_path):
     conn.execute(f"PRAGMA user_version={schema.VERSION + 1}")
     with pytest.raises(schema.SchemaError):
         schema.migrate(conn)
+
+
+async def test_a_caller_giving_up_does_not_stop_the_writer(store):
+    writer, sink, registry = store()
+    given_up = writer.submit(lambda c: c.execute("SELECT 1").fetchone())
+    given_up.cancel()  # what asyncio does when the awaiting task is cancelled
+    assert writer.submit(lambda c: 42).result(timeout=20) == 42
+    await sink.export([make_record(1)])
+    assert await asyncio.wrap_future(writer.flush())
