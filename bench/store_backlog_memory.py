@@ -62,7 +62,7 @@ async def main(n: int) -> None:
         await sink.export([make_record(j) for j in range(i, min(n, i + BATCH))])
         if writer_pending(registry) > 50_000:
             await asyncio.sleep(0.05)  # let the writer catch up (the pipeline's bound does this)
-        if (i // BATCH) % (n // BATCH // 4 or 1) == 0 and i:
+        if (i // BATCH) % (n // BATCH // 8 or 1) == 0 and i:
             samples.append((i, rss_mb()))
     await sink.flush()
     elapsed = time.perf_counter() - t
@@ -72,8 +72,10 @@ async def main(n: int) -> None:
     failures = registry.get_sample_value(
         "inferwatch_shipper_failures_total", {"error_type": "connection"}
     )
+    wal_mb = Path(s.store.path).with_name(s.store.filename + "-wal").stat().st_size / 2**20
     await shipper.stop()
     await sink.close()
+    print(f"WAL file before close: {wal_mb:,.1f} MB")
     db_mb = sum(f.stat().st_size for f in Path(tmp).iterdir()) / 2**20
     print(f"records pushed: {n} in {elapsed:.0f} s ({n / elapsed:,.0f}/s) with Elasticsearch down")
     print(f"backlog gauge: {backlog:,.0f}; connection failures counted: {failures:,.0f}")

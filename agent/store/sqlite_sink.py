@@ -28,7 +28,8 @@ class SQLiteSink:
         """Queue the batch (and, in sync mode, wait for its commit)."""
         accepted, fut = self._writer.put(batch, wait=self._sync)
         error = None if accepted == len(batch) else "memory_bound"
-        if fut is not None and not await asyncio.wrap_future(fut):
+        committed = await asyncio.wrap_future(fut) if fut is not None else not self._sync
+        if not committed and self._writer.failing:
             error = error or "write_failed"  # kept in memory; the writer retries
         return ExportResult(accepted=accepted, error=error)
 

@@ -95,6 +95,11 @@ class StoreWriter:
 
     # ---- called from the event loop (never blocks on I/O) ---------------------------
 
+    @property
+    def failing(self) -> bool:
+        """True while the last write failed (records wait in memory)."""
+        return self._failures > 0
+
     def put(self, batch: Sequence[RequestRecord], wait: bool = False) -> tuple[int, Future | None]:
         """Queue records; returns (accepted, future resolved with True once committed or
         False when the write failed and the records wait in memory). Future only if `wait`."""
@@ -105,7 +110,8 @@ class StoreWriter:
                 self._first_at = time.monotonic()
             self._records.extend(accepted)
             fut: Future | None = None
-            if wait and accepted:
+            # While writes fail nobody waits: the pipeline must keep moving (records are held).
+            if wait and accepted and not self._failures:
                 fut = Future()
                 self._waiters.append((len(self._records), fut))
             self._cond.notify()

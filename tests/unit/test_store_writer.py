@@ -128,3 +128,15 @@ async def test_a_caller_giving_up_does_not_stop_the_writer(store):
     assert writer.submit(lambda c: 42).result(timeout=20) == 42
     await sink.export([make_record(1)])
     assert await asyncio.wrap_future(writer.flush())
+
+
+async def test_sync_mode_reports_and_does_not_stall_while_the_database_is_locked(store, tmp_path):
+    writer, sink, registry = store(durability="sync", busy_timeout_ms=50)
+    other = sqlite3.connect(tmp_path / "requests.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    first = await sink.export([make_record(1)])
+    second = await sink.export([make_record(2)])  # no wait for a write known to fail
+    assert first.error == "write_failed" and second.error == "write_failed"
+    assert first.accepted == 1 and second.accepted == 1  # held in memory, not lost
+    other.execute("COMMIT")
+    await _until(lambda: _value(registry, "inferwatch_store_records_written_total") == 2)
