@@ -27,7 +27,8 @@ class DocContext:
 
 
 def to_document(r: RequestRecord, ctx: DocContext) -> dict:
-    """The ECS document of one record (empty values are left out)."""
+    """The ECS document of one record (empty values are left out). Takes a
+    `RequestRecord` or anything with its attributes (`agent.store.rows.StoredRecord`)."""
     doc = {
         "@timestamp": datetime.fromtimestamp(r.wall_time, UTC).isoformat(timespec="microseconds"),
         "event": _event(r),

@@ -28,7 +28,7 @@ from agent.shipping.outcome import REJECT, RETRY, Sorted, classify, reason
 from agent.shipping.stats import ShipStats
 from agent.shipping.template import SetupReport, setup
 from agent.store.outbox import Outbox
-from agent.store.rows import from_json
+from agent.store.rows import StoredRecord
 
 log = logging.getLogger("inferwatch.shipping")
 
@@ -139,7 +139,7 @@ class Shipper:
         return items
 
     def _action(self, text: str) -> dict:
-        record = from_json(text)
+        record = StoredRecord(text)
         doc = orjson.dumps(to_document(record, self._ctx))
         return {
             "_op_type": "create",

@@ -135,3 +135,12 @@ def test_credentials_are_secret_and_auth_is_validated(tmp_path):
         ElasticsearchConfig(url="http://es", username="u")
     with pytest.raises(ValidationError):
         ElasticsearchConfig(url="es:9200")
+
+
+def test_a_stored_row_gives_the_same_document_as_the_record():
+    from agent.store.rows import StoredRecord, to_row
+
+    ctx = DocContext(service_name="svc", host_name="h1")
+    for record in (make_record(1, error_type="500", error_message="boom"), make_record(2)):
+        stored = StoredRecord(to_row(record)[-2])
+        assert to_document(stored, ctx) == to_document(record, ctx)
