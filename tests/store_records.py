@@ -1,7 +1,8 @@
-"""Request records for the store and shipping tests."""
+"""Request records, and a wait helper, for the store and shipping tests."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 
@@ -37,3 +38,12 @@ def make_record(i: int = 0, **kw) -> RequestRecord:
     )
     fields.update(kw)
     return RequestRecord(**fields)
+
+
+async def until(predicate, timeout: float = 60.0) -> None:
+    """Poll a plain predicate; a wait, not a timed assertion: fails only if never true."""
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition never became true")

@@ -16,7 +16,7 @@ from agent.store.rows import from_json
 from agent.store.sqlite_sink import SQLiteSink
 from agent.store.stats import StoreStats
 from agent.store.writer import StoreWriter
-from tests.store_records import make_record
+from tests.store_records import make_record, until
 
 pytestmark = pytest.mark.unit
 
@@ -43,15 +43,6 @@ def store(tmp_path):
         w.close()
 
 
-async def _until(predicate, timeout: float = 20.0) -> None:
-    # A wait, not a timed assertion: the test only fails if it never happens.
-    for _ in range(int(timeout / 0.02)):
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition never became true")
-
-
 async def test_records_round_trip_through_columns_and_json(store, tmp_path):
     writer, sink, registry = store()
     records = [make_record(i) for i in range(10)]
@@ -72,7 +63,7 @@ async def test_records_are_committed_without_a_flush_call(store, tmp_path):
     writer, sink, _ = store(flush_interval_s=0.05)
     await sink.export([make_record(1)])
     reader = StoreReader(tmp_path / "requests.sqlite3")
-    await _until(lambda: reader.count() == 1)
+    await until(lambda: reader.count() == 1)
 
 
 async def test_sync_durability_commits_before_export_returns(store, tmp_path):
@@ -87,12 +78,12 @@ async def test_locked_database_keeps_records_and_counts_the_error(store, tmp_pat
     other = sqlite3.connect(tmp_path / "requests.sqlite3", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
     await sink.export([make_record(i) for i in range(5)])
-    await _until(
+    await until(
         lambda: _value(registry, "inferwatch_store_write_errors_total", error_type="locked")
     )
     assert _value(registry, "inferwatch_store_records_pending") == 5
     other.execute("COMMIT")
-    await _until(lambda: _value(registry, "inferwatch_store_records_written_total") == 5)
+    await until(lambda: _value(registry, "inferwatch_store_records_written_total") == 5)
     assert _value(registry, "inferwatch_store_records_pending") == 0
 
 
@@ -104,11 +95,11 @@ async def test_full_database_holds_records_up_to_the_bound_then_counts_drops(sto
     result = await sink.export([make_record(i, prompt_text="x" * 2000) for i in range(150)])
     assert result.accepted == 100 and result.error == "memory_bound"
     assert _value(registry, "inferwatch_store_records_dropped_total", reason="memory_bound") == 50
-    await _until(
+    await until(
         lambda: _value(registry, "inferwatch_store_write_errors_total", error_type="disk_full")
     )
     writer.submit(lambda c: c.execute("PRAGMA max_page_count=1073741823")).result()
-    await _until(lambda: _value(registry, "inferwatch_store_records_written_total") == 100)
+    await until(lambda: _value(registry, "inferwatch_store_records_written_total") == 100)
 
 
 def test_newer_schema_is_refused(tmp_path):
@@ -139,4 +130,4 @@ async def test_sync_mode_reports_and_does_not_stall_while_the_database_is_locked
     assert first.error == "write_failed" and second.error == "write_failed"
     assert first.accepted == 1 and second.accepted == 1  # held in memory, not lost
     other.execute("COMMIT")
-    await _until(lambda: _value(registry, "inferwatch_store_records_written_total") == 2)
+    await until(lambda: _value(registry, "inferwatch_store_records_written_total") == 2)
