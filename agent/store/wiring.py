@@ -31,7 +31,13 @@ def attach_store(agent, settings) -> StoreWriter | None:
     shipper = _shipper(agent, settings, writer) if es.url else None
 
     async def startup(_agent) -> None:
-        await asyncio.to_thread(writer.start)  # opens/migrates the database off the loop
+        try:
+            await asyncio.to_thread(writer.start)  # opens/migrates the database off the loop
+        except Exception as err:
+            log.error(
+                "cannot open the request store", extra={"path": str(c.path), "error": str(err)}
+            )
+            raise
         if shipper is not None:
             await shipper.start()
 
