@@ -44,8 +44,14 @@ class StoreConfig(_Section):
     )
     durability: Literal["batch", "sync"] = Field(
         "batch",
-        description="`batch`: commit every flush interval. `sync`: a batch is committed (and "
-        "fsynced) before the store acknowledges it, no interval.",
+        description="`batch`: commit every flush interval. `sync`: every batch is committed "
+        "before the store acknowledges it, no interval (nothing acknowledged is lost to a "
+        "crash of the agent).",
+    )
+    fsync: bool = Field(
+        False,
+        description="fsync every commit (SQLite synchronous=FULL) so commits also survive a "
+        "power loss or OS crash; without it they survive a crash of the agent only.",
     )
     max_pending_records: int = Field(
         200_000,

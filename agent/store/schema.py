@@ -61,13 +61,13 @@ class SchemaError(Exception):
     """The database was written by a newer inferwatch than this one."""
 
 
-def connect(path: str, busy_timeout_ms: int = 2000, sync: bool = False) -> sqlite3.Connection:
-    """A connection in WAL mode. `sync` makes every commit fsync (synchronous=FULL)."""
+def connect(path: str, busy_timeout_ms: int = 2000, fsync: bool = False) -> sqlite3.Connection:
+    """A connection in WAL mode. `fsync` makes every commit fsync (synchronous=FULL)."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     conn.execute("PRAGMA journal_mode=WAL")
     # NORMAL in WAL mode survives a crash of the process (not of the OS); FULL survives both.
-    conn.execute(f"PRAGMA synchronous={'FULL' if sync else 'NORMAL'}")
+    conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
     return conn
 
 

@@ -74,8 +74,7 @@ class StoreWriter:
     def start(self) -> None:
         """Open (creating and migrating) the database and start the thread. Blocking."""
         self._c.dir.mkdir(parents=True, exist_ok=True)
-        sync = self._c.durability == "sync"
-        self._conn = schema.connect(str(self._c.path), self._c.busy_timeout_ms, sync)
+        self._conn = schema.connect(str(self._c.path), self._c.busy_timeout_ms, self._c.fsync)
         schema.migrate(self._conn)
         self._next_retention = time.monotonic()  # first pass right away
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
