@@ -202,9 +202,12 @@ class Shipper:
 
     async def _status_loop(self) -> None:
         while True:
-            oldest = await self._io(self._outbox.oldest_wall_time)
-            backlog = await self._io(self._outbox.backlog)
-            self._stats.status(max(0.0, time.time() - oldest) if oldest else 0.0, backlog)
+            try:
+                oldest = await self._io(self._outbox.oldest_wall_time)
+                backlog = await self._io(self._outbox.backlog)
+                self._stats.status(max(0.0, time.time() - oldest) if oldest else 0.0, backlog)
+            except Exception as err:  # e.g. the database briefly locked: try again later
+                log.warning("shipper status query failed", extra={"error": str(err)})
             await asyncio.sleep(_STATUS_EVERY_S)
 
 
