@@ -33,9 +33,13 @@ async def test_emulator_down_for_half_the_load_receives_every_document_once(tmp_
     es = AsyncElasticsearch(emulator.url)
     started = asyncio.Event()
 
+    during: dict[str, float] = {}
+
     async def on_done(count: int) -> None:
         if count == N // 2 and not started.is_set():
             started.set()
+            for name in ("inferwatch_shipper_backlog_records", "inferwatch_shipper_lag_seconds"):
+                during[name] = agent.registry.get_sample_value(name)
             await asyncio.to_thread(emulator.start)
 
     try:
@@ -48,6 +52,9 @@ async def test_emulator_down_for_half_the_load_receives_every_document_once(tmp_
             "inferwatch_shipper_failures_total", {"error_type": "connection"}
         )
         assert failures and failures > 0  # the outage was seen, counted, and survived
+        assert during["inferwatch_shipper_backlog_records"] > 0
+        assert during["inferwatch_shipper_lag_seconds"] > 0
+        await wait_for(lambda: _gauge_is_zero(agent, "inferwatch_shipper_backlog_records"))
     finally:
         await es.close()
         await runner.cleanup()
@@ -60,3 +67,7 @@ async def _shipped_all(es: AsyncElasticsearch, n: int) -> bool:
         return await doc_count(es) >= n
     except Exception:
         return False
+
+
+async def _gauge_is_zero(agent: Agent, name: str) -> bool:
+    return agent.registry.get_sample_value(name) == 0
