@@ -54,7 +54,7 @@ class StoreConfig(_Section):
         "power loss or OS crash; without it they survive a crash of the agent only.",
     )
     max_pending_records: int = Field(
-        200_000,
+        100_000,
         ge=1,
         description="Records held in memory while the database cannot be written (disk full, "
         "locked); records beyond it are counted as dropped.",

@@ -18,6 +18,9 @@ from agent.store.schema import PENDING
 log = logging.getLogger("inferwatch.store.retention")
 
 _MARGIN = 1.1  # delete a little more than the excess, so the next check has room
+# Rows deleted per pass and rule: one short transaction, so the writer thread (and the
+# records waiting for it) is never held up for long; the next pass deletes more.
+CHUNK = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,11 @@ class Deleted:
 
     by_age: int = 0
     by_size: int = 0
+
+    @property
+    def more(self) -> bool:
+        """A rule hit its per-pass chunk: another pass should follow soon."""
+        return max(self.by_age, self.by_size) >= CHUNK
 
 
 def used_bytes(conn: sqlite3.Connection) -> int:
@@ -45,7 +53,12 @@ def apply(
     """One pass: age first, then size. Frees the pages it emptied."""
     keep = f" AND ship_state != {PENDING}" if keep_unshipped else ""
     cutoff = (now or time.time()) - config.max_age_days * 86400
-    by_age = _delete(conn, f"DELETE FROM requests WHERE wall_time < ?{keep}", (cutoff,))
+    by_age = _delete(
+        conn,
+        f"DELETE FROM requests WHERE id IN "
+        f"(SELECT id FROM requests WHERE wall_time < ?{keep} ORDER BY id LIMIT ?)",
+        (cutoff, CHUNK),
+    )
     by_size = _trim_to_size(conn, int(config.max_size_mb * 1024 * 1024), keep)
     if by_age or by_size:
         conn.execute("PRAGMA incremental_vacuum")
@@ -59,7 +72,7 @@ def _trim_to_size(conn: sqlite3.Connection, limit: int, keep: str) -> int:
     rows = conn.execute("SELECT count(*) FROM requests").fetchone()[0]
     if not rows:
         return 0
-    excess = int(rows * (used - limit) / used * _MARGIN) + 1
+    excess = min(CHUNK, int(rows * (used - limit) / used * _MARGIN) + 1)
     sql = f"DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE 1=1{keep} ORDER BY id LIMIT ?)"
     deleted = _delete(conn, sql, (excess,))
     if deleted < excess:

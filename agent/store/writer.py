@@ -28,6 +28,7 @@ from agent.store.stats import StoreStats
 log = logging.getLogger("inferwatch.store")
 
 _BACKOFF_MIN_S, _BACKOFF_MAX_S = 0.05, 2.0
+_RETENTION_CATCH_UP_S = 0.5
 
 
 def _settle(fut: Future, result: object = None, error: BaseException | None = None) -> None:
@@ -264,6 +265,8 @@ class StoreWriter:
             log.error("store retention failed", extra={"error": str(err)})
             return
         self._stats.retention(deleted.by_age, deleted.by_size)
+        if deleted.more:  # more to delete: come back soon, between batches of records
+            self._next_retention = time.monotonic() + _RETENTION_CATCH_UP_S
 
     def _backoff(self) -> None:
         delay = min(_BACKOFF_MAX_S, _BACKOFF_MIN_S * 2 ** min(self._failures, 10))
