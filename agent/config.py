@@ -19,6 +19,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from agent.shipping.config import ElasticsearchConfig
+from agent.store.config import StoreConfig
 from collectors.config import CollectorsConfig
 
 
@@ -144,6 +146,8 @@ class Settings(BaseSettings):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     collectors: CollectorsConfig = Field(default_factory=CollectorsConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    elasticsearch: ElasticsearchConfig = Field(default_factory=ElasticsearchConfig)
 
 
 class ConfigError(Exception):

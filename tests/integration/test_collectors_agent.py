@@ -8,6 +8,7 @@ import asyncio
 import os
 import re
 import subprocess
+import tempfile
 from pathlib import Path
 
 import aiohttp
@@ -35,7 +36,8 @@ VOLATILE = re.compile(
 
 async def metrics_page(cfg: CollectorsConfig, ticks: int = 2) -> str:
     """Serve an agent with the collectors attached; the /metrics text after `ticks` ticks."""
-    agent = Agent(Settings(collectors=cfg), DEAD_UPSTREAM)
+    store = {"dir": tempfile.mkdtemp(prefix="iw-store-")}  # never the cwd's inferwatch-data
+    agent = Agent(Settings(collectors=cfg, store=store), DEAD_UPSTREAM)
     runner = agent.collectors
     seen = asyncio.Queue()
     runner.subscribe(seen.put_nowait)
