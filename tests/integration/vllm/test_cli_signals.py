@@ -25,7 +25,7 @@ def _wait_banner(proc: subprocess.Popen, timeout_s: float) -> str:
     seen = []
     for line in proc.stderr:
         seen.append(line)
-        if "/health" in line:  # the banner's last address line
+        if line.startswith("  health "):  # the banner's last address line
             return "".join(seen)
         if time.monotonic() > deadline:
             break
