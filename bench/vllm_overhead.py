@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import subprocess
 import sys
 import time
@@ -103,7 +104,11 @@ def main() -> None:
     d, t = sum(direct) / len(direct), sum(through) / len(through)
     print(f"direct:        {d:8.1f} tokens/s  rounds {[round(x) for x in direct]}")
     print(f"through agent: {t:8.1f} tokens/s  rounds {[round(x) for x in through]}")
-    print(f"ratio agent/direct: {t / d:.3f}  (target >= 0.99)")
+    pairs = sorted(b / a for a, b in zip(direct, through, strict=True))
+    print(
+        f"ratio agent/direct: {t / d:.3f} of means, {statistics.median(pairs):.3f} median of "
+        f"paired rounds (range {pairs[0]:.2f}-{pairs[-1]:.2f}); target >= 0.99"
+    )
     print(f"agent RSS after the run: {rss:.0f} MiB")
 
 

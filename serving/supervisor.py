@@ -61,6 +61,7 @@ class Supervisor:
 
     async def start(self, agent=None) -> None:
         """Begin supervising (usable as an `Agent.on_startup` hook)."""
+        self._starting(None)  # refuse requests from the very first one until vLLM is ready
         self._task = asyncio.create_task(self._run(), name="vllm-supervisor")
 
     async def stop(self, agent=None) -> None:

@@ -59,7 +59,9 @@ def _family(pid: int) -> list[psutil.Process]:
 
 
 def _alive(procs) -> list[int]:
-    return [p.pid for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    # A SIGKILLed process takes a moment to vanish: give the kernel up to 5 s.
+    _, alive = psutil.wait_procs(procs, timeout=5)
+    return [p.pid for p in alive if p.status() != psutil.STATUS_ZOMBIE]
 
 
 async def test_gate_refuses_with_503_until_ready_then_lets_requests_through(tmp_path):

@@ -72,8 +72,8 @@ def test_up_serves_then_signal_stops_everything(sig, tmp_path):
         )
         proc.send_signal(sig)
         assert proc.wait(timeout=90) == 0
-        time.sleep(1)
-        alive = [p.pid for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        _, left = psutil.wait_procs(family, timeout=10)  # killed processes take a moment
+        alive = [p.pid for p in left if p.status() != psutil.STATUS_ZOMBIE]
         assert alive == [], f"orphans left: {alive}"
     finally:
         if proc.poll() is None:
