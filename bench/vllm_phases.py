@@ -47,12 +47,17 @@ def measure(url: str, model: str, prompt_len: int, out_len: int, n: int) -> dict
     return {k: after[k] - before.get(k, 0.0) for k in after}
 
 
-def per_token(d: dict[str, float], n: int) -> tuple[float, float]:
-    """(prefill seconds per prompt token, decode seconds per generated token after the first)."""
-    p = "inferwatch_vllm_"
-    prefill = d[p + "request_prefill_time_seconds_sum"] / d[p + "prompt_tokens_total"]
-    decode = d[p + "request_decode_time_seconds_sum"] / (d[p + "generation_tokens_total"] - n)
-    return prefill, decode
+P = "inferwatch_vllm_"
+
+
+def prefill_per_token(d: dict[str, float]) -> float:
+    """Prefill seconds per prompt token."""
+    return d[P + "request_prefill_time_seconds_sum"] / d[P + "prompt_tokens_total"]
+
+
+def decode_per_token(d: dict[str, float], n: int) -> float:
+    """Decode seconds per generated token after the first (the first comes from prefill)."""
+    return d[P + "request_decode_time_seconds_sum"] / (d[P + "generation_tokens_total"] - n)
 
 
 def main() -> None:
@@ -68,10 +73,12 @@ def main() -> None:
         complete(server.url, a.name, [5] * 16, 4)  # warm-up
         long_prompt = measure(server.url, a.name, a.prompt_len, 1, a.requests)
         long_output = measure(server.url, a.name, 8, a.out_len, a.requests)
-    prefill, _ = per_token(long_prompt, a.requests)
-    _, decode = per_token(long_output, a.requests)
+    prefill = prefill_per_token(long_prompt)
+    decode = decode_per_token(long_output, a.requests)
+    short_prefill = prefill_per_token(long_output)
     print(f"prefill: {prefill * 1e3:.4f} ms/prompt token  ({a.prompt_len}-token prompts, 1 output)")
     print(f"decode:  {decode * 1e3:.4f} ms/output token  (8-token prompts, {a.out_len} outputs)")
+    print(f"prefill of the 8-token prompts: {short_prefill * 1e3:.4f} ms/prompt token")
     print(f"ratio decode/prefill per token: {decode / prefill:.1f}x")
 
 
