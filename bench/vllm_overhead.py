@@ -81,6 +81,12 @@ def start_agent(upstream: str) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("agent did not start")
 
 
+def _tree_cpu(pid: int) -> float:
+    """User+system CPU seconds of a process and its children."""
+    root = psutil.Process(pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=6, help="rounds per side, interleaved")
@@ -98,6 +104,8 @@ def main() -> None:
                 for url, out in order if r % 2 == 0 else reversed(order):
                     out.append(asyncio.run(round_tps(url, "tiny", a.requests, a.concurrency)))
             rss = psutil.Process(agent.pid).memory_info().rss / 2**20
+            cpu = sum(psutil.Process(agent.pid).cpu_times()[:2])
+            engine = _tree_cpu(server.process.pid)
         finally:
             agent.terminate()
             agent.wait(30)
@@ -110,6 +118,7 @@ def main() -> None:
         f"paired rounds (range {pairs[0]:.2f}-{pairs[-1]:.2f}); target >= 0.99"
     )
     print(f"agent RSS after the run: {rss:.0f} MiB")
+    print(f"CPU seconds over the whole run: agent {cpu:.1f}, vLLM (all its processes) {engine:.1f}")
 
 
 if __name__ == "__main__":
