@@ -17,6 +17,7 @@ from agent.pipeline import RecordPipeline, Sink
 from agent.proxy import OPERATIONS, Proxy
 from agent.store.wiring import attach_store
 from agent.upstream import Upstream
+from collectors.vllm import VLLMCollector
 from collectors.wiring import attach_collectors
 
 log = logging.getLogger("inferwatch.app")
@@ -52,7 +53,9 @@ class Agent:
         self._tasks: list[asyncio.Task] = []
         self.on_startup: list = []  # extra async callables(agent), e.g. collectors
         self.on_cleanup: list = []
-        self.collectors = attach_collectors(self, settings, extra_collectors or ())
+        # vLLM's own /metrics, scraped like any other collector (switchable as `vllm`).
+        vllm = VLLMCollector(upstream_url, timeout_s=settings.collectors.timeout_s)
+        self.collectors = attach_collectors(self, settings, [vllm, *(extra_collectors or ())])
         attach_store(self, settings)
 
     def build_app(self) -> web.Application:

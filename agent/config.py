@@ -22,6 +22,7 @@ from pydantic_settings import (
 from agent.shipping.config import ElasticsearchConfig
 from agent.store.config import StoreConfig
 from collectors.config import CollectorsConfig
+from serving.config import ServingConfig
 
 
 class _Section(BaseModel):
@@ -148,6 +149,7 @@ class Settings(BaseSettings):
     collectors: CollectorsConfig = Field(default_factory=CollectorsConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     elasticsearch: ElasticsearchConfig = Field(default_factory=ElasticsearchConfig)
+    serving: ServingConfig = Field(default_factory=ServingConfig)
 
 
 class ConfigError(Exception):

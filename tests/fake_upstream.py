@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import orjson
 from aiohttp import web
 
 MODEL = "fake-model"
+VLLM_METRICS = Path(__file__).parent / "fixtures" / "vllm-0.32-cpu-metrics.txt"
 
 
 class FakeUpstream:
@@ -33,6 +35,7 @@ class FakeUpstream:
         self.app = web.Application()
         self.app.router.add_get("/health", self.health)
         self.app.router.add_get("/v1/models", self.models)
+        self.app.router.add_get("/metrics", self.metrics)
         self.app.router.add_post("/v1/chat/completions", self.generate)
         self.app.router.add_post("/v1/completions", self.generate)
         self.app.router.add_post("/v1/embeddings", self.embeddings)
@@ -40,6 +43,10 @@ class FakeUpstream:
 
     async def health(self, request: web.Request) -> web.Response:
         return web.Response(text="")
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        # A real vLLM 0.32 /metrics capture, so the vLLM collector has a real page to read.
+        return web.Response(text=VLLM_METRICS.read_text(), content_type="text/plain")
 
     async def models(self, request: web.Request) -> web.Response:
         self.received.append((request.path, None))

@@ -16,8 +16,10 @@ from tests.http import get, post
 pytestmark = pytest.mark.integration
 
 CHAT = {"model": "fake-model", "messages": [{"role": "user", "content": "a b c"}]}
-# Families that exist only once their part of the agent has something to say.
-ALWAYS = {"agent", "prometheus_client"}
+# Sources whose families must all be on the page here (the test upstream serves a real vLLM
+# /metrics capture, so the vLLM collector has its real input). GPU and RAPL families are
+# held to the catalogue in test_collectors_agent.py with a stand-in NVML library.
+ALWAYS = {"agent", "prometheus_client", "collectors.vllm", "collectors.registry"}
 
 
 async def exercise(ra):
@@ -27,6 +29,7 @@ async def exercise(ra):
     await post(ra.url + "/v1/chat/completions", CHAT, {"x-fake-status": "500"})
     await get(ra.url + "/v1/models")
     await ra.records(4)
+    await ra.agent.collectors.tick()  # one collection, so collector families are on the page
 
 
 async def scrape(ra) -> str:
