@@ -1,0 +1,80 @@
+"""The engine's bookkeeping types: metered charges, tracked requests, unsettled ticks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from agent.cost.attribution import RUNNING, Participants
+from agent.cost.config import DevicePrice
+from collectors.base import DeviceInterval
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """What one device cost over one interval."""
+
+    device_type: str
+    cost: float
+    device_seconds: float
+    joules: float
+
+
+def charge_of(iv: DeviceInterval, price: DevicePrice, basis: str, per_joule: float) -> Charge:
+    """Metered cost of one interval: device-seconds x hourly price, plus energy if excluded."""
+    seconds = iv.busy_device_seconds if basis == "busy" else iv.wall_seconds * iv.units
+    seconds = max(0.0, seconds)
+    joules = max(0.0, iv.joules or 0.0)
+    cost = seconds * price.per_hour / 3600.0
+    if not price.includes_energy:
+        cost += joules * per_joule
+    return Charge(iv.device_type, cost, seconds, joules)
+
+
+@dataclass(slots=True, eq=False)
+class Req:
+    """One request the engine tracks, from `begin` until its record is released."""
+
+    request_id: str
+    key: tuple[str, str]  # (model, tenant) label values
+    start: int
+    stream: bool = False
+    end: int = RUNNING
+    first_token: int = 0
+    prefill: float = 0.0  # weight x prompt tokens
+    decode: float = 0.0  # weight x completion tokens
+    two_phase: bool = False
+    known: bool = False
+    record: object | None = None  # the finished RequestRecord
+    groups: list = field(default_factory=list)  # unsettled Ticks it takes part in
+    pending: int = 0
+    covered: bool = False  # every live device has metered past its end
+    released: bool = False
+    cost: float = 0.0
+    device_seconds: float = 0.0
+    joules: float = 0.0
+
+
+@dataclass(slots=True, eq=False)
+class Tick:
+    """All device intervals with the same [start, end), waiting to be shared out."""
+
+    start: int
+    end: int
+    charges: list[Charge]
+    members: list[Req]
+    unfinished: int
+    arrived: int
+    settled: bool = False
+
+
+def participants(members: list[Req]) -> Participants:
+    """The members of a tick as the arrays `attribution.share` takes."""
+    n = len(members)
+    ints = np.array([(r.start, r.first_token, r.end) for r in members], np.int64).reshape(n, 3)
+    flts = np.array([(r.prefill, r.decode) for r in members], np.float64).reshape(n, 2)
+    flags = np.array([(r.two_phase, r.known) for r in members], bool).reshape(n, 2)
+    return Participants(
+        ints[:, 0], ints[:, 1], ints[:, 2], flts[:, 0], flts[:, 1], flags[:, 0], flags[:, 1]
+    )
