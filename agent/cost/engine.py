@@ -152,27 +152,31 @@ class CostEngine:
 
     def _settle(self, tick: Tick) -> None:
         tick.settled = True
-        cost = sum(c.cost for c in tick.charges)
-        seconds = sum(c.device_seconds for c in tick.charges)
-        joules = sum(c.joules for c in tick.charges)
         by_key: dict[tuple[str, str], float] = defaultdict(float)
+        idle = 1.0
         if tick.members:
             split = share(tick.start, tick.end, participants(tick.members), self.rate or 1.0)
             idle = split.idle
-            for r, f in zip(tick.members, split.fractions.tolist(), strict=True):
-                amount = cost * f
-                r.cost += amount
-                r.device_seconds += seconds * f
-                r.joules += joules * f
-                by_key[r.key] += amount
-                if r.released:
-                    self.totals.late += amount
-        else:
-            idle = 1.0
+            self._credit(tick, split.fractions.tolist(), by_key)
         self._account(tick, by_key, idle)
-        for r in tick.members:
+        for r in tick.members:  # release those for which this was the last tick
+            if not r.pending and r.covered and not r.released and r.record is not None:
+                self._maybe_release(r)
+
+    def _credit(self, tick: Tick, fractions: list[float], by_key: dict) -> None:
+        """Add each member's share of the tick (the hot loop: one pass, no calls)."""
+        cost = sum(c.cost for c in tick.charges)
+        seconds = sum(c.device_seconds for c in tick.charges)
+        joules = sum(c.joules for c in tick.charges)
+        for r, f in zip(tick.members, fractions, strict=True):
+            amount = cost * f
+            r.cost += amount
+            r.device_seconds += seconds * f
+            r.joules += joules * f
             r.pending -= 1
-            self._maybe_release(r)
+            by_key[r.key] += amount
+            if r.released:
+                self.totals.late += amount
 
     def _account(self, tick: Tick, by_key: dict, idle: float) -> None:
         attributed = sum(by_key.values())

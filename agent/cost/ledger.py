@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 import numpy as np
 
@@ -69,12 +70,19 @@ class Tick:
     settled: bool = False
 
 
+_FIELDS = (
+    ("start", np.int64),
+    ("first_token", np.int64),
+    ("end", np.int64),
+    ("prefill", np.float64),
+    ("decode", np.float64),
+    ("two_phase", bool),
+    ("known", bool),
+)
+
+
 def participants(members: list[Req]) -> Participants:
     """The members of a tick as the arrays `attribution.share` takes."""
     n = len(members)
-    ints = np.array([(r.start, r.first_token, r.end) for r in members], np.int64).reshape(n, 3)
-    flts = np.array([(r.prefill, r.decode) for r in members], np.float64).reshape(n, 2)
-    flags = np.array([(r.two_phase, r.known) for r in members], bool).reshape(n, 2)
-    return Participants(
-        ints[:, 0], ints[:, 1], ints[:, 2], flts[:, 0], flts[:, 1], flags[:, 0], flags[:, 1]
-    )
+    cols = (np.fromiter(map(attrgetter(name), members), kind, n) for name, kind in _FIELDS)
+    return Participants(*cols)
