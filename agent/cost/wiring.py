@@ -45,6 +45,7 @@ class CostService:
         self._drain_scheduled = False
         self._task: asyncio.Task | None = None
         self._restart_due = False
+        self._stopped = False
         self.restarts = 0
 
     def _new_engine(self) -> CostEngine:
@@ -67,6 +68,8 @@ class CostService:
         batch, self._finished = self._finished, []
         for record in batch:
             self.engine.finish(record)
+        if self._stopped and batch:  # no more ticks will come: release with costs so far
+            self.engine.flush()
 
     def on_intervals(self, intervals) -> None:
         """Collector registry subscriber."""
@@ -100,6 +103,7 @@ class CostService:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        self._stopped = True
         self.drain()
         self.engine.flush()
         self._save_state()
