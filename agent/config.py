@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from agent.cost.config import CostConfig
+from collectors.config import CollectorsConfig
 
 
 class _Section(BaseModel):
@@ -144,6 +145,7 @@ class Settings(BaseSettings):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     cost: CostConfig = Field(default_factory=CostConfig)
+    collectors: CollectorsConfig = Field(default_factory=CollectorsConfig)
 
 
 class ConfigError(Exception):
