@@ -13,6 +13,7 @@ import yaml
 
 from agent import __version__
 from agent.config import ConfigError, Settings, load_settings, masked_dict
+from serving.cli import SERVING_SUBCOMMANDS, add_up_flags, serving_overrides
 
 log = logging.getLogger("inferwatch.cli")
 
@@ -38,6 +39,7 @@ def _overrides(args: argparse.Namespace) -> dict:
         over["listen"] = args.listen
     if getattr(args, "upstream", None):
         over["upstream"] = {"url": args.upstream}
+    over.update(serving_overrides(args))
     return over
 
 
@@ -83,6 +85,7 @@ def _add_up(sub) -> None:
         type=_listen,
         help="where the agent listens (config: listen.host / listen.port; default 127.0.0.1:8000)",
     )
+    add_up_flags(p)
     _add_config_arg(p)
     p.set_defaults(func=cmd_up)
 
@@ -94,12 +97,15 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     setup_logging(settings.logging)
     if settings.upstream.url is None:
-        print(
-            "inferwatch: no upstream: pass --upstream URL (or set upstream.url) "
-            "to put the agent in front of a running vLLM",
-            file=sys.stderr,
-        )
-        return 2
+        from serving.bundled import prepare
+
+        try:
+            launch = prepare(settings.serving)
+        except FileNotFoundError as err:
+            print(f"inferwatch: {err}", file=sys.stderr)
+            return 2
+        _install_uvloop()
+        return asyncio.run(_run_up(settings, launch.url, launch, getattr(args, "demo", False)))
     _install_uvloop()
     return asyncio.run(_run_up(settings, settings.upstream.url))
 
@@ -112,12 +118,18 @@ def _install_uvloop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-async def _run_up(settings: Settings, upstream_url: str) -> int:
+async def _run_up(settings: Settings, upstream_url: str, launch=None, demo=False) -> int:
     from agent.app import Agent, bound_port, serve
 
     agent = Agent(settings, upstream_url)
+    agent_url: list[str] = []
+    if launch is not None:  # the bundled vLLM: supervised, the agent in front of it
+        from serving.bundled import announce_ready, attach
+
+        attach(agent, settings.serving, launch, announce=announce_ready(agent_url, launch, demo))
     runner = await serve(agent, settings.listen.host, settings.listen.port)
     port = bound_port(runner)
+    agent_url.append(f"http://{settings.listen.host}:{port}")
     log.info(
         "agent listening",
         extra={"listen": f"http://{settings.listen.host}:{port}", "upstream": upstream_url},
@@ -161,7 +173,7 @@ def cmd_config_show(args: argparse.Namespace) -> int:
 
 
 # Each subcommand registers itself here; later features add one line each.
-SUBCOMMANDS: list[Callable] = [_add_up, _add_config]
+SUBCOMMANDS: list[Callable] = [_add_up, _add_config, *SERVING_SUBCOMMANDS]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 from agent.cost.config import CostConfig
 from collectors.config import CollectorsConfig
+from serving.config import ServingConfig
 
 
 class _Section(BaseModel):
@@ -146,6 +147,7 @@ class Settings(BaseSettings):
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     cost: CostConfig = Field(default_factory=CostConfig)
     collectors: CollectorsConfig = Field(default_factory=CollectorsConfig)
+    serving: ServingConfig = Field(default_factory=ServingConfig)
 
 
 class ConfigError(Exception):

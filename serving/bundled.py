@@ -1,0 +1,144 @@
+"""`inferwatch up` without `--upstream`: pick or build a model, launch vLLM, put the agent
+in front of it, and tell the user where to look once it is ready."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from serving import models
+from serving.config import ServingConfig
+from serving.supervisor import Supervisor
+from serving.vllm_args import Launch, build_launch, detect_machine, free_port
+
+RESTARTS_METRIC = "inferwatch_vllm_restarts_total"
+
+
+def default_model_dir(cfg: ServingConfig, progress: bool = True) -> Path:
+    """The default model, built once into `models_dir`: SmolLM2 when its wheel is
+    installed (real text), else the tiny random-weight model."""
+    root = Path(cfg.models_dir)
+    if models.smollm2_available():
+        return models.build_smollm2(root / "smollm2", progress=progress)
+    return models.build_tiny(root / "tiny", progress=progress)
+
+
+def resolve_model(cfg: ServingConfig, progress: bool = True) -> Path:
+    """The model directory to serve; raises FileNotFoundError with advice if it is missing."""
+    if cfg.model is None:
+        return default_model_dir(cfg, progress)
+    path = Path(cfg.model)
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(
+            f"{path} is not a model directory (no config.json); build one with "
+            f"`inferwatch model tiny {path}` or `inferwatch model smollm2 {path}`"
+        )
+    return path
+
+
+def prepare(cfg: ServingConfig, progress: bool = True) -> Launch:
+    """Resolve (or build) the model and choose vLLM's arguments for this machine."""
+    model_dir = resolve_model(cfg, progress)
+    port = cfg.port or free_port(cfg.host)
+    return build_launch(cfg, detect_machine(cfg.device), model_dir, port)
+
+
+class _StartProgress:
+    """A visible 'starting vLLM' indicator on stderr, ticking every half second."""
+
+    def __init__(self, enabled: bool, tty: bool) -> None:
+        self._bar: tqdm | None = None
+        self._enabled, self._tty = enabled, tty
+        self._said = 0
+
+    def tick(self, elapsed: float) -> None:
+        if not self._enabled:
+            return
+        if not self._tty:  # a log file: one line every 10 s, no carriage returns
+            if elapsed >= self._said + 10:
+                self._said = int(elapsed)
+                print(f"starting vLLM... {self._said}s", file=sys.stderr, flush=True)
+            return
+        if self._bar is None:
+            self._bar = tqdm(desc="starting vLLM", unit="s", bar_format="{desc}: {elapsed}")
+        self._bar.update()
+
+    def done(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def banner(agent_url: str, launch: Launch, start_s: float) -> str:
+    """What `inferwatch up` prints once everything is ready."""
+    return (
+        f"\ninferwatch is ready (vLLM started in {start_s:.0f}s)\n"
+        f"  OpenAI API  {agent_url}/v1   (model: {launch.served_name})\n"
+        f"  metrics     {agent_url}/metrics\n"
+        f"  health      {agent_url}/health\n"
+        f"  vLLM        {launch.url} (supervised; restarted if it dies)\n"
+        f"  try:  curl {agent_url}/v1/chat/completions -H 'content-type: application/json' "
+        f'-d \'{{"model": "{launch.served_name}", "messages": [{{"role": "user", '
+        f'"content": "Hello!"}}]}}\'\n'
+        f"  demo traffic:  inferwatch demo-traffic --url {agent_url}\n"
+    )
+
+
+def attach(
+    agent, cfg: ServingConfig, launch: Launch, progress: bool = True, announce=None
+) -> Supervisor:
+    """Wire a supervisor into an `agent.app.Agent` before it starts serving.
+
+    `announce(start_s)` is called each time vLLM becomes ready (e.g. to print `banner`)."""
+    sup = Supervisor(cfg, launch, agent.upstream, agent.instruments.get(RESTARTS_METRIC))
+    agent.proxy.gate = sup.gate
+    agent.on_startup.append(sup.start)
+    agent.on_cleanup.append(sup.stop)
+    bar = _StartProgress(progress, sys.stderr.isatty())
+    sup.on_tick = bar.tick
+
+    def ready(took: float) -> None:
+        bar.done()
+        if announce is not None:
+            announce(took)
+
+    sup.on_ready = ready
+    return sup
+
+
+def announce_ready(agent_url: list[str], launch: Launch, demo: bool = False):
+    """The `announce` callback of `inferwatch up`: the banner on first readiness (and the
+    demo traffic if asked for), a short line after each restart. `agent_url` is filled in
+    once the agent listens."""
+    state = {"first": True}
+
+    def announce(took: float) -> None:
+        url = agent_url[0] if agent_url else "(agent not listening yet)"
+        if not state["first"]:
+            print(f"vLLM is back after {took:.0f}s", file=sys.stderr, flush=True)
+            return
+        state["first"] = False
+        print(banner(url, launch, took), file=sys.stderr, flush=True)
+        if demo:
+            _start_demo(url, launch.served_name)
+
+    return announce
+
+
+def _start_demo(url: str, model: str) -> None:
+    import asyncio
+
+    from serving.demo import run_demo
+
+    async def go() -> None:
+        summary = await run_demo(url, model, requests=60, concurrency=4, seed=0)
+        print(summary.describe(), file=sys.stderr, flush=True)
+
+    # Keep a reference: a task only weakly held by the loop may be collected mid-run.
+    _DEMO_TASKS.add(task := asyncio.get_running_loop().create_task(go()))
+    task.add_done_callback(_DEMO_TASKS.discard)
+
+
+_DEMO_TASKS: set = set()

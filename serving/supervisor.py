@@ -1,0 +1,131 @@
+"""Keep the bundled vLLM running: start it, watch it, restart it with backoff when it dies.
+
+While vLLM is (re)starting the agent refuses generative requests with a 503 and a
+`Retry-After` (through `proxy.gate`) and `/health` reports the upstream as `starting`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from agent.proxy import _Failure
+from agent.upstream import Upstream
+from serving.config import ServingConfig
+from serving.launcher import VLLMDied, VLLMProcess
+from serving.vllm_args import Launch
+
+log = logging.getLogger("inferwatch.serving")
+vllm_log = logging.getLogger("inferwatch.vllm")
+UPSTREAM_STARTING = "upstream_starting"
+_POLL_S = 0.2
+_STABLE_S = 60.0  # a vLLM that stayed up this long resets the backoff
+
+
+def forward_line(line: str) -> None:
+    """Default sink of vLLM's output: the agent's logger, prefixed so lines are told apart."""
+    if line:
+        vllm_log.info("vllm | %s", line)
+
+
+class Supervisor:
+    """Runs one vLLM as a child and keeps it up until `stop()`."""
+
+    def __init__(
+        self,
+        cfg: ServingConfig,
+        launch: Launch,
+        upstream: Upstream,
+        restarts=None,
+        on_line: Callable[[str], None] = forward_line,
+    ) -> None:
+        self.cfg, self.launch, self.upstream = cfg, launch, upstream
+        self._restarts = restarts  # prometheus Counter (inferwatch_vllm_restarts_total) or None
+        self._on_line = on_line
+        self.process: VLLMProcess | None = None
+        self.restart_count = 0
+        self.ready_event = asyncio.Event()  # set each time vLLM becomes ready
+        self.on_ready: Callable[[float], None] | None = None  # called with start seconds
+        self.on_tick: Callable[[float], None] | None = None  # progress while starting
+        self._stopping = False
+        self._task: asyncio.Task | None = None
+
+    def gate(self) -> Exception | None:
+        """For `proxy.gate`: a 503 while vLLM is not ready, else None."""
+        if self.upstream.state.starting:
+            return _Failure(
+                503, UPSTREAM_STARTING, "the model server is starting or restarting; retry shortly"
+            )
+        return None
+
+    async def start(self, agent=None) -> None:
+        """Begin supervising (usable as an `Agent.on_startup` hook)."""
+        self._task = asyncio.create_task(self._run(), name="vllm-supervisor")
+
+    async def stop(self, agent=None) -> None:
+        """Stop vLLM and every process it started (usable as an `Agent.on_cleanup` hook)."""
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self.process is not None:
+            await asyncio.to_thread(self.process.stop, self.cfg.stop_grace_s)
+
+    def _starting(self, reason: str | None) -> None:
+        self.ready_event.clear()
+        self.upstream.state.starting = True
+        if reason:
+            self.upstream.mark(False, reason)
+
+    async def _run(self) -> None:
+        backoff = self.cfg.restart_backoff_s
+        reason = None
+        while not self._stopping:
+            self._starting(reason)
+            up_for = await self._one_life()
+            if self._stopping:
+                return
+            self._count_restart()
+            reason = f"vLLM exited with code {self.process.returncode}"
+            backoff = self.cfg.restart_backoff_s if up_for >= _STABLE_S else backoff
+            log.error("%s; restarting in %.1fs", reason, backoff)
+            self._starting(reason)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.cfg.restart_backoff_max_s)
+
+    async def _one_life(self) -> float:
+        """Start vLLM, wait until ready, then until it dies. Returns seconds it was ready."""
+        if self.process is not None:  # reap what is left of the previous one
+            await asyncio.to_thread(self.process.stop, 1.0)
+        self.process = VLLMProcess(self.launch, self._on_line)
+        log.info("starting vLLM", extra={"argv": " ".join(self.launch.argv)})
+        if not await self._wait_ready():
+            return 0.0
+        loop = asyncio.get_running_loop()
+        ready_at = loop.time()
+        while self.process.returncode is None:
+            await asyncio.sleep(_POLL_S)
+        self.upstream.state.starting = True  # refuse at once, before anything else notices
+        return loop.time() - ready_at
+
+    async def _wait_ready(self) -> bool:
+        proc = self.process
+        try:
+            took = await asyncio.to_thread(proc.wait_ready, self.cfg.start_timeout_s, self.on_tick)
+        except (VLLMDied, TimeoutError) as err:
+            log.error("vLLM did not become ready: %s", err)
+            await asyncio.to_thread(proc.stop, self.cfg.stop_grace_s)
+            return False
+        self.upstream.state.starting = False
+        self.upstream.mark(True)
+        self.ready_event.set()
+        log.info("vLLM ready", extra={"start_s": round(took, 1), "url": self.launch.url})
+        if self.on_ready is not None:
+            self.on_ready(took)
+        return True
+
+    def _count_restart(self) -> None:
+        self.restart_count += 1
+        if self._restarts is not None:
+            self._restarts.inc()
