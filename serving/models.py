@@ -180,6 +180,14 @@ def smollm2_gguf() -> Path:
     return gguf
 
 
+def _forget_gguf(model) -> None:
+    # transformers dequantizes GGUF weights to plain tensors on load but still marks the
+    # model as GGUF-quantized, which it refuses to save; the tensors are ordinary now.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+
+
 def build_smollm2(path: str | Path, progress: bool = True) -> Path:
     """Convert SmolLM2-135M-Instruct from the wheel's GGUF to safetensors in `path`."""
     path = Path(path)
@@ -197,6 +205,7 @@ def build_smollm2(path: str | Path, progress: bool = True) -> Path:
         str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
     )
     steps.update()
+    _forget_gguf(model)
     path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(path), safe_serialization=True)
     tok.save_pretrained(str(path))

@@ -1,0 +1,119 @@
+"""The supervisor and launcher, driven with a stand-in vLLM (a small Python HTTP server that
+also starts a grandchild, like vLLM's engine process). The real vLLM is in tests/integration."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import psutil
+import pytest
+from prometheus_client import CollectorRegistry, Counter
+
+from agent.config import UpstreamConfig
+from agent.upstream import Upstream
+from serving.config import ServingConfig
+from serving.supervisor import Supervisor
+from serving.vllm_args import Launch, free_port
+
+pytestmark = pytest.mark.unit
+
+STAND_IN = r"""
+import http.server, subprocess, sys
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])  # the 'engine'
+if sys.argv[2] == "fail":
+    sys.exit(3)
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers()
+    def log_message(self, *a):
+        print("request", self.path, flush=True)
+print("stand-in up", flush=True)
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+def _launch(tmp_path, mode: str = "ok") -> Launch:
+    script = tmp_path / "stand_in.py"
+    script.write_text(STAND_IN)
+    port = free_port()
+    argv = (sys.executable, str(script), str(port), mode)
+    return Launch(argv, {}, "stand-in", f"http://127.0.0.1:{port}")
+
+
+def _supervisor(launch: Launch):
+    cfg = ServingConfig(restart_backoff_s=0.1, restart_backoff_max_s=0.4, stop_grace_s=5)
+    counter = Counter("restarts", "test", registry=CollectorRegistry())
+    lines: list[str] = []
+    sup = Supervisor(cfg, launch, Upstream(UpstreamConfig(), launch.url), counter, lines.append)
+    return sup, counter, lines
+
+
+async def _ready(sup: Supervisor, timeout_s: float = 60) -> None:
+    await asyncio.wait_for(sup.ready_event.wait(), timeout_s)
+
+
+def _family(pid: int) -> list[psutil.Process]:
+    proc = psutil.Process(pid)
+    return [proc, *proc.children(recursive=True)]
+
+
+def _alive(procs) -> list[int]:
+    return [p.pid for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+async def test_gate_refuses_with_503_until_ready_then_lets_requests_through(tmp_path):
+    sup, _, lines = _supervisor(_launch(tmp_path))
+    sup.upstream.state.starting = True  # as before start: nothing is served yet
+    assert sup.gate().status == 503
+    await sup.start()
+    try:
+        await _ready(sup)
+        assert sup.gate() is None and sup.upstream.state.up is True
+        assert "stand-in up" in lines
+    finally:
+        await sup.stop()
+
+
+async def test_dead_server_is_restarted_counted_and_gated_meanwhile(tmp_path):
+    sup, counter, _ = _supervisor(_launch(tmp_path))
+    await sup.start()
+    try:
+        await _ready(sup)
+        first = _family(sup.process.pid)
+        sup.ready_event.clear()
+        sup.process.kill()
+        while sup.gate() is None:  # the supervisor notices within its poll interval
+            await asyncio.sleep(0.05)
+        failure = sup.gate()
+        assert (failure.status, failure.err_type) == (503, "upstream_starting")
+        await _ready(sup)
+        assert counter._value.get() == 1 and sup.restart_count == 1
+        assert _alive(first) == [], "the dead server's engine was left behind"
+    finally:
+        await sup.stop()
+
+
+async def test_stop_leaves_no_process_behind(tmp_path):
+    sup, _, _ = _supervisor(_launch(tmp_path))
+    await sup.start()
+    await _ready(sup)
+    family = _family(sup.process.pid)
+    assert len(family) >= 2
+    await sup.stop()
+    assert _alive(family) == []
+
+
+async def test_server_that_fails_to_start_is_retried_with_backoff(tmp_path):
+    sup, counter, _ = _supervisor(_launch(tmp_path, "fail"))
+    await sup.start()
+    try:
+        while sup.restart_count < 3:
+            await asyncio.sleep(0.1)
+        assert sup.gate().status == 503
+        assert (
+            sup.upstream.state.up is False and "exited with code 3" in sup.upstream.state.last_error
+        )
+    finally:
+        await sup.stop()
+    assert counter._value.get() >= 3
