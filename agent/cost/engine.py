@@ -26,23 +26,14 @@ from collections.abc import Callable, Sequence
 from agent.cost.attribution import RUNNING, share
 from agent.cost.config import CostConfig, PriceBook
 from agent.cost.ledger import Charge, Req, Tick, charge_of, participants
+from agent.cost.restart import Restartable, Totals
 from agent.record import RequestRecord
 from collectors.base import DeviceInterval
 
 _EWMA = 0.1  # weight of the newest request in the estimated work rate
 
 
-@dataclasses.dataclass(slots=True)
-class Totals:
-    """Cumulative amounts since the engine (or the state it restored) began."""
-
-    metered: float = 0.0
-    idle: float = 0.0
-    attributed: float = 0.0
-    late: float = 0.0  # shares of requests whose record had already left (collector stalled)
-
-
-class CostEngine:
+class CostEngine(Restartable):
     """Shares metered device cost among requests; see the module docstring."""
 
     def __init__(
@@ -212,7 +203,7 @@ class CostEngine:
         while self._recent and self._recent[0].end <= limit - self._hold_ns:
             self._recent.popleft()  # no live device: nothing can meter it any more
         if self._sink:
-            self._sink.held(len(self._waiting) + sum(1 for r in self._recent if not r.released))
+            self._sink.held(self.held)
 
     def _covered_until(self, now: int) -> int:
         """Time up to which every live device (seen within `max_hold_s`) has metered."""
@@ -242,54 +233,6 @@ class CostEngine:
             cost_device_seconds=seconds,
             cost_joules=joules,
         )
-
-    # ---- shutdown and restart -----------------------------------------------------------
-
-    def flush(self) -> None:
-        """Settle every tick now and release every finished record (costs so far, final).
-
-        Requests still running keep what they have accrued (see `snapshot`)."""
-        self._settle_all(self._pending)
-        self._pending.clear()
-        for req in list(self._waiting) + list(self._recent):
-            req.covered = True
-            self._maybe_release(req)
-        self._waiting.clear()
-
-    def snapshot(self) -> dict:
-        """Plain-data state for a restart: running requests' accrued cost and the totals.
-
-        Call `flush` first; a new engine given this to `restore` carries on where this left."""
-        running = [
-            [r.request_id, *r.key, r.start, r.stream, r.cost, r.device_seconds, r.joules]
-            for r in self._running.values()
-        ]
-        recent = [
-            [r.request_id, *r.key, r.start, r.end, r.first_token, r.prefill, r.decode, r.two_phase]
-            for r in self._recent
-            if r.known
-        ]
-        return {
-            "running": running,
-            "recent": recent,
-            "totals": dataclasses.asdict(self.totals),
-            "delivered": self._delivered,
-            "rate": self.rate,
-        }
-
-    def restore(self, state: dict) -> None:
-        """Take over a `snapshot`: requests in flight keep their accrued cost."""
-        for rid, model, tenant, start, stream, cost, seconds, joules in state["running"]:
-            req = Req(rid, (model, tenant), start, stream)
-            req.cost, req.device_seconds, req.joules = cost, seconds, joules
-            self._running[rid] = req
-        for rid, model, tenant, start, end, ft, pre, dec, two in state["recent"]:
-            req = Req(rid, (model, tenant), start, two, end, ft, pre, dec, two, True)
-            req.released = req.covered = True  # its record has left; late shares go to metrics
-            self._recent.append(req)
-        self.totals = Totals(**state["totals"])
-        self._delivered = max(self._delivered, state["delivered"])
-        self.rate = state["rate"]
 
     @property
     def held(self) -> int:
