@@ -4,12 +4,14 @@ Lifecycle of a tick (all device intervals with the same [start, end)):
 1. On arrival its metered cost is fixed and its members are fixed: every request whose
    active span [start, end) overlaps it, running or finished.
 2. It is *settled* (shared out, see `attribution`) as soon as every member has finished,
-   so the split uses each member's real token counts. A tick still waiting after
-   `max_hold_s` is settled anyway: members still running are charged an estimate, which
-   is final for that tick. So a request running for minutes never holds others hostage.
+   so the split uses each member's real token counts. Request starts are kept in begin
+   order, so that is simply "the oldest request still running began at or after the
+   tick's end": ticks settle in time order, at O(1) bookkeeping per request. A tick still
+   waiting after `max_hold_s` is settled anyway: members still running are charged an
+   estimate, which is final for that tick. So a long request never holds others hostage.
 3. A finished request's record is *released* (cost fields written, then forwarded) when
-   every tick it belongs to is settled and every live device has metered past its end;
-   or, at the latest, `max_hold_s` after it ended (collector stalled).
+   no unsettled tick overlaps it and every live device has metered past its end; or, at
+   the latest, `max_hold_s` after it ended (collector stalled).
 
 Every tick's cost is split exactly once into request shares plus idle, so requests +
 idle = metered holds at every moment, not only on average. Metrics count shares when a
@@ -31,6 +33,11 @@ from agent.record import RequestRecord
 from collectors.base import DeviceInterval
 
 _EWMA = 0.1  # weight of the newest request in the estimated work rate
+_RECORD_FIELDS = [f.name for f in dataclasses.fields(RequestRecord)]
+_COST_AT = _RECORD_FIELDS.index("cost_currency")
+assert _RECORD_FIELDS[_COST_AT : _COST_AT + 4] == [
+    "cost_currency", "cost_amount", "cost_device_seconds", "cost_joules",
+]  # fmt: skip
 
 
 class CostEngine(Restartable):
@@ -48,6 +55,8 @@ class CostEngine(Restartable):
         self._book = PriceBook(config)
         self._hold_ns = int(config.max_hold_s * 1e9)
         self._running: dict[str, Req] = {}
+        self._order: deque[Req] = deque()  # begun, in start order (finished ones dropped lazily)
+        self._last_start = 0
         self._recent: deque[Req] = deque()  # finished, may still overlap future ticks
         self._waiting: deque[Req] = deque()  # finished, not yet covered by every device
         self._pending: deque[Tick] = deque()  # unsettled ticks, oldest first
@@ -60,28 +69,28 @@ class CostEngine(Restartable):
 
     def begin(self, request_id: str, start_ns: int, tenant: str, model: str, stream: bool) -> None:
         """A request was sent upstream (proxy `on_begin`)."""
-        # A tick already received cannot be joined afterwards.
-        start = max(start_ns, self._delivered)
-        self._running[request_id] = Req(request_id, (model or "unknown", tenant), start, stream)
+        # A tick already received cannot be joined afterwards; starts never go backwards
+        # (by a few microseconds at most), so the oldest running request is the first.
+        start = self._last_start = max(start_ns, self._delivered, self._last_start)
+        req = Req(request_id, (model or "unknown", tenant), start, stream)
+        self._running[request_id] = req
+        self._order.append(req)
 
     def finish(self, record: RequestRecord) -> None:
         """A request ended (proxy `finish`): hold its record until its cost is final."""
-        req = self._running.pop(record.request_id, None)
-        if req is None:  # never reached the model (refused, passthrough): no device share
-            self._forward(self._costed(record, 0.0, 0.0, 0.0))
-            return
-        self._complete(req, record)
-        for tick in req.groups:
-            if not tick.settled:
-                tick.unfinished -= 1
-                if tick.unfinished == 0:
-                    self._settle(tick)
-        self._recent.append(req)
-        if req.end <= self._covered_until(self._clock()):
-            req.covered = True
-        else:
+        self.finish_many((record,))
+
+    def finish_many(self, records: Sequence[RequestRecord]) -> None:
+        """Several requests ended: as `finish` for each, with one settle-and-release pass."""
+        for record in records:
+            req = self._running.pop(record.request_id, None)
+            if req is None:  # never reached the model (refused, passthrough): no device share
+                self._forward(self._costed(record, 0.0, 0.0, 0.0))
+                continue
+            self._complete(req, record)
+            self._recent.append(req)
             self._waiting.append(req)
-        self._maybe_release(req)
+        self.housekeep()
 
     def _complete(self, req: Req, r: RequestRecord) -> None:
         w = self._cfg.weights
@@ -127,19 +136,8 @@ class CostEngine(Restartable):
     def _open_tick(self, a: int, b: int, charges: list[Charge], now: int) -> None:
         members = [r for r in self._running.values() if r.start < b]
         members += [r for r in self._recent if r.end >= a and r.start < b]
-        tick = Tick(a, b, charges, members, len(members) - self._finished(members), now)
-        for r in members:
-            r.pending += 1
-            r.groups.append(tick)
+        self._pending.append(Tick(a, b, charges, members, now))
         self._delivered = max(self._delivered, b)
-        if tick.unfinished == 0:
-            self._settle(tick)
-        else:
-            self._pending.append(tick)
-
-    @staticmethod
-    def _finished(members: list[Req]) -> int:
-        return sum(1 for r in members if r.end != RUNNING)
 
     def _settle(self, tick: Tick) -> None:
         tick.settled = True
@@ -148,26 +146,26 @@ class CostEngine(Restartable):
         if tick.members:
             split = share(tick.start, tick.end, participants(tick.members), self.rate or 1.0)
             idle = split.idle
-            self._credit(tick, split.fractions.tolist(), by_key)
+            self._credit(tick, split.fractions, by_key)
         self._account(tick, by_key, idle)
-        for r in tick.members:  # release those for which this was the last tick
-            if not r.pending and r.covered and not r.released and r.record is not None:
-                self._maybe_release(r)
 
-    def _credit(self, tick: Tick, fractions: list[float], by_key: dict) -> None:
+    def _credit(self, tick: Tick, fractions, by_key: dict) -> None:
         """Add each member's share of the tick (the hot loop: one pass, no calls)."""
         cost = sum(c.cost for c in tick.charges)
         seconds = sum(c.device_seconds for c in tick.charges)
         joules = sum(c.joules for c in tick.charges)
-        for r, f in zip(tick.members, fractions, strict=True):
-            amount = cost * f
+        amounts = (fractions * cost).tolist()
+        secs, jouls = (fractions * seconds).tolist(), (fractions * joules).tolist()
+        rows = zip(tick.members, amounts, secs, jouls, strict=True)
+        late = 0.0
+        for r, amount, sec, joule in rows:
             r.cost += amount
-            r.device_seconds += seconds * f
-            r.joules += joules * f
-            r.pending -= 1
+            r.device_seconds += sec
+            r.joules += joule
             by_key[r.key] += amount
             if r.released:
-                self.totals.late += amount
+                late += amount
+        self.totals.late += late
 
     def _account(self, tick: Tick, by_key: dict, idle: float) -> None:
         attributed = sum(by_key.values())
@@ -184,26 +182,47 @@ class CostEngine(Restartable):
     # ---- holding and release ------------------------------------------------------------
 
     def housekeep(self, now: int | None = None) -> None:
-        """Settle ticks and release records that have waited `max_hold_s`; drop old state."""
+        """Settle what can be settled, release what can be released; force both after
+        `max_hold_s`. Runs after every tick and finish, and on the service's timer."""
         now = self._clock() if now is None else now
         limit = now - self._hold_ns
-        while self._pending and (self._pending[0].settled or self._pending[0].arrived <= limit):
+        oldest = self._oldest_start()
+        while self._pending and (
+            self._pending[0].settled
+            or self._pending[0].end <= oldest
+            or self._pending[0].arrived <= limit  # members still running get the estimate
+        ):
             tick = self._pending.popleft()
             if not tick.settled:
-                self._settle(tick)  # members still running are charged the estimate
-        covered = self._covered_until(now)
-        while self._waiting and (self._waiting[0].end <= covered or self._waiting[0].end <= limit):
-            req = self._waiting.popleft()
-            req.covered = True
-            if req.end > covered:  # waited too long for a device: settle what it is in
-                self._settle_all(req.groups)
-            self._maybe_release(req)
-        while self._recent and self._recent[0].released and self._recent[0].end < covered:
-            self._recent.popleft()
-        while self._recent and self._recent[0].end <= limit - self._hold_ns:
-            self._recent.popleft()  # no live device: nothing can meter it any more
+                self._settle(tick)
+        self._release(now, limit)
         if self._sink:
-            self._sink.held(self.held)
+            self._sink.held(len(self._waiting))
+
+    def _oldest_start(self) -> int:
+        """Start of the oldest request still running (RUNNING, i.e. +inf, if none)."""
+        order = self._order
+        while order and order[0].end != RUNNING:
+            order.popleft()
+        return order[0].start if order else RUNNING
+
+    def _release(self, now: int, limit: int) -> None:
+        """Release finished records that no unsettled tick overlaps and every live device has
+        metered past (strictly: a tick starting at a request's end still includes it)."""
+        covered = self._covered_until(now)
+        unsettled = min((t.start for t in self._pending if not t.settled), default=RUNNING)
+        ready = min(covered, unsettled)
+        while self._waiting and (self._waiting[0].end < ready or self._waiting[0].end <= limit):
+            req = self._waiting.popleft()
+            if req.end >= ready:  # waited max_hold_s: settle the ticks it is in, as they are
+                self._settle_all(t for t in self._pending if t.start <= req.end)
+            self._maybe_release(req)
+        # Forget released requests once no tick to come can overlap them: every device
+        # known has metered past them (or, with a device gone quiet, after 10 x max_hold_s).
+        metered = min((until for until, _ in self._devices.values()), default=-1)
+        forget = max(metered - 1, now - 10 * self._hold_ns)
+        while self._recent and self._recent[0].released and self._recent[0].end <= forget:
+            self._recent.popleft()
 
     def _covered_until(self, now: int) -> int:
         """Time up to which every live device (seen within `max_hold_s`) has metered."""
@@ -216,25 +235,21 @@ class CostEngine(Restartable):
                 self._settle(tick)
 
     def _maybe_release(self, req: Req) -> None:
-        if req.released or req.record is None or req.pending or not req.covered:
+        if req.released or req.record is None:
             return
         req.released = True
-        req.groups = []
         rec = self._costed(req.record, req.cost, req.device_seconds, req.joules)
         if self._sink:
             self._sink.released(rec, req)
         self._forward(rec)
 
     def _costed(self, r: RequestRecord, amount: float, seconds: float, joules: float):
-        return dataclasses.replace(
-            r,
-            cost_currency=self._cfg.currency,
-            cost_amount=amount,
-            cost_device_seconds=seconds,
-            cost_joules=joules,
-        )
+        # As dataclasses.replace, at half the cost (positional, no per-field checks).
+        values = [getattr(r, name) for name in _RECORD_FIELDS]
+        values[_COST_AT : _COST_AT + 4] = (self._cfg.currency, amount, seconds, joules)
+        return RequestRecord(*values)
 
     @property
     def held(self) -> int:
         """Finished records not yet released."""
-        return sum(1 for r in self._recent if not r.released)
+        return len(self._waiting)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import attrgetter
 
 import numpy as np
@@ -48,9 +48,6 @@ class Req:
     two_phase: bool = False
     known: bool = False
     record: object | None = None  # the finished RequestRecord
-    groups: list = field(default_factory=list)  # unsettled Ticks it takes part in
-    pending: int = 0
-    covered: bool = False  # every live device has metered past its end
     released: bool = False
     cost: float = 0.0
     device_seconds: float = 0.0
@@ -65,7 +62,6 @@ class Tick:
     end: int
     charges: list[Charge]
     members: list[Req]
-    unfinished: int
     arrived: int
     settled: bool = False
 

@@ -32,8 +32,7 @@ class Restartable:
         Requests still running keep what they have accrued (see `snapshot`)."""
         self._settle_all(self._pending)
         self._pending.clear()
-        for req in list(self._waiting) + list(self._recent):
-            req.covered = True
+        for req in self._waiting:
             self._maybe_release(req)
         self._waiting.clear()
 
@@ -64,9 +63,11 @@ class Restartable:
             req = Req(rid, (model, tenant), start, stream)
             req.cost, req.device_seconds, req.joules = cost, seconds, joules
             self._running[rid] = req
+            self._order.append(req)
+            self._last_start = max(self._last_start, start)
         for rid, model, tenant, start, end, ft, pre, dec, two in state["recent"]:
             req = Req(rid, (model, tenant), start, two, end, ft, pre, dec, two, True)
-            req.released = req.covered = True  # its record has left; late shares go to metrics
+            req.released = True  # its record has left; late shares go to metrics
             self._recent.append(req)
         self.totals = Totals(**state["totals"])
         self._delivered = max(self._delivered, state["delivered"])

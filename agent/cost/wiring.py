@@ -66,8 +66,8 @@ class CostService:
         """Hand queued finished records to the engine."""
         self._drain_scheduled = False
         batch, self._finished = self._finished, []
-        for record in batch:
-            self.engine.finish(record)
+        if batch:
+            self.engine.finish_many(batch)
         if self._stopped and batch:  # no more ticks will come: release with costs so far
             self.engine.flush()
 

@@ -116,7 +116,8 @@ def test_conservation_no_negative_and_idle_is_exactly_uncovered_time(sched, hold
     assert math.isclose(billed, t.metered, rel_tol=1e-9, abs_tol=1e-9)
     # Idle is exactly the time no request was active: never request time, never missing.
     assert math.isclose(t.idle, uncovered_cost(bounds, busy, reqs), rel_tol=1e-6, abs_tol=1e-9)
-    assert t.late == 0.0
+    if hold_s * 1e9 > max(b - a for a, b in zip(bounds, bounds[1:], strict=False)):
+        assert t.late == 0.0  # else a record may leave before a slow tick came: late share
 
 
 @settings(max_examples=100, deadline=None)
