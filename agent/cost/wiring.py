@@ -145,6 +145,14 @@ def attach_cost(agent, settings: Settings, collectors=None) -> CostService | Non
     cfg = settings.cost
     if not cfg.enabled:
         return None
+    tick_s = getattr(getattr(settings, "collectors", None), "interval_s", None)
+    if tick_s is not None and cfg.max_hold_s < 2 * tick_s:
+        log.warning(
+            "cost.max_hold_s (%gs) is under two collector ticks (%gs): records may leave "
+            "before the tick covering them, and their last share only reaches the metrics",
+            cfg.max_hold_s,
+            tick_s,
+        )
     budgets = Budgets(cfg.budgets, cfg.currency)
     sink = CostMetrics(agent.instruments, cfg, settings.metrics, budgets)
     service = CostService(cfg, agent.proxy.finish, sink, budgets)
