@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from agent import __version__
 from agent.config import Settings
+from agent.cost.wiring import attach_cost
 from agent.metrics import RequestMetrics, new_registry
 from agent.pipeline import RecordPipeline, Sink
 from agent.proxy import OPERATIONS, Proxy
@@ -56,6 +57,9 @@ class Agent:
         # vLLM's own /metrics, scraped like any other collector (switchable as `vllm`).
         vllm = VLLMCollector(upstream_url, timeout_s=settings.collectors.timeout_s)
         self.collectors = attach_collectors(self, settings, [vllm, *(extra_collectors or ())])
+        # The cost engine holds each finished record until the ticks covering it are metered,
+        # then writes its cost into it and hands it on to the pipeline.
+        self.cost = attach_cost(self, settings, self.collectors)
         attach_store(self, settings)
 
     def build_app(self) -> web.Application:

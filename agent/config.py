@@ -19,6 +19,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from agent.cost.config import CostConfig
 from agent.shipping.config import ElasticsearchConfig
 from agent.store.config import StoreConfig
 from collectors.config import CollectorsConfig
@@ -149,6 +150,7 @@ class Settings(BaseSettings):
     collectors: CollectorsConfig = Field(default_factory=CollectorsConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     elasticsearch: ElasticsearchConfig = Field(default_factory=ElasticsearchConfig)
+    cost: CostConfig = Field(default_factory=CostConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
 
 

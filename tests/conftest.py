@@ -72,7 +72,12 @@ async def start_agent(tmp_path):
     started: list[RunningAgent] = []
 
     async def _start(upstream_url: str, **overrides) -> RunningAgent:
-        base = {"listen": {"port": 0}, "store": {"dir": str(tmp_path / f"store{len(started)}")}}
+        base = {
+            "listen": {"port": 0},
+            "store": {"dir": str(tmp_path / f"store{len(started)}")},
+            # Quick collector ticks: the cost engine releases a record once a tick covers it.
+            "collectors": {"interval_s": 0.2},
+        }
         settings = load_settings(None, {**base, **overrides})
         sink = MemorySink()
         agent = Agent(settings, upstream_url, [sink])

@@ -95,9 +95,13 @@ async def test_embeddings_and_models_and_passthrough(agent, fake_upstream):
         assert r.status == 200 and (await r.json())["data"][0]["id"] == "fake-model"
     status, _, body = await post(agent.url + "/tokenize", {"prompt": "a b c"})
     assert status == 200 and orjson.loads(body)["tokens"] == [0, 1, 2]
-    records = await agent.records(3)
-    assert [r.operation for r in records] == ["embeddings", "other", "other"]
-    assert records[0].prompt_tokens == 2
+    records = sorted(await agent.records(3), key=lambda r: r.path)
+    assert [(r.path, r.operation) for r in records] == [
+        ("/tokenize", "other"),
+        ("/v1/embeddings", "embeddings"),
+        ("/v1/models", "other"),
+    ]
+    assert records[1].prompt_tokens == 2
 
 
 async def test_tenant_from_api_key_map_and_key_never_recorded(fake_upstream, start_agent):

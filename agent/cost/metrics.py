@@ -1,0 +1,91 @@
+"""The cost engine's Prometheus side: turns metered charges, shares and releases into series."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from agent.config import MetricsConfig
+from agent.cost.budgets import Budgets
+from agent.cost.config import CostConfig
+from agent.labels import LabelCap
+from agent.record import RequestRecord
+from collectors.base import DeviceInterval
+
+
+class CostMetrics:
+    """Receives the engine's events (the engine's `sink`) and updates the cost instruments."""
+
+    def __init__(
+        self, instruments: dict, config: CostConfig, caps: MetricsConfig, budgets: Budgets
+    ) -> None:
+        self._i, self._cfg, self._budgets = instruments, config, budgets
+        self._cur = config.currency
+        self._tenant = LabelCap(caps.max_tenants)
+        self._model = LabelCap(caps.max_models)
+        self._weights = config.weights
+        # per model: [prefill cost, decode cost, prompt tokens, completion tokens]
+        self._tokens: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
+
+    def metered(self, iv: DeviceInterval, charge) -> None:
+        """One device's interval was metered."""
+        i = self._i
+        i["inferwatch_cost_metered_total"].labels(iv.device_type, self._cur).inc(charge.cost)
+        i["inferwatch_cost_device_seconds_total"].labels(iv.device_type).inc(charge.device_seconds)
+        if iv.wall_seconds > 0 and iv.units > 0:
+            util = iv.busy_device_seconds / (iv.wall_seconds * iv.units)
+            i["inferwatch_cost_device_utilization_ratio"].labels(iv.device_id, iv.device_type).set(
+                util
+            )
+
+    def idle(self, device_type: str, amount: float) -> None:
+        """Part of a tick when no request was active."""
+        self._i["inferwatch_cost_idle_total"].labels(device_type, self._cur).inc(amount)
+
+    def shares(self, by_key: dict[tuple[str, str], float]) -> None:
+        """A tick was shared out: amounts per (model, tenant)."""
+        counter = self._i["inferwatch_cost_requests_total"]
+        for (model, tenant), amount in by_key.items():
+            counter.labels(self._model(model), self._tenant(tenant), self._cur).inc(amount)
+            if self._budgets.add(tenant, amount) is not None:
+                self._i["inferwatch_cost_budget_exceeded_total"].labels(tenant).inc()
+            if tenant in self._cfg.budgets:
+                self._budget_gauges(tenant)
+
+    def _budget_gauges(self, tenant: str) -> None:
+        spent = self._budgets.spent.get(tenant, 0.0)
+        self._i["inferwatch_cost_tenant_spend_today"].labels(tenant, self._cur).set(spent)
+        self._i["inferwatch_cost_budget_ratio"].labels(tenant).set(self._budgets.ratio(tenant))
+
+    def held(self, n: int) -> None:
+        """Records currently held."""
+        self._i["inferwatch_cost_records_held"].set(n)
+
+    def released(self, r: RequestRecord, req) -> None:
+        """A record left with its final cost."""
+        model = self._model(r.model or "unknown")
+        self._i["inferwatch_cost_request"].labels(model, self._cur).observe(r.cost_amount or 0.0)
+        self._per_token(model, r)
+        hosted = self._cfg.hosted_prices.get(r.model)
+        if hosted is not None:
+            amount = (r.prompt_tokens or 0) * hosted.input_per_1m / 1e6
+            amount += (r.completion_tokens or 0) * hosted.output_per_1m / 1e6
+            self._i["inferwatch_cost_hosted_equivalent_total"].labels(
+                model, self._tenant(r.tenant), self._cur
+            ).inc(amount)
+
+    def _per_token(self, model: str, r: RequestRecord) -> None:
+        p, c = r.prompt_tokens or 0, r.completion_tokens or 0
+        work_p, work_d = self._weights.prefill * p, self._weights.decode * c
+        if work_p + work_d <= 0:
+            return
+        acc = self._tokens[model]
+        cost = r.cost_amount or 0.0
+        acc[0] += cost * work_p / (work_p + work_d)
+        acc[1] += cost * work_d / (work_p + work_d)
+        acc[2] += p
+        acc[3] += c
+        gauge = self._i["inferwatch_cost_per_million_tokens"]
+        if acc[2]:
+            gauge.labels(model, "input", self._cur).set(acc[0] / acc[2] * 1e6)
+        if acc[3]:
+            gauge.labels(model, "output", self._cur).set(acc[1] / acc[3] * 1e6)

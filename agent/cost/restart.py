@@ -1,0 +1,74 @@
+"""Stopping and restarting the cost engine without losing any request's cost.
+
+`flush` settles every tick and releases every finished record with its cost so far (final);
+`snapshot` keeps what requests still running have accrued, the totals, and the recently
+finished requests (so the next tick still shares correctly); `restore` takes that over in
+a new engine. The state is plain JSON-able data, so it may go through a file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from agent.cost.ledger import Req
+
+
+@dataclasses.dataclass(slots=True)
+class Totals:
+    """Cumulative amounts since the engine (or the state it restored) began."""
+
+    metered: float = 0.0
+    idle: float = 0.0
+    attributed: float = 0.0
+    late: float = 0.0  # shares of requests whose record had already left (collector stalled)
+
+
+class Restartable:
+    """The engine's flush / snapshot / restore (mixed into `CostEngine`)."""
+
+    def flush(self) -> None:
+        """Settle every tick now and release every finished record (costs so far, final).
+
+        Requests still running keep what they have accrued (see `snapshot`)."""
+        self._settle_all(self._pending)
+        self._pending.clear()
+        for req in self._waiting:
+            self._maybe_release(req)
+        self._waiting.clear()
+
+    def snapshot(self) -> dict:
+        """Plain-data state for a restart: running requests' accrued cost and the totals.
+
+        Call `flush` first; a new engine given this to `restore` carries on where this left."""
+        running = [
+            [r.request_id, *r.key, r.start, r.stream, r.cost, r.device_seconds, r.joules]
+            for r in self._running.values()
+        ]
+        recent = [
+            [r.request_id, *r.key, r.start, r.end, r.first_token, r.prefill, r.decode, r.two_phase]
+            for r in self._recent
+            if r.known
+        ]
+        return {
+            "running": running,
+            "recent": recent,
+            "totals": dataclasses.asdict(self.totals),
+            "delivered": self._delivered,
+            "rate": self.rate,
+        }
+
+    def restore(self, state: dict) -> None:
+        """Take over a `snapshot`: requests in flight keep their accrued cost."""
+        for rid, model, tenant, start, stream, cost, seconds, joules in state["running"]:
+            req = Req(rid, (model, tenant), start, stream)
+            req.cost, req.device_seconds, req.joules = cost, seconds, joules
+            self._running[rid] = req
+            self._order.append(req)
+            self._last_start = max(self._last_start, start)
+        for rid, model, tenant, start, end, ft, pre, dec, two in state["recent"]:
+            req = Req(rid, (model, tenant), start, two, end, ft, pre, dec, two, True)
+            req.released = True  # its record has left; late shares go to metrics
+            self._recent.append(req)
+        self.totals = Totals(**state["totals"])
+        self._delivered = max(self._delivered, state["delivered"])
+        self.rate = state["rate"]

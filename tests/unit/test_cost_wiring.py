@@ -1,0 +1,56 @@
+"""The cost service: batching finishes, stopping without holding records, the state file."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from agent.config import MetricsConfig
+from agent.cost.budgets import Budgets
+from agent.cost.config import CostConfig
+from agent.cost.metrics import CostMetrics
+from agent.cost.wiring import CostService
+from agent.metrics import new_registry
+from tests.unit.test_cost_engine import interval, record
+
+pytestmark = pytest.mark.unit
+
+S = 1_000_000_000
+
+
+def service(out, **cfg):
+    config = CostConfig(prices={"cpu-core": {"per_hour": 3600.0}}, **cfg)
+    budgets = Budgets(config.budgets, "USD")
+    sink = CostMetrics(new_registry()[1], config, MetricsConfig(), budgets)
+    return CostService(config, out.append, sink, budgets, clock=lambda: 0)
+
+
+async def test_finish_is_deferred_off_the_request_path_then_costed():
+    out = []
+    svc = service(out)
+    svc.begin("x", 0, "t", "m", False)
+    svc.finish(record("x", 0, S // 2, None, 10, 10, stream=False))
+    assert svc.engine.held == 0 and not out  # nothing done on the request path itself
+    await asyncio.sleep(0)
+    assert svc.engine.held == 1
+    svc.on_intervals([interval(0, S)])
+    (x,) = out
+    assert x.cost_amount == pytest.approx(0.5)
+
+
+async def test_a_record_finishing_after_stop_is_released_at_once(tmp_path):
+    out = []
+    svc = service(out, state_path=str(tmp_path / "cost.json"), budgets={"t": 10.0})
+    await svc.start()
+    svc.begin("x", 0, "t", "m", False)
+    svc.on_intervals([interval(0, S)])
+    await svc.stop()
+    svc.finish(record("x", 0, S, None, 10, 10, stream=False))
+    await asyncio.sleep(0)
+    (x,) = out
+    assert x.cost_amount == pytest.approx(1.0)  # what it had accrued by the stop
+    again = service([], state_path=str(tmp_path / "cost.json"), budgets={"t": 10.0})
+    await again.start()
+    await again.stop()
+    assert again.budgets.ratio("t") == pytest.approx(0.1)  # today's spend came back
