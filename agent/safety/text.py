@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import orjson
+
 from agent.record import OP_CHAT, OP_COMPLETION, OP_EMBEDDINGS
 
 Slot = tuple[dict | list, object]  # (container, key): container[key] is a str
@@ -79,3 +81,35 @@ def write(slot: Slot, text: str) -> None:
     """Replace the text in a slot."""
     container, key = slot
     container[key] = text  # type: ignore[index]
+
+
+def request_texts(body: dict, operation: str) -> list[str]:
+    """The texts of a request body."""
+    return [read(s) for s in request_slots(body, operation)]
+
+
+def output_text(raw: bytes) -> str:
+    """The completion text in a forwarded response: an SSE stream or one JSON body."""
+    if raw.lstrip().startswith(b"data:") or b"\ndata:" in raw[:4096]:
+        return _sse_text(raw)
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return ""
+    return "\n".join(read(s) for s in response_slots(obj)) if isinstance(obj, dict) else ""
+
+
+def _sse_text(raw: bytes) -> str:
+    parts: list[str] = []
+    for line in raw.replace(b"\r\n", b"\n").split(b"\n"):
+        if not line.startswith(b"data:"):
+            continue
+        try:
+            obj = orjson.loads(line[5:].strip())
+        except orjson.JSONDecodeError:
+            continue  # [DONE] and the like
+        for choice in (obj.get("choices") or ()) if isinstance(obj, dict) else ():
+            slot = delta_slot(choice) if isinstance(choice, dict) else None
+            if slot is not None:
+                parts.append(read(slot))
+    return "".join(parts)
