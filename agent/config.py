@@ -19,6 +19,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from agent.safety.config import SafetyConfig
+
 
 class _Section(BaseModel):
     # Unknown keys are errors: a typo in the config file must not be silently ignored.
@@ -141,6 +143,7 @@ class Settings(BaseSettings):
     otel: OtelConfig = Field(default_factory=OtelConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    safety: SafetyConfig = Field(default_factory=SafetyConfig)
 
 
 class ConfigError(Exception):
