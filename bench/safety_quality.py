@@ -1,6 +1,8 @@
 """Precision and recall of each safety filter on the labelled corpus in tests/safety_corpus.
 
-Run: python bench/safety_quality.py   (prints a markdown table per family)
+Run: PYTHONPATH=. python bench/safety_quality.py [--libraries]
+(prints a markdown table per family; --libraries also scores presidio-analyzer's pattern
+recognizers and detect-secrets on the same PII and secret rows)
 
 An example counts as a true positive for a filter when that filter fires on it and one of
 its hits covers the labelled value (so a hit on the wrong part of the text does not
@@ -18,7 +20,7 @@ from agent.safety.config import SafetyConfig
 from agent.safety.engine import SafetyEngine
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "safety_corpus"
-FAMILIES = ("pii", "secret", "injection", "blocklist")
+FAMILIES = ("pii", "secret", "injection", "blocklist")  # holdout.jsonl: see main()
 
 
 def load(family: str) -> list[dict]:
@@ -42,7 +44,8 @@ def evaluate(engine: SafetyEngine, family: str, rows: list[dict]) -> dict[str, C
     """{label: Counter(tp, fp, fn)} for the filters of `family` over `rows`."""
     out: dict[str, Counter] = {}
     for row in rows:
-        text, labels = row["text"], row["labels"]
+        text = row["text"]
+        labels = [x for x in row["labels"] if x.split(".", 1)[0] == family]
         hits = [h for h in engine.scan(text) if h.filter.startswith(family + ".")]
         fired = {}
         for h in hits:
@@ -73,23 +76,105 @@ def ratios(c: Counter) -> tuple[float, float]:
     return (tp / (tp + fp) if tp + fp else 1.0, tp / (tp + fn) if tp + fn else 1.0)
 
 
+PRESIDIO = {
+    "EMAIL_ADDRESS": "pii.email",
+    "PHONE_NUMBER": "pii.phone",
+    "CREDIT_CARD": "pii.card",
+    "IBAN_CODE": "pii.iban",
+    "US_SSN": "pii.ssn",
+    "IP_ADDRESS": "pii.ip",
+}
+
+
+def presidio_scores(rows: list[dict]) -> dict[str, Counter]:
+    """presidio-analyzer's recognizers for the same six kinds, all results (threshold 0)."""
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer,
+        EmailRecognizer,
+        IbanRecognizer,
+        IpRecognizer,
+        PhoneRecognizer,
+        UsSsnRecognizer,
+    )
+
+    recs = [EmailRecognizer(), CreditCardRecognizer(), IbanRecognizer(), UsSsnRecognizer()]
+    recs += [IpRecognizer(), PhoneRecognizer()]
+    out: dict[str, Counter] = {}
+    for row in rows:
+        fired = set()
+        for r in recs:
+            fired |= {
+                PRESIDIO[x.entity_type] for x in r.analyze(row["text"], r.supported_entities, None)
+            }
+        for label in set(row["labels"]) | fired:
+            c = out.setdefault(label, Counter())
+            c[
+                "tp"
+                if label in fired and label in row["labels"]
+                else "fp"
+                if label in fired
+                else "fn"
+            ] += 1
+    return out
+
+
+def detect_secrets_scores(rows: list[dict]) -> Counter:
+    """detect-secrets' default plugins: does it find any secret in each row (family level)."""
+    from detect_secrets.core.scan import scan_line
+    from detect_secrets.settings import default_settings
+
+    c: Counter = Counter()
+    with default_settings():
+        for row in rows:
+            fired = any(list(scan_line(line)) for line in row["text"].splitlines())
+            labelled = bool(row["labels"])
+            if fired or labelled:
+                c["tp" if fired and labelled else "fp" if fired else "fn"] += 1
+    return c
+
+
+def _table(title: str, scores: dict[str, Counter]) -> None:
+    print(f"\n### {title}\n")
+    print("| filter | TP | FP | FN | precision | recall |\n| --- | --- | --- | --- | --- | --- |")
+    total: Counter = Counter()
+    for label, c in sorted(scores.items()):
+        total += c
+        p, r = ratios(c)
+        print(f"| {label} | {c['tp']} | {c['fp']} | {c['fn']} | {p:.3f} | {r:.3f} |")
+    p, r = ratios(total)
+    print(f"| **all** | {total['tp']} | {total['fp']} | {total['fn']} | {p:.3f} | {r:.3f} |")
+
+
 def main() -> None:
+    import argparse
+    import logging
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument(
+        "--libraries", action="store_true", help="also score presidio and detect-secrets"
+    )
+    args = ap.parse_args()
     engine = corpus_engine()
     for family in FAMILIES:
         rows = load(family)
         pos = sum(1 for r in rows if r["labels"])
-        print(f"\n### {family} ({pos} positive, {len(rows) - pos} negative examples)\n")
-        print(
-            "| filter | TP | FP | FN | precision | recall |\n| --- | --- | --- | --- | --- | --- |"
+        _table(
+            f"{family} ({pos} positive, {len(rows) - pos} negative examples)",
+            evaluate(engine, family, rows),
         )
-        total: Counter = Counter()
-        for label, c in sorted(evaluate(engine, family, rows).items()):
-            total += c
-            p, r = ratios(c)
-            print(f"| {label} | {c['tp']} | {c['fp']} | {c['fn']} | {p:.3f} | {r:.3f} |")
-        p, r = ratios(total)
-        print(
-            f"| **all {family}** | {total['tp']} | {total['fp']} | {total['fn']} | {p:.3f} | {r:.3f} |"
+    holdout = load("holdout")  # written after the rules were tuned; never tuned on
+    for family in ("pii", "secret"):
+        _table(
+            f"held-out rows ({len(holdout)}), {family} filters", evaluate(engine, family, holdout)
+        )
+    if args.libraries:
+        logging.getLogger("tldextract").setLevel(logging.CRITICAL)
+        _table(
+            "presidio-analyzer pattern recognizers on the pii rows", presidio_scores(load("pii"))
+        )
+        _table(
+            "detect-secrets on the secret rows (any secret found)",
+            {"secret": detect_secrets_scores(load("secret"))},
         )
 
 
