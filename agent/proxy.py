@@ -267,16 +267,17 @@ class Proxy:
         try:
             async with asyncio.timeout(self._timeouts.first_byte_s):
                 resp = await self._up.session.request(method, url, headers=headers, data=data)
+        except aiohttp.ConnectionTimeoutError:
+            # Checked first: aiohttp's connect timeout is also a TimeoutError.
+            self._up.mark(False, "connect timeout")
+            raise _Failure(
+                504, errors.UPSTREAM_TIMEOUT, "timed out connecting to the upstream"
+            ) from None
         except TimeoutError:
             raise _Failure(
                 504,
                 errors.UPSTREAM_TIMEOUT,
                 f"upstream sent no response within {self._timeouts.first_byte_s:g}s",
-            ) from None
-        except aiohttp.ServerTimeoutError:
-            self._up.mark(False, "connect timeout")
-            raise _Failure(
-                504, errors.UPSTREAM_TIMEOUT, "timed out connecting to the upstream"
             ) from None
         except (aiohttp.ClientConnectionError, OSError) as err:
             self._up.mark(False, str(err) or type(err).__name__)
@@ -337,7 +338,12 @@ class Proxy:
                 return await self._relay_sse(request, ctx, resp, drop_usage=not client_wants_usage)
             return await self._relay_json(ctx, resp)
         finally:
-            resp.release()
+            # An unfinished body means we gave up on it: close the connection so that
+            # vLLM sees the hang-up and aborts the request instead of generating on.
+            if resp.content.at_eof():
+                resp.release()
+            else:
+                resp.close()
 
     async def _relay_json(self, ctx: _Ctx, resp: aiohttp.ClientResponse) -> web.Response:
         try:

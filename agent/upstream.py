@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 
 import aiohttp
 
 from agent.config import UpstreamConfig
+
+log = logging.getLogger("inferwatch.upstream")
 
 
 @dataclass(slots=True)
@@ -55,6 +58,10 @@ class Upstream:
     def mark(self, up: bool, error: str | None = None) -> None:
         """Record what a request or probe learned about the upstream."""
         changed = up != self.state.up
+        if changed and up:
+            log.info("upstream up", extra={"upstream": self.url})
+        elif changed:
+            log.warning("upstream down", extra={"upstream": self.url, "error": error})
         self.state.up = up
         self.state.last_error = None if up else error
         self.state.checked_at = time.time()

@@ -1,0 +1,128 @@
+"""The live /metrics page against the catalogue, both ways, and against real Prometheus tools:
+`promtool check metrics` on a live scrape, and a real Prometheus server scraping the agent."""
+
+import asyncio
+import shutil
+import subprocess
+
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from agent.catalogue import load_catalogue
+from tests.conftest import free_port
+from tests.http import get, post
+
+pytestmark = pytest.mark.integration
+
+CHAT = {"model": "fake-model", "messages": [{"role": "user", "content": "a b c"}]}
+# Families that exist only once their part of the agent has something to say.
+ALWAYS = {"agent", "prometheus_client"}
+
+
+async def exercise(ra):
+    """Requests that touch every agent-owned instrument."""
+    await post(ra.url + "/v1/chat/completions", CHAT, {"x-fake-tokens": "3"})
+    await post(ra.url + "/v1/chat/completions", {**CHAT, "stream": True})
+    await post(ra.url + "/v1/chat/completions", CHAT, {"x-fake-status": "500"})
+    await get(ra.url + "/v1/models")
+    await ra.records(4)
+
+
+async def scrape(ra) -> str:
+    status, headers, body = await get(ra.url + "/metrics")
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    return body.decode()
+
+
+def family_name(name: str, mtype: str) -> str:
+    # The text parser names a counter family without its `_total` suffix.
+    return name.removesuffix("_total") if mtype == "counter" else name
+
+
+async def test_metrics_match_catalogue_both_ways(agent):
+    await exercise(agent)
+    families = {f.name: f for f in text_string_to_metric_families(await scrape(agent))}
+    specs = load_catalogue()
+    declared = {family_name(s.name, s.type): s for s in specs.values()}
+    undeclared = set(families) - set(declared)
+    assert not undeclared, f"exposed but not in the catalogue: {sorted(undeclared)}"
+    missing = {n for n, s in declared.items() if s.source in ALWAYS} - set(families)
+    assert not missing, f"declared but not exposed: {sorted(missing)}"
+    for name, fam in families.items():
+        spec = declared[name]
+        assert fam.type == ("gauge" if spec.type == "info" else spec.type), name
+        for sample in fam.samples:
+            labels = set(sample.labels) - {"le"}
+            assert labels == set(spec.labels), (name, sample)
+
+
+async def test_all_families_have_samples_after_exercise(agent):
+    await exercise(agent)
+    families = {f.name: f for f in text_string_to_metric_families(await scrape(agent))}
+    empty = [
+        n
+        for n, f in families.items()
+        if not f.samples
+        and n != "inferwatch_records_dropped"
+        and n != "inferwatch_sink_export_failures"
+    ]
+    assert not empty
+
+
+@pytest.mark.prometheus
+async def test_promtool_check_metrics_passes_on_live_scrape(agent):
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing: install the Debian package prometheus"
+    await exercise(agent)
+    text = await scrape(agent)
+    proc = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip() == "" and proc.stderr.strip() == "", proc.stdout + proc.stderr
+
+
+@pytest.mark.prometheus
+async def test_real_prometheus_scrapes_the_agent(agent, tmp_path):
+    binary = shutil.which("prometheus")
+    assert binary, "prometheus missing: install the Debian package prometheus"
+    await exercise(agent)
+    target = agent.url.removeprefix("http://")
+    (tmp_path / "prometheus.yml").write_text(
+        "global: {scrape_interval: 1s}\n"
+        f"scrape_configs: [{{job_name: inferwatch, static_configs: [{{targets: ['{target}']}}]}}]\n"
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    query = "sum(gen_ai_client_token_usage_sum{gen_ai_token_type='output'})"
+    try:
+        async with asyncio.timeout(30), aiohttp.ClientSession() as s:
+            while True:
+                try:
+                    async with s.get(
+                        f"http://127.0.0.1:{port}/api/v1/query", params={"query": query}
+                    ) as r:
+                        result = (await r.json())["data"]["result"]
+                except aiohttp.ClientError:
+                    result = []
+                if result:
+                    break
+                await asyncio.sleep(0.5)
+            async with s.get(f"http://127.0.0.1:{port}/api/v1/targets") as r:
+                [t] = (await r.json())["data"]["activeTargets"]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    # 3 output tokens from the non-streamed request + 5 from the streamed one
+    assert float(result[0]["value"][1]) == 8
+    assert t["health"] == "up" and not t["lastError"]

@@ -1,0 +1,137 @@
+"""The proxy in front of the scripted test upstream (a stand-in for vLLM, not vLLM itself):
+records, headers, streaming, tenants, and the metrics each request leaves behind."""
+
+import aiohttp
+import orjson
+import pytest
+
+from agent.proxy import OVERHEAD_HEADER
+from tests.http import post
+
+pytestmark = pytest.mark.integration
+
+CHAT = {"model": "fake-model", "messages": [{"role": "user", "content": "one two three"}]}
+
+
+async def test_non_streaming_chat_record_and_headers(agent, fake_upstream):
+    status, headers, body = await post(
+        agent.url + "/v1/chat/completions", CHAT, {"x-request-id": "req-42", "x-fake-tokens": "7"}
+    )
+    assert status == 200
+    assert headers["x-request-id"] == "req-42"
+    assert float(headers[OVERHEAD_HEADER]) >= 0
+    assert orjson.loads(body)["usage"]["completion_tokens"] == 7
+    [r] = await agent.records(1)
+    assert (r.request_id, r.operation, r.model, r.tenant) == (
+        "req-42",
+        "chat",
+        "fake-model",
+        "default",
+    )
+    assert (r.prompt_tokens, r.completion_tokens, r.finish_reason) == (6, 7, "length")
+    assert r.status == "ok" and r.http_status == 200 and not r.stream
+    assert r.start_ns < r.first_token_ns <= r.end_ns
+    assert fake_upstream.received[0][1]["messages"] == CHAT["messages"]
+    labels = {
+        "gen_ai_request_model": "fake-model",
+        "gen_ai_operation_name": "chat",
+        "tenant": "default",
+        "gen_ai_token_type": "output",
+    }
+    assert agent.metric("gen_ai_client_token_usage_sum", labels) == 7
+
+
+async def test_streaming_passes_events_and_drops_usage_chunk_client_did_not_ask_for(
+    agent, fake_upstream
+):
+    status, headers, body = await post(
+        agent.url + "/v1/completions",
+        {"model": "fake-model", "prompt": "a b c d", "stream": True},
+        {"x-fake-tokens": "4"},
+    )
+    assert status == 200 and headers["Content-Type"].startswith("text/event-stream")
+    events = [e for e in body.split(b"\n\n") if e]
+    assert events[-1] == b"data: [DONE]"
+    payloads = [orjson.loads(e[6:]) for e in events[:-1]]
+    assert [p["choices"][0]["text"] for p in payloads] == [" tok0", " tok1", " tok2", " tok3"]
+    assert not any(p.get("usage") for p in payloads)  # the usage-only chunk was dropped
+    # ... but the agent asked upstream for it and recorded the counts
+    assert fake_upstream.received[0][1]["stream_options"] == {"include_usage": True}
+    [r] = await agent.records(1)
+    assert r.stream and (r.prompt_tokens, r.completion_tokens) == (4, 4)
+    assert r.operation == "text_completion" and r.finish_reason == "length"
+
+
+async def test_streaming_keeps_usage_chunk_when_client_asked(agent):
+    body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
+    _, _, raw = await post(agent.url + "/v1/chat/completions", body, {"x-fake-tokens": "3"})
+    usage = [orjson.loads(e[6:]) for e in raw.split(b"\n\n") if e.startswith(b"data: {")][-1]
+    assert usage["choices"] == [] and usage["usage"]["completion_tokens"] == 3
+
+
+async def test_stream_chunks_arrive_before_the_stream_ends(agent):
+    """Chunk-by-chunk forwarding: the first event reaches the client long before the last."""
+    import time
+
+    body = {**CHAT, "stream": True}
+    h = {"Content-Type": "application/json", "x-fake-tokens": "6", "x-fake-chunk-delay": "0.15"}
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(agent.url + "/v1/chat/completions", data=orjson.dumps(body), headers=h) as r,
+    ):
+        t0 = time.monotonic()
+        stamps = []
+        async for _line in r.content:
+            stamps.append(time.monotonic() - t0)
+    assert stamps[0] < stamps[-1] - 0.5  # 6 x 0.15 s apart: buffering would bunch them at the end
+
+
+async def test_embeddings_and_models_and_passthrough(agent, fake_upstream):
+    status, _, body = await post(
+        agent.url + "/v1/embeddings", {"model": "fake-model", "input": "x y"}
+    )
+    assert status == 200 and orjson.loads(body)["data"][0]["embedding"]
+    async with aiohttp.ClientSession() as s, s.get(agent.url + "/v1/models") as r:
+        assert r.status == 200 and (await r.json())["data"][0]["id"] == "fake-model"
+    status, _, body = await post(agent.url + "/tokenize", {"prompt": "a b c"})
+    assert status == 200 and orjson.loads(body)["tokens"] == [0, 1, 2]
+    records = await agent.records(3)
+    assert [r.operation for r in records] == ["embeddings", "other", "other"]
+    assert records[0].prompt_tokens == 2
+
+
+async def test_tenant_from_api_key_map_and_key_never_recorded(fake_upstream, start_agent):
+    ra = await start_agent(fake_upstream.url, tenants={"api_keys": {"acme": "sk-secret-acme"}})
+    await post(ra.url + "/v1/chat/completions", CHAT, {"Authorization": "Bearer sk-secret-acme"})
+    await post(ra.url + "/v1/chat/completions", CHAT, {"x-tenant-id": "beta"})
+    a, b = await ra.records(2)
+    assert (a.tenant, b.tenant) == ("acme", "beta")
+    assert "sk-secret-acme" not in repr(a.to_dict())
+    async with aiohttp.ClientSession() as s, s.get(ra.url + "/metrics") as r:
+        assert "sk-secret-acme" not in await r.text()
+
+
+async def test_tenant_label_capped_but_record_keeps_name(fake_upstream, start_agent):
+    ra = await start_agent(fake_upstream.url, metrics={"max_tenants": 2})
+    for t in ["t1", "t2", "t3"]:
+        await post(ra.url + "/v1/chat/completions", CHAT, {"x-tenant-id": t})
+    records = await ra.records(3)
+    assert [r.tenant for r in records] == ["t1", "t2", "t3"]
+    base = {"gen_ai_request_model": "fake-model", "gen_ai_operation_name": "chat", "status": "ok"}
+    count = "gen_ai_server_request_duration_seconds_count"
+    assert ra.metric(count, {**base, "tenant": "other"}) == 1
+    assert ra.metric(count, {**base, "tenant": "t3"}) is None
+
+
+async def test_traceparent_continued_and_forwarded(agent, fake_upstream):
+    tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    await post(agent.url + "/v1/chat/completions", CHAT, {"traceparent": tp})
+    [r] = await agent.records(1)
+    assert r.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert r.parent_span_id == "00f067aa0ba902b7"
+
+
+async def test_in_flight_gauge_returns_to_zero(agent):
+    await post(agent.url + "/v1/chat/completions", {**CHAT, "stream": True})
+    await agent.records(1)
+    assert agent.metric("inferwatch_requests_in_flight", {"gen_ai_operation_name": "chat"}) == 0

@@ -1,0 +1,104 @@
+"""Typed configuration: precedence, validation errors that name the field, masking."""
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from agent.config import ConfigError, load_settings, masked_dict
+
+pytestmark = pytest.mark.unit
+
+
+def test_defaults_are_valid():
+    s = load_settings()
+    assert s.listen.port == 8000
+    assert s.upstream.url is None
+    assert s.otel.endpoint is None  # tracing export is off by default
+
+
+def test_yaml_then_env_then_overrides(tmp_path, monkeypatch):
+    f = tmp_path / "c.yaml"
+    f.write_text("listen: {port: 9001}\nupstream: {url: 'http://a:1/', timeouts: {connect_s: 3}}\n")
+    s = load_settings(f)
+    assert s.listen.port == 9001 and s.upstream.url == "http://a:1"
+    assert s.upstream.timeouts.connect_s == 3
+    monkeypatch.setenv("INFERWATCH_LISTEN__PORT", "9002")
+    assert load_settings(f).listen.port == 9002
+    assert load_settings(f, {"listen": {"port": 9003}}).listen.port == 9003
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("listen: {port: 70000}", "listen.port"),
+        ("upstream: {url: 'ftp://x'}", "upstream.url"),
+        ("upstream: {timeouts: {idle_s: -1}}", "upstream.timeouts.idle_s"),
+        ("limits: {max_body_bytes: 1}", "limits.max_body_bytes"),
+        ("nonsense_key: 1", "nonsense_key"),
+        ("logging: {level: LOUD}", "logging.level"),
+    ],
+)
+def test_bad_config_names_the_field(tmp_path, text, field):
+    f = tmp_path / "c.yaml"
+    f.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_settings(f)
+    assert field in str(err.value)
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "nope.yaml")
+    f = tmp_path / "bad.yaml"
+    f.write_text("listen: [unclosed")
+    with pytest.raises(ConfigError):
+        load_settings(f)
+
+
+def test_secrets_are_masked(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("tenants: {api_keys: {acme: sk-very-secret-123}}\notel: {headers: {x-k: hush}}\n")
+    s = load_settings(f)
+    assert s.tenants.api_keys["acme"].get_secret_value() == "sk-very-secret-123"
+    shown = yaml.safe_dump(masked_dict(s))
+    assert "sk-very-secret-123" not in shown and "hush" not in shown
+    assert "acme" in shown
+
+
+def test_cli_bad_config_exits_nonzero_before_listening(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("listen: {port: -5}\n")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agent.cli",
+            "up",
+            "--upstream",
+            "http://127.0.0.1:9",
+            "--config",
+            str(f),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "listen.port" in proc.stderr
+
+
+def test_cli_config_show_masks(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("tenants: {api_keys: {acme: sk-very-secret-123}}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "config", "show", "--config", str(f)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    shown = yaml.safe_load(proc.stdout)
+    assert shown["tenants"]["api_keys"]["acme"] != "sk-very-secret-123"
+    assert "sk-very-secret-123" not in proc.stdout

@@ -1,0 +1,73 @@
+"""The record pipeline: bounded, counted drops, failing sinks isolated, nothing lost at close."""
+
+import asyncio
+
+import pytest
+
+from agent.metrics import new_registry
+from agent.pipeline import ExportResult, MemorySink, RecordPipeline
+from tests.records import make_record
+
+pytestmark = pytest.mark.unit
+
+
+def rec(i: int):
+    return make_record(str(i))
+
+
+class Exploding:
+    name = "exploding"
+
+    async def export(self, batch):
+        raise RuntimeError("backend down")
+
+    async def flush(self):
+        pass
+
+    async def close(self):
+        pass
+
+
+async def test_full_queue_counts_drops():
+    registry, inst = new_registry()
+    p = RecordPipeline([MemorySink()], queue_size=2, batch_size=10, instruments=inst)
+    assert [p.submit(rec(i)) for i in range(3)] == [True, True, False]
+    assert (
+        registry.get_sample_value("inferwatch_records_dropped_total", {"reason": "queue_full"}) == 1
+    )
+    assert registry.get_sample_value("inferwatch_records_queued") == 2
+
+
+async def test_failing_sink_does_not_starve_others_and_close_delivers_all():
+    registry, inst = new_registry()
+    good = MemorySink()
+    p = RecordPipeline([Exploding(), good], queue_size=1000, batch_size=7, instruments=inst)
+    p.start()
+    for i in range(50):
+        p.submit(rec(i))
+    await asyncio.sleep(0)
+    await p.close()
+    assert [r.request_id for r in good.records] == [str(i) for i in range(50)]
+    assert (
+        registry.get_sample_value("inferwatch_sink_export_failures_total", {"sink": "exploding"})
+        >= 1
+    )
+
+
+async def test_slow_sink_batch_in_progress_is_finished_at_close():
+    registry, inst = new_registry()
+
+    class Slow(MemorySink):
+        async def export(self, batch):
+            await asyncio.sleep(0.05)
+            return await super().export(batch)
+
+    slow = Slow()
+    p = RecordPipeline([slow], queue_size=100, batch_size=5, instruments=inst)
+    p.start()
+    for i in range(12):
+        p.submit(rec(i))
+    await asyncio.sleep(0.01)  # the consumer is now inside a slow export
+    await p.close()
+    assert sorted(int(r.request_id) for r in slow.records) == list(range(12))
+    assert isinstance(ExportResult(accepted=1), ExportResult)
