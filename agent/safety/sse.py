@@ -57,7 +57,7 @@ class SSEFilter:
         for event in complete.split(_SEP)[:-1]:
             data = _data(event)
             if data == b"[DONE]":
-                out.append(self._tail_event())
+                out.append(self.held_event())
                 out.append(event + _SEP)
                 continue
             obj = self._json(data)
@@ -111,7 +111,7 @@ class SSEFilter:
         slots.write(slot, text)
         return True
 
-    def _tail_event(self) -> bytes:
+    def held_event(self) -> bytes:
         """Text still held when `[DONE]` comes without a finish_reason: one last event."""
         tails = {i: f.finish() for i, f in self._filters.items()}
         tails = {i: t for i, t in tails.items() if t}
@@ -127,3 +127,35 @@ class SSEFilter:
         ]
         obj.pop("usage", None)
         return b"data: " + orjson.dumps(obj) + _SEP
+
+
+class SSEGuard:
+    """What the proxy's SSE relay calls for each piece it forwards: filter it when output
+    filters run inline, and keep it for the off-path check or capture. A no-op without
+    per-request safety state."""
+
+    def __init__(self, state) -> None:  # state: RequestSafety | None
+        self._state = state
+        self._filter: SSEFilter | None = state.stream() if state is not None else None
+        self.stopped = False
+
+    def pass_on(self, piece: bytes) -> bytes:
+        """The bytes to forward for `piece` (complete events); sets `stopped` on a block."""
+        if not piece or self._state is None:
+            return piece
+        if self._filter is not None:
+            piece, self.stopped = self._filter.process(piece)
+        self._state.keep_output(piece)
+        return piece
+
+    def finish(self, tail: bytes) -> bytes:
+        """The bytes to forward when the upstream ended: its unterminated last event, and
+        any text still held back if no `[DONE]` came."""
+        if self._state is None or self._filter is None:
+            return self.pass_on(tail)
+        if self.stopped:
+            return b""
+        out = self._filter.process(tail + _SEP)[0] if tail.strip() else b""
+        out += self._filter.held_event()
+        self._state.keep_output(out)
+        return out
