@@ -70,3 +70,22 @@ def test_events_without_text_pass_through_unchanged():
     usage = b'data: {"id":"x","choices":[],"usage":{"prompt_tokens":3}}\n\n'
     raw, _ = run(e, [b": keep-alive\n\n", usage])
     assert raw == b": keep-alive\n\n" + usage
+
+
+def test_guard_flushes_held_text_when_the_upstream_ends_without_done():
+    from agent.record import OP_CHAT
+    from agent.safety.request import RequestSafety
+    from agent.safety.sse import SSEGuard
+
+    e = SafetyEngine(SafetyConfig(actions={"secret": "redact"}, window_chars=32))
+    state = RequestSafety(e, OP_CHAT)
+    guard = SSEGuard(state)
+    sent = guard.pass_on(event("held back text of the answer")) + guard.finish(b"")
+    assert output_text(sent) == "held back text of the answer" and not guard.stopped
+
+
+def test_guard_without_state_passes_bytes_through():
+    from agent.safety.sse import SSEGuard
+
+    guard = SSEGuard(None)
+    assert guard.pass_on(b"data: x\n\n") == b"data: x\n\n" and guard.finish(b"tail") == b"tail"
