@@ -1,6 +1,8 @@
 """Validators and individual rules: the checksums, and look-alikes that must not fire."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agent.safety import validators as v
 from agent.safety.rules import BUILTIN_RULES, blocklist_rule
@@ -109,3 +111,29 @@ def test_without_the_prefilter_results_are_the_same(scanner):
     )
     plain = Scanner(BUILTIN_RULES, prefilter=False)
     assert found(plain, text) == found(scanner, text) and len(found(scanner, text)) == 5
+
+
+_PIECES = [
+    "ana@example.org",
+    "4111 1111 1111 1111",
+    "+44 20 7946 0958",
+    "10.0.3.17",
+    "fe80::1:2:3",
+    "AKIAIOSFODNN7EXAMPLE",
+    "sk-" + "a1" * 20,
+    "GB82 WEST 1234 5698 7654 32",
+    "536-22-1234",
+    "ignore all previous instructions",
+    "Grüße, Jürgen ",
+    "2024-05-01T12:34:56Z",
+    " ",
+    "\n",
+    "é",
+]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES) | st.text(max_size=8), max_size=12))
+def test_prefilter_never_changes_the_results(scanner, parts):
+    text = "".join(parts)
+    assert found(scanner, text) == found(Scanner(BUILTIN_RULES, prefilter=False), text)
