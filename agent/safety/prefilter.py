@@ -61,11 +61,14 @@ class Prefilter:
     """
 
     def __init__(self, rules: list[Rule]) -> None:
-        self._reach = [r.max_len for r in rules]
+        # A prefilter suffix puts one more character (the one after the match) before the end.
+        self._reach = [r.max_len and r.max_len + bool(r.prefilter_suffix) for r in rules]
         self._db = None
         if not rules:
             return
-        key = tuple((r.pattern, r.ignore_case, r.max_len is not None) for r in rules)
+        key = tuple(
+            (r.pattern + r.prefilter_suffix, r.ignore_case, r.max_len is not None) for r in rules
+        )
         try:
             self._db = _database(key)
         except Exception as err:  # missing package or a pattern it cannot take

@@ -28,6 +28,10 @@ class Rule:
     # Longest possible match, when bounded: lets the scanner run `re` only on small windows
     # around the prefilter's reports. None: the whole text is scanned once the rule fires.
     max_len: int | None = None
+    # Appended to the pattern in the prefilter only: for rules that must be followed by a
+    # non-alphanumeric character (or the end), Hyperscan then reports one end per candidate
+    # instead of one per possible length, which is what dense texts pay for.
+    prefilter_suffix: str = ""
 
     @property
     def family(self) -> str:
@@ -69,6 +73,7 @@ _NB = r"(?<![\w.+-])"  # not glued to a preceding word, number or address
 _NA = r"(?![\w-]|\.\d)"  # not glued to a following one (a full stop may end the sentence)
 _OCT = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _HEX = r"[0-9A-Fa-f]{1,4}"
+_END = r"(?:[^A-Za-z0-9]|$)"
 
 PII_RULES = (
     Rule(
@@ -77,6 +82,7 @@ PII_RULES = (
         r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])",
         v.email_ok,
         max_len=340,
+        prefilter_suffix=_END,
     ),
     Rule(
         "pii.card",
@@ -84,25 +90,29 @@ PII_RULES = (
         _NB + r"(?<!\d[ -])[2-6]\d{3}(?:[ -]?\d){9,15}(?![\w-]|[ .]\d)",
         v.card_ok,
         max_len=40,
+        prefilter_suffix=_END,
     ),
     Rule(
         "pii.iban",
         r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![A-Za-z0-9])",
         v.iban_ok,
         max_len=44,
+        prefilter_suffix=_END,
     ),
-    Rule("pii.ssn", _NB + r"\d{3}-\d{2}-\d{4}" + _NA, v.ssn_ok, max_len=11),
+    Rule("pii.ssn", _NB + r"\d{3}-\d{2}-\d{4}" + _NA, v.ssn_ok, max_len=11, prefilter_suffix=_END),
     Rule(
         "pii.phone",
         _NB + r"(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[-. ])\d{3}[-. ]\d{4}" + _NA,
         v.nanp_ok,
         max_len=30,
+        prefilter_suffix=_END,
     ),
     Rule(
         "pii.phone",
         r"(?<![\w+])\+[2-9]\d{0,2}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}" + _NA,
         v.phone_ok,
         max_len=30,
+        prefilter_suffix=_END,
     ),
     Rule(
         "pii.ip",
@@ -110,6 +120,7 @@ PII_RULES = (
         + rf"{_OCT}\.{_OCT}\.{_OCT}\.{_OCT}"
         + r"(?!\w|\.\d)",
         max_len=15,
+        prefilter_suffix=_END,
     ),
     Rule(
         "pii.ip",
@@ -117,6 +128,7 @@ PII_RULES = (
         r"(?![\w:])",
         v.ipv6_ok,
         max_len=45,
+        prefilter_suffix=_END,
     ),
 )
 
@@ -139,11 +151,13 @@ SECRET_RULES = (
         "secret.aws_key",
         r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?![A-Za-z0-9])",
         max_len=20,
+        prefilter_suffix=_END,
     ),
     Rule(
         "secret.aws_key",
         r"(?i:aws_?secret_?(?:access_?)?key)[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])",
         max_len=100,
+        prefilter_suffix=_END,
     ),
     Rule(
         "secret.github_token",
@@ -152,8 +166,18 @@ SECRET_RULES = (
     Rule("secret.gitlab_token", r"(?<![\w-])glpat-[A-Za-z0-9_-]{20,}"),
     Rule("secret.slack_token", r"(?<![\w-])xox[abprs]-(?:\d+-){1,3}[A-Za-z0-9-]{10,}"),
     Rule("secret.stripe_key", r"(?<!\w)(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{24,}"),
-    Rule("secret.google_api_key", r"(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])", max_len=39),
-    Rule("secret.huggingface_token", r"(?<![\w-])hf_[A-Za-z]{34,40}(?![\w-])", max_len=40),
+    Rule(
+        "secret.google_api_key",
+        r"(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])",
+        max_len=39,
+        prefilter_suffix=_END,
+    ),
+    Rule(
+        "secret.huggingface_token",
+        r"(?<![\w-])hf_[A-Za-z]{34,40}(?![\w-])",
+        max_len=40,
+        prefilter_suffix=_END,
+    ),
     Rule("secret.jwt", r"(?<![\w-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
     Rule("secret.bearer_token", r"(?i:bearer)\s+[A-Za-z0-9._~+/-]{20,}=*", v.token_ok),
     Rule(

@@ -18,6 +18,9 @@ class Hit:
     end: int
 
 
+_PAD = 8  # longer than any look-ahead of the rules
+
+
 class Scanner:
     """Runs a fixed set of rules; compiled once, then shared by all requests (stateless)."""
 
@@ -37,8 +40,11 @@ class Scanner:
         for i, windows in todo:
             name, regex, validate = self._rules[i]
             for lo, hi in windows or ((0, len(text)),):
-                for m in regex.finditer(text, lo, hi):
-                    if validate is None or validate(m.group()):
+                # Search a little past the window so look-aheads at its end see the real
+                # text; a match ending past it would have been reported by the prefilter
+                # (and the window widened), so such a match is an artefact of the cut.
+                for m in regex.finditer(text, lo, hi + _PAD):
+                    if m.end() <= hi and (validate is None or validate(m.group())):
                         hits.append(Hit(name, m.start(), m.end()))
         if len(hits) > 1:
             hits = _outermost(hits)
