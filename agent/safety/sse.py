@@ -99,11 +99,12 @@ class SSEFilter:
         slot = slots.delta_slot(choice)
         before = slots.read(slot) if slot else ""
         text, blocked = f.feed(before) if before else ("", False)
+        if not blocked and choice.get("finish_reason"):
+            text += f.finish()  # may find a block in the held tail too
+            blocked = f.blocked is not None
         if blocked:
             self.blocked = True
             choice["finish_reason"] = FINISH_BLOCKED
-        elif choice.get("finish_reason"):
-            text += f.finish()
         if text == before:
             return self.blocked
         if slot is None:
@@ -114,15 +115,17 @@ class SSEFilter:
     def held_event(self) -> bytes:
         """Text still held when `[DONE]` comes without a finish_reason: one last event."""
         tails = {i: f.finish() for i, f in self._filters.items()}
-        tails = {i: t for i, t in tails.items() if t}
+        ends = {i: FINISH_BLOCKED for i, f in self._filters.items() if f.blocked is not None}
+        self.blocked = self.blocked or bool(ends)
+        tails = {i: t for i, t in tails.items() if t or i in ends}
         if not tails or self._last is None:
             return b""
         obj = copy.deepcopy(self._last)
         chat = any("delta" in c for c in obj["choices"] if isinstance(c, dict))
         obj["choices"] = [
-            {"index": i, "delta": {"content": t}, "finish_reason": None}
+            {"index": i, "delta": {"content": t}, "finish_reason": ends.get(i)}
             if chat
-            else {"index": i, "text": t, "finish_reason": None}
+            else {"index": i, "text": t, "finish_reason": ends.get(i)}
             for i, t in sorted(tails.items())
         ]
         obj.pop("usage", None)
@@ -157,5 +160,6 @@ class SSEGuard:
             return b""
         out = self._filter.process(tail + _SEP)[0] if tail.strip() else b""
         out += self._filter.held_event()
+        self.stopped = self._filter.blocked
         self._state.keep_output(out)
         return out

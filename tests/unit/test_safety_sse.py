@@ -89,3 +89,20 @@ def test_guard_without_state_passes_bytes_through():
 
     guard = SSEGuard(None)
     assert guard.pass_on(b"data: x\n\n") == b"data: x\n\n" and guard.finish(b"tail") == b"tail"
+
+
+@pytest.mark.parametrize("finish", [True, False])
+def test_a_block_found_only_in_the_held_tail_still_ends_with_content_filter(finish):
+    e = SafetyEngine(SafetyConfig(actions={"secret": "block"}, window_chars=256))
+    events = (
+        stream(["short: ", KEY]) if finish else [event("short: "), event(KEY), b"data: [DONE]\n\n"]
+    )
+    raw, f = run(e, events)
+    reasons = [
+        c["finish_reason"]
+        for x in raw.split(b"\n\n")
+        if x.startswith(b"data: {")
+        for c in orjson.loads(x[6:])["choices"]
+        if c["finish_reason"]
+    ]
+    assert reasons == ["content_filter"] and KEY not in raw.decode() and f.blocked

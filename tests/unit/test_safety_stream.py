@@ -63,7 +63,7 @@ def test_only_the_window_is_held_back_not_the_whole_stream(redacting):
     f = StreamFilter(redacting)
     emitted = "".join(f.feed("plain words without anything sensitive. " * 10)[0] for _ in range(3))
     held = len("plain words without anything sensitive. ") * 30 - len(emitted)
-    assert 0 < held <= 64
+    assert 0 < held <= 64 + 16  # the window plus one scanning step
 
 
 def test_block_stops_the_stream_and_sends_only_the_clean_part():
