@@ -8,14 +8,16 @@ import time
 
 import orjson
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from agent import __version__
 from agent.config import Settings
 from agent.metrics import RequestMetrics, new_registry
 from agent.pipeline import RecordPipeline, Sink
 from agent.proxy import OPERATIONS, Proxy
+from agent.store.wiring import attach_store
 from agent.upstream import Upstream
+from collectors.wiring import attach_collectors
 
 log = logging.getLogger("inferwatch.app")
 
@@ -26,7 +28,13 @@ _PROBE_EVERY_S = 5.0
 class Agent:
     """All the parts of one running agent, built from settings and passed to each other."""
 
-    def __init__(self, settings: Settings, upstream_url: str, sinks: list[Sink] | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        upstream_url: str,
+        sinks: list[Sink] | None = None,
+        extra_collectors: list | None = None,
+    ):
         self.settings = settings
         self.started = time.time()
         self.registry, self.instruments = new_registry()
@@ -44,6 +52,8 @@ class Agent:
         self._tasks: list[asyncio.Task] = []
         self.on_startup: list = []  # extra async callables(agent), e.g. collectors
         self.on_cleanup: list = []
+        self.collectors = attach_collectors(self, settings, extra_collectors or ())
+        attach_store(self, settings)
 
     def build_app(self) -> web.Application:
         """The aiohttp application: the proxied API plus /health and /metrics."""
@@ -80,8 +90,9 @@ class Agent:
 
     async def handle_metrics(self, request: web.Request) -> web.Response:
         """Prometheus text exposition of the agent's registry."""
-        body = generate_latest(self.registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(
+            body=self.registry.render(), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
 
     async def handle_live(self, request: web.Request) -> web.Response:
         """Liveness: the agent's event loop answers. Never depends on the upstream."""

@@ -14,6 +14,8 @@ from pathlib import Path
 import yaml
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from agent.fastmetrics import AgentRegistry, FastCounter, FastGauge, FastHistogram
+
 _TYPES = {"counter", "gauge", "histogram", "info"}
 
 
@@ -56,13 +58,24 @@ def load_catalogue(path: str | Path | None = None) -> dict[str, MetricSpec]:
 
 
 def build_instrument(spec: MetricSpec, registry: CollectorRegistry):
-    """Create the prometheus_client instrument for an agent-owned spec, registered in `registry`."""
+    """Create the instrument for an agent-owned spec, registered in `registry`: a fast family
+    when `registry` is an `AgentRegistry` (see agent/fastmetrics.py), else prometheus_client's."""
+    if isinstance(registry, AgentRegistry):
+        return registry.add_fast(_fast_family(spec))
     if spec.type == "counter":
         # prometheus_client appends `_total` itself.
         return Counter(spec.name.removesuffix("_total"), spec.help, spec.labels, registry=registry)
     if spec.type in ("gauge", "info"):
         return Gauge(spec.name, spec.help, spec.labels, registry=registry)
     return Histogram(spec.name, spec.help, spec.labels, buckets=spec.buckets, registry=registry)
+
+
+def _fast_family(spec: MetricSpec):
+    if spec.type == "counter":
+        return FastCounter(spec.name, spec.help, spec.labels)
+    if spec.type in ("gauge", "info"):
+        return FastGauge(spec.name, spec.help, spec.labels)
+    return FastHistogram(spec.name, spec.help, spec.labels, spec.buckets)
 
 
 def markdown_table(specs: dict[str, MetricSpec]) -> str:

@@ -13,6 +13,9 @@ import yaml
 
 from agent import __version__
 from agent.config import ConfigError, Settings, load_settings, masked_dict
+from agent.shipping.cli import add_es_command
+from agent.store.wiring import add_store_flags, store_overrides
+from collectors.wiring import add_collector_flags, collector_overrides
 
 log = logging.getLogger("inferwatch.cli")
 
@@ -38,6 +41,8 @@ def _overrides(args: argparse.Namespace) -> dict:
         over["listen"] = args.listen
     if getattr(args, "upstream", None):
         over["upstream"] = {"url": args.upstream}
+    over.update(collector_overrides(args))
+    over.update(store_overrides(args))
     return over
 
 
@@ -83,7 +88,9 @@ def _add_up(sub) -> None:
         type=_listen,
         help="where the agent listens (config: listen.host / listen.port; default 127.0.0.1:8000)",
     )
+    add_store_flags(p)
     _add_config_arg(p)
+    add_collector_flags(p)
     p.set_defaults(func=cmd_up)
 
 
@@ -161,7 +168,7 @@ def cmd_config_show(args: argparse.Namespace) -> int:
 
 
 # Each subcommand registers itself here; later features add one line each.
-SUBCOMMANDS: list[Callable] = [_add_up, _add_config]
+SUBCOMMANDS: list[Callable] = [_add_up, _add_config, add_es_command]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,6 +20,9 @@ from pydantic_settings import (
 )
 
 from agent.safety.config import SafetyConfig
+from agent.shipping.config import ElasticsearchConfig
+from agent.store.config import StoreConfig
+from collectors.config import CollectorsConfig
 
 
 class _Section(BaseModel):
@@ -143,6 +146,9 @@ class Settings(BaseSettings):
     otel: OtelConfig = Field(default_factory=OtelConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    collectors: CollectorsConfig = Field(default_factory=CollectorsConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    elasticsearch: ElasticsearchConfig = Field(default_factory=ElasticsearchConfig)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, disable_created_metrics
+from prometheus_client import disable_created_metrics
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
@@ -10,17 +10,18 @@ from prometheus_client.process_collector import ProcessCollector
 from agent import __version__
 from agent.catalogue import MetricSpec, build_instrument, load_catalogue
 from agent.config import MetricsConfig
+from agent.fastmetrics import AgentRegistry
 from agent.labels import LabelCap
 from agent.record import OP_OTHER, STATUS_OK, RequestRecord
 
 
-def new_registry(specs: dict[str, MetricSpec] | None = None) -> tuple[CollectorRegistry, dict]:
+def new_registry(specs: dict[str, MetricSpec] | None = None) -> tuple[AgentRegistry, dict]:
     """A fresh registry holding every agent-owned instrument of the catalogue, plus the
     standard process / platform / GC collectors. Returns (registry, instruments by name)."""
     # `_created` series double the page and no dashboard uses them.
     disable_created_metrics()
     specs = specs if specs is not None else load_catalogue()
-    registry = CollectorRegistry()
+    registry = AgentRegistry()
     instruments = {
         name: build_instrument(spec, registry)
         for name, spec in specs.items()

@@ -66,12 +66,14 @@ class RunningAgent:
 
 
 @pytest.fixture
-async def start_agent():
-    """Factory: `await start_agent(upstream_url, **settings_overrides)` -> RunningAgent."""
+async def start_agent(tmp_path):
+    """Factory: `await start_agent(upstream_url, **settings_overrides)` -> RunningAgent.
+    The agent's embedded store lives in the test's tmp dir unless `store` is overridden."""
     started: list[RunningAgent] = []
 
     async def _start(upstream_url: str, **overrides) -> RunningAgent:
-        settings = load_settings(None, {"listen": {"port": 0}, **overrides})
+        base = {"listen": {"port": 0}, "store": {"dir": str(tmp_path / f"store{len(started)}")}}
+        settings = load_settings(None, {**base, **overrides})
         sink = MemorySink()
         agent = Agent(settings, upstream_url, [sink])
         runner = await serve(agent, "127.0.0.1", 0)

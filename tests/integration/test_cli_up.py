@@ -27,7 +27,7 @@ async def wait_listening(url: str, proc, timeout: float = 30) -> None:
             await asyncio.sleep(0.1)
 
 
-async def test_up_serves_logs_json_and_stops_on_sigterm(fake_upstream):
+async def test_up_serves_logs_json_and_stops_on_sigterm(fake_upstream, tmp_path):
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -39,7 +39,11 @@ async def test_up_serves_logs_json_and_stops_on_sigterm(fake_upstream):
         "--listen",
         f"127.0.0.1:{port}",
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "INFERWATCH_LOGGING__LEVEL": "INFO"},
+        env={
+            **os.environ,
+            "INFERWATCH_LOGGING__LEVEL": "INFO",
+            "INFERWATCH_STORE__DIR": str(tmp_path),
+        },
     )
     url = f"http://127.0.0.1:{port}"
     try:

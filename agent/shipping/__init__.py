@@ -1,0 +1,1 @@
+"""Shipping request records from the store (the outbox) to Elasticsearch."""

@@ -1,0 +1,71 @@
+"""The `store:` configuration section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Section(BaseModel):
+    # Unknown keys are errors, as in every section of `agent.config`.
+    model_config = ConfigDict(extra="forbid")
+
+
+class RetentionConfig(_Section):
+    """How long and how much of the request log the store keeps."""
+
+    max_age_days: float = Field(
+        7.0, gt=0, description="Rows older than this (by wall time) are deleted."
+    )
+    max_size_mb: float = Field(
+        1024.0, gt=0, description="Bytes used by the database above which the oldest rows go."
+    )
+    check_interval_s: float = Field(
+        60.0, gt=0, description="How often the writer applies the retention rules."
+    )
+
+
+class StoreConfig(_Section):
+    """The embedded SQLite request log (WAL mode; a dashboard may read it while the agent writes)."""
+
+    enabled: bool = Field(True, description="Write every request record to the store.")
+    dir: Path = Field(
+        Path("./inferwatch-data"), description="Folder of the database (created if missing)."
+    )
+    filename: str = Field("requests.sqlite3", description="Database file name inside `dir`.")
+    flush_interval_s: float = Field(
+        0.05,
+        gt=0,
+        le=10,
+        description="Longest time a record waits in memory before it is committed; a SIGKILL "
+        "of the agent loses at most this much (with `durability: batch`).",
+    )
+    durability: Literal["batch", "sync"] = Field(
+        "batch",
+        description="`batch`: commit every flush interval. `sync`: every batch is committed "
+        "before the store acknowledges it, no interval (nothing acknowledged is lost to a "
+        "crash of the agent).",
+    )
+    fsync: bool = Field(
+        False,
+        description="fsync every commit (SQLite synchronous=FULL) so commits also survive a "
+        "power loss or OS crash; without it they survive a crash of the agent only.",
+    )
+    max_pending_records: int = Field(
+        100_000,
+        ge=1,
+        description="Records held in memory while the database cannot be written (disk full, "
+        "locked); records beyond it are counted as dropped.",
+    )
+    max_batch: int = Field(5000, ge=1, description="Most records written in one transaction.")
+    busy_timeout_ms: int = Field(
+        2000, ge=0, description="How long a write waits for a lock held by another process."
+    )
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self.dir / self.filename

@@ -1,0 +1,74 @@
+"""The store seen as the Elasticsearch outbox: read unshipped rows, mark their outcome.
+
+Reads use their own connection (WAL lets them run beside the writer); marks go through
+the single writer thread. Every read blocks: call them from one worker thread at a time
+(the shipper has its own single-thread executor); `mark` returns a future of the writer.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from concurrent.futures import Future
+
+from agent.store import schema
+from agent.store.writer import StoreWriter
+
+
+class Outbox:
+    """Unshipped rows of the store, oldest first."""
+
+    def __init__(self, path: str, writer: StoreWriter, busy_timeout_ms: int = 2000) -> None:
+        self._path = path
+        self._writer = writer
+        self._busy_ms = busy_timeout_ms
+        self._db: sqlite3.Connection | None = None
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._db = schema.connect(self._path, self._busy_ms)
+        return self._db
+
+    def fetch(self, after_id: int, limit: int) -> list[tuple[int, str]]:
+        """Up to `limit` unshipped rows with id > `after_id`: (id, record JSON)."""
+        sql = "SELECT id, record FROM requests WHERE ship_state = 0 AND id > ? ORDER BY id LIMIT ?"
+        return self._conn().execute(sql, (after_id, limit)).fetchall()
+
+    def oldest_wall_time(self) -> float | None:
+        """Wall time of the oldest unshipped row (uses the partial index: cheap)."""
+        sql = "SELECT wall_time FROM requests WHERE ship_state = 0 ORDER BY id LIMIT 1"
+        row = self._conn().execute(sql).fetchone()
+        return row[0] if row else None
+
+    def backlog(self) -> int:
+        """Number of unshipped rows (a scan of the partial index: call it now and then)."""
+        return (
+            self._conn().execute("SELECT count(*) FROM requests WHERE ship_state = 0").fetchone()[0]
+        )
+
+    def mark(self, shipped: Sequence[int], rejected: Sequence[tuple[int, str]]) -> Future:
+        """Record outcomes on the writer thread, in one transaction."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    f"UPDATE requests SET ship_state = {schema.SHIPPED} WHERE id = ?",
+                    [(i,) for i in shipped],
+                )
+                conn.executemany(
+                    f"UPDATE requests SET ship_state = {schema.REJECTED}, ship_error = ? WHERE id = ?",
+                    [(reason, i) for i, reason in rejected],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        return self._writer.submit(op)
+
+    def close(self) -> None:
+        """Close the read connection, if open."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None

@@ -1,0 +1,69 @@
+"""`RequestRecord` <-> store row: the typed columns plus the whole record as JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+from types import SimpleNamespace
+
+import orjson
+
+from agent.record import RequestRecord, SafetyVerdict
+from agent.store.schema import PENDING
+
+_FIELDS = {f.name for f in dataclasses.fields(RequestRecord)}
+_DEFAULTS = {
+    f.name: f.default
+    for f in dataclasses.fields(RequestRecord)
+    if f.default is not dataclasses.MISSING
+}
+
+
+def to_row(r: RequestRecord) -> tuple:
+    """The values of `schema.INSERT_COLUMNS` for one record (orjson serializes the dataclass)."""
+    return (
+        r.request_id,
+        r.wall_time,
+        r.tenant,
+        r.model,
+        r.operation,
+        r.status,
+        r.http_status,
+        r.error_type,
+        int(r.stream),
+        r.prompt_tokens,
+        r.completion_tokens,
+        r.duration_s,
+        r.ttft_s,
+        r.cost_amount,
+        r.cost_currency,
+        r.cost_device_seconds,
+        r.cost_joules,
+        sum(v.count for v in r.safety),
+        orjson.dumps(r).decode(),
+        PENDING,
+    )
+
+
+def from_json(text: str | bytes) -> RequestRecord:
+    """Rebuild a record from its stored JSON (fields unknown to this version are ignored)."""
+    data = orjson.loads(text)
+    kwargs = {k: v for k, v in data.items() if k in _FIELDS}
+    kwargs["safety"] = tuple(SafetyVerdict(**v) for v in kwargs.get("safety") or ())
+    return RequestRecord(**kwargs)
+
+
+class StoredRecord:
+    """A stored record read back for shipping: `RequestRecord`'s attributes and derived
+    properties over the stored JSON, without rebuilding the frozen dataclass (whose
+    per-field `object.__setattr__` costs more than the rest of the conversion)."""
+
+    duration_s = RequestRecord.duration_s
+    ttft_s = RequestRecord.ttft_s
+    tpot_s = RequestRecord.tpot_s
+
+    def __init__(self, text: str | bytes) -> None:
+        data = orjson.loads(text)
+        self.__dict__.update(_DEFAULTS)
+        self.__dict__.update(data)
+        self.extra = data.get("extra") or {}
+        self.safety = tuple(SimpleNamespace(**v) for v in data.get("safety") or ())

@@ -1,0 +1,98 @@
+"""The store's schema and its migrations (tracked with SQLite's `user_version`).
+
+Columns a dashboard aggregates on are real, typed columns; the whole record is kept as
+JSON beside them, so nothing measured is lost and later fields need no migration.
+`ship_state` makes the table the Elasticsearch outbox.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+# Values of `requests.ship_state`.
+PENDING = 0  # not yet acknowledged by Elasticsearch
+SHIPPED = 1  # Elasticsearch holds it (created, or already there)
+REJECTED = 2  # Elasticsearch refused it as malformed: kept here, reported, not retried
+
+_V1 = """
+CREATE TABLE requests (
+    id INTEGER PRIMARY KEY,
+    request_id TEXT NOT NULL,
+    wall_time REAL NOT NULL,
+    tenant TEXT NOT NULL,
+    model TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    status TEXT NOT NULL,
+    http_status INTEGER NOT NULL,
+    error_type TEXT,
+    stream INTEGER NOT NULL,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    latency_s REAL NOT NULL,
+    ttft_s REAL,
+    cost_amount REAL,
+    cost_currency TEXT,
+    cost_device_seconds REAL,
+    cost_joules REAL,
+    safety_hits INTEGER NOT NULL DEFAULT 0,
+    record TEXT NOT NULL,
+    ship_state INTEGER NOT NULL DEFAULT 0,
+    ship_error TEXT
+);
+CREATE INDEX requests_wall_time ON requests (wall_time);
+CREATE INDEX requests_request_id ON requests (request_id);
+-- Partial index: only the outbox, so it stays small when shipping keeps up.
+CREATE INDEX requests_unshipped ON requests (id) WHERE ship_state = 0;
+"""
+
+# Each entry migrates from version i to i+1; append, never edit.
+MIGRATIONS: list[str] = [_V1]
+VERSION = len(MIGRATIONS)
+
+INSERT_COLUMNS = (
+    "request_id, wall_time, tenant, model, operation, status, http_status, error_type, stream, "
+    "prompt_tokens, completion_tokens, latency_s, ttft_s, cost_amount, cost_currency, "
+    "cost_device_seconds, cost_joules, safety_hits, record, ship_state"
+)
+INSERT_SQL = f"INSERT INTO requests ({INSERT_COLUMNS}) VALUES ({', '.join('?' * 20)})"  # noqa: S608
+
+
+class SchemaError(Exception):
+    """The database was written by a newer inferwatch than this one."""
+
+
+def connect(path: str, busy_timeout_ms: int = 2000, fsync: bool = False) -> sqlite3.Connection:
+    """A connection in WAL mode. `fsync` makes every commit fsync (synchronous=FULL)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    conn.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode survives a crash of the process (not of the OS); FULL survives both.
+    conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to `VERSION`; returns the version found before."""
+    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    if found > VERSION:
+        raise SchemaError(f"database schema v{found} is newer than this agent's v{VERSION}")
+    if found == 0:
+        # Must be set before the first table exists; lets retention give space back.
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+    for version in range(found, VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return found
+
+
+def _statements(script: str) -> list[str]:
+    # `executescript` would commit the open transaction; run statement by statement instead.
+    lines = [ln for ln in script.splitlines() if not ln.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

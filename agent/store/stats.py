@@ -1,0 +1,39 @@
+"""The store's metrics, behind small methods so the writer stays free of metric names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+class StoreStats:
+    """Updates the `inferwatch_store_*` instruments (thread-safe, as prometheus_client is)."""
+
+    def __init__(self, instruments: dict) -> None:
+        self._written = instruments["inferwatch_store_records_written_total"]
+        self._errors = instruments["inferwatch_store_write_errors_total"]
+        self._pending = instruments["inferwatch_store_records_pending"]
+        self._dropped = instruments["inferwatch_store_records_dropped_total"]
+        self._retention = instruments["inferwatch_store_retention_deleted_total"]
+
+    def set_pending(self, fn: Callable[[], int]) -> None:
+        """Read the number of records waiting in memory at scrape time."""
+        self._pending.set_function(fn)
+
+    def written(self, n: int) -> None:
+        """`n` records were committed."""
+        self._written.inc(n)
+
+    def write_error(self, kind: str) -> None:
+        """A write failed (locked, disk_full, io, readonly, other)."""
+        self._errors.labels(kind).inc()
+
+    def dropped(self, reason: str, n: int) -> None:
+        """`n` records could not be kept."""
+        self._dropped.labels(reason).inc(n)
+
+    def retention(self, by_age: int, by_size: int) -> None:
+        """Rows deleted by a retention pass."""
+        if by_age:
+            self._retention.labels("age").inc(by_age)
+        if by_size:
+            self._retention.labels("size").inc(by_size)

@@ -1,0 +1,275 @@
+"""The store's single writer: a thread that commits queued records in batches.
+
+The event loop only appends to a list under a lock. The thread waits up to one flush
+interval after the first record arrives (or not at all when a caller waits for the
+commit), then writes everything pending in one transaction. When the database cannot be
+written (disk full, locked by another process) the records stay in memory, up to a
+bound, and the failure is logged and counted; beyond the bound records are counted as
+dropped. Other writes (outbox marks, retention) run on the same thread, so there is one
+writer and SQLite never sees two of ours competing for the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, InvalidStateError
+
+from agent.record import RequestRecord
+from agent.store import retention, schema
+from agent.store.config import StoreConfig
+from agent.store.rows import to_row
+from agent.store.stats import StoreStats
+
+log = logging.getLogger("inferwatch.store")
+
+_BACKOFF_MIN_S, _BACKOFF_MAX_S = 0.05, 2.0
+_RETENTION_CATCH_UP_S = 0.5
+
+
+def _settle(fut: Future, result: object = None, error: BaseException | None = None) -> None:
+    # A caller may have given up (its asyncio task was cancelled): the write still counts.
+    with contextlib.suppress(InvalidStateError):
+        if error is not None:
+            fut.set_exception(error)
+        else:
+            fut.set_result(result)
+
+
+def error_kind(err: sqlite3.Error) -> str:
+    """A bounded label for a SQLite failure: locked, disk_full, io, readonly or other."""
+    name = getattr(err, "sqlite_errorname", "") or ""
+    for prefix, kind in (("SQLITE_BUSY", "locked"), ("SQLITE_LOCKED", "locked")):
+        if name.startswith(prefix):
+            return kind
+    kinds = {"SQLITE_FULL": "disk_full", "SQLITE_READONLY": "readonly", "SQLITE_CANTOPEN": "io"}
+    return kinds.get(name, "io" if name.startswith("SQLITE_IOERR") else "other")
+
+
+class StoreWriter:
+    """Owns the write connection and the thread that uses it."""
+
+    def __init__(self, config: StoreConfig, stats: StoreStats, keep_unshipped: bool) -> None:
+        self._c = config
+        self._stats = stats
+        self._keep_unshipped = keep_unshipped
+        self._cond = threading.Condition()
+        self._records: list[RequestRecord] = []
+        self._waiters: list[tuple[int, Future]] = []  # (records still to commit, future)
+        self._ops: list[tuple[Callable, Future]] = []
+        self._first_at = 0.0
+        self._stopping = False
+        self._failures = 0
+        self._next_retention = 0.0
+        self._last_drop_log = 0.0
+        self._conn: sqlite3.Connection | None = None
+        self._thread: threading.Thread | None = None
+        stats.set_pending(lambda: len(self._records))
+
+    # ---- life cycle -----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open (creating and migrating) the database and start the thread. Blocking."""
+        self._c.dir.mkdir(parents=True, exist_ok=True)
+        self._conn = schema.connect(str(self._c.path), self._c.busy_timeout_ms, self._c.fsync)
+        schema.migrate(self._conn)
+        self._next_retention = time.monotonic()  # first pass right away
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Commit what is pending (one last try), stop the thread, close the connection."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join()
+        if self._conn is not None:
+            self._conn.close()
+        if self._records:
+            log.error("store closed with records not written", extra={"count": len(self._records)})
+
+    # ---- called from the event loop (never blocks on I/O) ---------------------------
+
+    @property
+    def failing(self) -> bool:
+        """True while the last write failed (records wait in memory)."""
+        return self._failures > 0
+
+    def put(self, batch: Sequence[RequestRecord], wait: bool = False) -> tuple[int, Future | None]:
+        """Queue records; returns (accepted, future resolved with True once committed or
+        False when the write failed and the records wait in memory). Future only if `wait`."""
+        with self._cond:
+            room = max(0, self._c.max_pending_records - len(self._records))
+            accepted = batch if len(batch) <= room else batch[:room]
+            if not self._records:
+                self._first_at = time.monotonic()
+            self._records.extend(accepted)
+            fut: Future | None = None
+            # While writes fail nobody waits: the pipeline must keep moving (records are held).
+            if wait and accepted and not self._failures:
+                fut = Future()
+                self._waiters.append((len(self._records), fut))
+            self._cond.notify()
+        if len(accepted) < len(batch):
+            self._dropped(len(batch) - len(accepted))
+        return len(accepted), fut
+
+    def submit(self, op: Callable[[sqlite3.Connection], object]) -> Future:
+        """Run `op(conn)` on the writer thread (it manages its own transaction)."""
+        fut: Future = Future()
+        with self._cond:
+            self._ops.append((op, fut))
+            self._cond.notify()
+        return fut
+
+    def flush(self) -> Future:
+        """A future resolved once everything queued so far has been tried (True when
+        committed, False when the write failed and the records wait in memory)."""
+        fut: Future = Future()
+        with self._cond:
+            if self._records:
+                self._waiters.append((len(self._records), fut))
+            else:
+                self._ops.append((lambda conn: True, fut))
+            self._cond.notify()
+        return fut
+
+    def _dropped(self, n: int) -> None:
+        self._stats.dropped("memory_bound", n)
+        now = time.monotonic()
+        if now - self._last_drop_log >= 1.0:
+            self._last_drop_log = now
+            log.error(
+                "store memory bound reached; records dropped",
+                extra={"dropped": n, "max_pending_records": self._c.max_pending_records},
+            )
+
+    # ---- the thread -----------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            try:
+                if self._cycle():
+                    return
+            except Exception:  # a bug must not end the writer: the agent keeps serving
+                log.exception("store writer failed; going on")
+                self._stats.write_error("other")
+                self._failures += 1
+                self._backoff()
+
+    def _cycle(self) -> bool:
+        """One round: wait, write a batch, run other writes. True when the thread should end."""
+        with self._cond:
+            self._wait_for_work()
+            if self._stopping and not self._records and not self._ops:
+                return True
+            batch = self._records[: self._c.max_batch]
+            ops, self._ops = self._ops, []
+        ok = self._write(batch) if batch else True
+        self._run_ops(ops)
+        self._maybe_retention()
+        if not ok:
+            self._backoff()
+        # When stopping, one last try that failed ends it: close() reports the loss.
+        return self._stopping and not ok
+
+    def _wait_for_work(self) -> None:
+        while not (self._records or self._ops or self._stopping):
+            self._cond.wait(self._retention_due_in())
+            if self._retention_due_in() <= 0:
+                return
+        # Hold records back for up to one interval to batch them, unless someone waits.
+        while self._records and not (self._ops or self._waiters or self._stopping):
+            left = self._first_at + self._c.flush_interval_s - time.monotonic()
+            if left <= 0 or len(self._records) >= self._c.max_batch:
+                return
+            self._cond.wait(left)
+
+    def _retention_due_in(self) -> float:
+        return max(0.0, self._next_retention - time.monotonic())
+
+    def _write(self, batch: list[RequestRecord]) -> bool:
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(schema.INSERT_SQL, [to_row(r) for r in batch])
+            conn.execute("COMMIT")
+        except sqlite3.Error as err:
+            self._rollback()
+            self._write_failed(err, len(batch))
+            return False
+        self._committed(len(batch))
+        return True
+
+    def _committed(self, n: int) -> None:
+        with self._cond:
+            # Records left over (more than one batch) keep the old arrival time: no new wait.
+            del self._records[:n]
+            self._failures = 0
+            done = [f for left, f in self._waiters if left <= n]
+            self._waiters = [(left - n, f) for left, f in self._waiters if left > n]
+        self._stats.written(n)
+        for f in done:
+            _settle(f, True)
+
+    def _write_failed(self, err: sqlite3.Error, n: int) -> None:
+        kind = error_kind(err)
+        self._stats.write_error(kind)
+        self._failures += 1
+        log.error(
+            "store write failed; records kept in memory",
+            extra={"error_type": kind, "error": str(err), "records": n, "attempt": self._failures},
+        )
+        with self._cond:
+            waiters, self._waiters = self._waiters, []
+            # Waiters are released (the records are still held): the pipeline must move on.
+            for _, f in waiters:
+                _settle(f, False)
+
+    def _rollback(self) -> None:
+        try:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.exception("store rollback failed")
+
+    def _run_ops(self, ops: list[tuple[Callable, Future]]) -> None:
+        for op, fut in ops:
+            try:
+                result = op(self._conn)
+            except sqlite3.Error as err:
+                self._rollback()
+                self._stats.write_error(error_kind(err))
+                _settle(fut, error=err)
+            except Exception as err:  # a bug in an op must not kill the writer
+                self._rollback()
+                log.exception("store operation failed")
+                _settle(fut, error=err)
+            else:
+                _settle(fut, result)
+
+    def _maybe_retention(self) -> None:
+        if self._retention_due_in() > 0:
+            return
+        self._next_retention = time.monotonic() + self._c.retention.check_interval_s
+        try:
+            deleted = retention.apply(self._conn, self._c.retention, self._keep_unshipped)
+        except sqlite3.Error as err:
+            self._rollback()
+            self._stats.write_error(error_kind(err))
+            log.error("store retention failed", extra={"error": str(err)})
+            return
+        self._stats.retention(deleted.by_age, deleted.by_size)
+        if deleted.more:  # more to delete: come back soon, between batches of records
+            self._next_retention = time.monotonic() + _RETENTION_CATCH_UP_S
+
+    def _backoff(self) -> None:
+        delay = min(_BACKOFF_MAX_S, _BACKOFF_MIN_S * 2 ** min(self._failures, 10))
+        with self._cond:
+            if not self._stopping:
+                self._cond.wait(delay)

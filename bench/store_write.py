@@ -1,0 +1,108 @@
+"""Store write throughput: records/s committed by the writer thread, `batch` vs `sync`
+durability (with and without fsync), side by side with a bare `executemany` of the same rows (the ceiling), and the
+cost of `SQLiteSink.export` on the event loop (what the request side pays).
+
+    python bench/store_write.py [N]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agent.metrics import new_registry  # noqa: E402
+from agent.store import schema  # noqa: E402
+from agent.store.config import StoreConfig  # noqa: E402
+from agent.store.rows import to_row  # noqa: E402
+from agent.store.sqlite_sink import SQLiteSink  # noqa: E402
+from agent.store.stats import StoreStats  # noqa: E402
+from agent.store.writer import StoreWriter  # noqa: E402
+from tests.store_records import make_record  # noqa: E402
+
+BATCH = 512  # the pipeline's default batch size
+
+
+def bare(records, folder: Path) -> float:
+    conn = schema.connect(str(folder / "bare.db"))
+    schema.migrate(conn)
+    t = time.perf_counter()
+    for i in range(0, len(records), 5000):
+        conn.execute("BEGIN")
+        conn.executemany(schema.INSERT_SQL, [to_row(r) for r in records[i : i + 5000]])
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - t
+    conn.close()
+    return len(records) / elapsed
+
+
+async def through_sink(records, folder: Path, mode: str) -> tuple[float, float]:
+    """(records/s committed, mean microseconds per export call)."""
+    registry, instruments = new_registry()
+    durability, fsync = mode.split("+")[0], mode.endswith("+fsync")
+    config = StoreConfig(dir=folder, filename=f"{mode}.db", durability=durability, fsync=fsync)
+    writer = StoreWriter(config, StoreStats(instruments), keep_unshipped=False)
+    writer.start()
+    sink = SQLiteSink(writer, sync=durability == "sync")
+    in_export = 0.0
+    t = time.perf_counter()
+    for i in range(0, len(records), BATCH):
+        t0 = time.perf_counter()
+        await sink.export(records[i : i + BATCH])
+        in_export += time.perf_counter() - t0
+    await sink.flush()
+    elapsed = time.perf_counter() - t
+    written = registry.get_sample_value("inferwatch_store_records_written_total")
+    assert written == len(records), written
+    await sink.close()
+    calls = len(records) / BATCH
+    per_call = in_export / calls * 1e6
+    return len(records) / elapsed, per_call
+
+
+async def main(n: int, rounds: int = 3) -> None:
+    """Interleaved rounds, median of each: the machine is shared and noisy."""
+    records = [make_record(i) for i in range(n)]
+    modes = ("batch", "sync", "sync+fsync")
+    got: dict[str, list[float]] = {"bare": []} | {m: [] for m in modes}
+    got |= {f"{m}_us": [] for m in modes}
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(rounds):
+            folder = Path(tmp) / str(k)
+            folder.mkdir()
+            got["bare"].append(bare(records, folder))
+            for mode in modes:
+                rate, us = await through_sink(records, folder, mode)
+                got[mode].append(rate)
+                got[f"{mode}_us"].append(us)
+    m = {key: statistics.median(v) for key, v in got.items()}
+    print(
+        f"records: {n} x {rounds} interleaved rounds (medians), batch of {BATCH} per export, "
+        f"sqlite {sqlite3.sqlite_version}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    print(f"bare executemany (ceiling):    {m['bare']:>9,.0f} records/s")
+    print(
+        f"sink, durability=batch:        {m['batch']:>9,.0f} records/s "
+        f"({m['batch'] / m['bare']:.2f} of ceiling); export() {m['batch_us']:,.0f} us per batch"
+    )
+    print(
+        f"sink, durability=sync:         {m['sync']:>9,.0f} records/s "
+        f"({m['sync'] / m['batch']:.2f} of batch); export() {m['sync_us']:,.0f} us per batch "
+        "(waits for the commit)"
+    )
+    print(
+        f"sink, sync + fsync:            {m['sync+fsync']:>9,.0f} records/s "
+        f"({m['sync+fsync'] / m['batch']:.2f} of batch); export() {m['sync+fsync_us']:,.0f} us "
+        "per batch (waits for the fsynced commit)"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 50_000))

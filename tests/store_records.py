@@ -1,0 +1,49 @@
+"""Request records, and a wait helper, for the store and shipping tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from agent.record import RequestRecord, SafetyVerdict
+
+
+def make_record(i: int = 0, **kw) -> RequestRecord:
+    """A complete, plausible record; keyword arguments override fields."""
+    start = 1_000_000_000 + i * 1_000_000
+    fields = dict(
+        request_id=os.urandom(16).hex(),
+        trace_id=os.urandom(16).hex(),
+        span_id=os.urandom(8).hex(),
+        tenant=f"tenant-{i % 3}",
+        model="fake-model",
+        operation="chat",
+        path="/v1/chat/completions",
+        stream=bool(i % 2),
+        wall_time=time.time(),
+        start_ns=start,
+        end_ns=start + 250_000_000,
+        first_token_ns=start + 50_000_000,
+        response_model="fake-model",
+        prompt_tokens=10 + i % 7,
+        completion_tokens=5,
+        finish_reason="stop",
+        cost_currency="USD",
+        cost_amount=0.001,
+        cost_device_seconds=0.2,
+        cost_joules=30.0,
+        safety=(SafetyVerdict("pii.email", "input", "redact", 2),),
+        extra={"client": "tests"},
+    )
+    fields.update(kw)
+    return RequestRecord(**fields)
+
+
+async def until(predicate, timeout: float = 60.0) -> None:
+    """Poll a plain predicate; a wait, not a timed assertion: fails only if never true."""
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition never became true")
