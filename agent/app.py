@@ -15,6 +15,7 @@ from agent.config import Settings
 from agent.metrics import RequestMetrics, new_registry
 from agent.pipeline import RecordPipeline, Sink
 from agent.proxy import OPERATIONS, Proxy
+from agent.safety.wiring import install_safety
 from agent.store.wiring import attach_store
 from agent.upstream import Upstream
 from collectors.wiring import attach_collectors
@@ -54,6 +55,7 @@ class Agent:
         self.on_cleanup: list = []
         self.collectors = attach_collectors(self, settings, extra_collectors or ())
         attach_store(self, settings)
+        install_safety(self)  # after the hook lists: it adds its worker's start and stop
 
     def build_app(self) -> web.Application:
         """The aiohttp application: the proxied API plus /health and /metrics."""

@@ -24,5 +24,7 @@ def install_safety(agent) -> SafetyStage:
         await stage.close()
 
     agent.on_startup.append(start)
-    agent.on_cleanup.append(stop)
+    # First on the way out: records still waiting for their off-path check reach the
+    # pipeline before anything downstream stops.
+    agent.on_cleanup.insert(0, stop)
     return stage
