@@ -2,6 +2,7 @@
 input blocks, redaction of a stream split across chunks, output blocks, off-path flags."""
 
 import asyncio
+import sqlite3
 
 import orjson
 import pytest
@@ -192,3 +193,21 @@ async def test_span_carries_guardrail_results(fake_upstream, start_agent, otlp_r
     assert [v.string_value for v in policy.values] == ["pii.email"]
     [event] = [e for e in span.events if e.name == "gen_ai.guardrail.result"]
     assert attrs(event)["gen_ai.guardrail.policy.id"] == "pii.email"
+
+
+async def test_nothing_secret_reaches_the_store_even_with_capture_on(fake_upstream, start_agent):
+    agent = await start_agent(fake_upstream.url, safety={"capture_text": True})
+    await post(
+        agent.url + "/v1/chat/completions",
+        chat(f"use {KEY}", stream=True),
+        {"x-test-text": "mail |ana@exa|mple.org now"},
+    )
+    await agent.records(1)
+    await agent.agent.pipeline.drain()
+    [store] = [s for s in agent.agent.pipeline._sinks if s.name == "store"]
+    await store.flush()
+    db = sqlite3.connect(agent.agent.settings.store.path)
+    [(stored,)] = db.execute("SELECT record FROM requests").fetchall()
+    db.close()
+    assert KEY not in stored and "ana@example.org" not in stored
+    assert "[REDACTED:secret.openai_key]" in stored and "[REDACTED:pii.email]" in stored
