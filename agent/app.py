@@ -16,6 +16,7 @@ from agent.cost.wiring import attach_cost
 from agent.metrics import RequestMetrics, new_registry
 from agent.pipeline import RecordPipeline, Sink
 from agent.proxy import OPERATIONS, Proxy
+from agent.safety.wiring import install_safety
 from agent.store.wiring import attach_store
 from agent.upstream import Upstream
 from collectors.vllm import VLLMCollector
@@ -61,6 +62,7 @@ class Agent:
         # then writes its cost into it and hands it on to the pipeline.
         self.cost = attach_cost(self, settings, self.collectors)
         attach_store(self, settings)
+        install_safety(self)  # after the hook lists: it adds its worker's start and stop
 
     def build_app(self) -> web.Application:
         """The aiohttp application: the proxied API plus /health and /metrics."""

@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from agent.cost.config import CostConfig
+from agent.safety.config import SafetyConfig
 from agent.shipping.config import ElasticsearchConfig
 from agent.store.config import StoreConfig
 from collectors.config import CollectorsConfig
@@ -152,6 +153,7 @@ class Settings(BaseSettings):
     elasticsearch: ElasticsearchConfig = Field(default_factory=ElasticsearchConfig)
     cost: CostConfig = Field(default_factory=CostConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
+    safety: SafetyConfig = Field(default_factory=SafetyConfig)
 
 
 class ConfigError(Exception):

@@ -30,6 +30,10 @@ from agent.record import (
     STATUS_OK,
     RequestRecord,
 )
+from agent.safety.engine import FINISH_BLOCKED, POLICY_CODE
+from agent.safety.request import RequestSafety
+from agent.safety.sse import SSEGuard
+from agent.safety.stage import SafetyStage
 from agent.sse import SSEWatcher
 from agent.tenancy import TenantResolver
 from agent.upstream import Upstream
@@ -65,9 +69,10 @@ OVERHEAD_HEADER = "x-inferwatch-overhead-ms"
 class _Failure(Exception):
     """A request the agent answers itself with an error (nothing or nothing more forwarded)."""
 
-    def __init__(self, status: int, err_type: str, message: str) -> None:
+    def __init__(self, status: int, err_type: str, message: str, body: bytes | None = None):
         super().__init__(message)
         self.status, self.err_type, self.message = status, err_type, message
+        self.body = body  # a ready error body (a safety block names its policy), else built
 
 
 @dataclass(slots=True)
@@ -96,6 +101,7 @@ class _Ctx:
     error_type: str | None = None
     error_message: str | None = None
     extra: dict = field(default_factory=dict)
+    safety: RequestSafety | None = None
 
     def fail(self, status: int, err_type: str, message: str) -> None:
         self.status, self.http_status = STATUS_ERROR, status
@@ -190,6 +196,8 @@ class Proxy:
         # Optional callable(request_id, start_ns, tenant, model, stream) when a request is
         # about to be sent upstream (for stages that track requests in flight).
         self.on_begin = None
+        # The safety stage (agent.safety.wiring.install_safety sets it), or None.
+        self.safety: SafetyStage | None = None
 
     # ---- entry points -------------------------------------------------------------------
 
@@ -227,6 +235,11 @@ class Proxy:
             return await inner(request, ctx)
         except _Failure as f:
             ctx.fail(f.status, f.err_type, f.message)
+            if f.body is not None:
+                headers = {"x-request-id": ctx.request_id}
+                return web.Response(
+                    status=f.status, body=f.body, content_type="application/json", headers=headers
+                )
             return self._error(ctx, f.status, f.message, f.err_type)
         except (asyncio.CancelledError, ConnectionResetError):
             ctx.status, ctx.error_type = STATUS_CANCELLED, errors.CANCELLED
@@ -237,7 +250,10 @@ class Proxy:
             gauge.dec()
             record = ctx.freeze(_now())
             self._metrics.observe(record)
-            self.finish(record)
+            if ctx.safety is not None and self.safety is not None:
+                self.safety.finish(record, ctx.safety, self.finish)  # merges verdicts first
+            else:
+                self.finish(record)
 
     def _error(self, ctx: _Ctx, status: int, message: str, err_type: str) -> web.Response:
         headers = {"x-request-id": ctx.request_id}
@@ -319,6 +335,7 @@ class Proxy:
         model = body.get("model")
         ctx.model = model if isinstance(model, str) else ""
         ctx.stream = body.get("stream") is True and ctx.operation != OP_EMBEDDINGS
+        self._check_request(ctx, body)
         client_wants_usage = True
         if ctx.stream:
             opts = body.get("stream_options")
@@ -345,6 +362,15 @@ class Proxy:
             else:
                 resp.close()
 
+    def _check_request(self, ctx: _Ctx, body: dict) -> None:
+        """Safety filters on the request: redacts `body` in place, or refuses it (400)."""
+        if self.safety is None:
+            return
+        ctx.safety = self.safety.begin(ctx.operation)
+        block = ctx.safety.check_request(body) if ctx.safety is not None else None
+        if block is not None:
+            raise _Failure(400, POLICY_CODE, block.message, orjson.dumps(block.error()))
+
     async def _relay_json(self, ctx: _Ctx, resp: aiohttp.ClientResponse) -> web.Response:
         try:
             async with asyncio.timeout(self._timeouts.idle_s):
@@ -363,6 +389,8 @@ class Proxy:
         if resp.status >= 400:
             ctx.fail(resp.status, str(resp.status), payload[:512].decode("utf-8", "replace"))
         elif resp.content_type == "application/json":
+            if ctx.safety is not None:
+                payload = ctx.safety.check_response(payload)
             self._note_json(ctx, payload)
         headers = self._response_headers(resp, ctx)
         ctx.overhead_ns += _now() - t
@@ -387,6 +415,7 @@ class Proxy:
         self, request: web.Request, ctx: _Ctx, resp: aiohttp.ClientResponse, drop_usage: bool
     ) -> web.StreamResponse:
         watcher = SSEWatcher(drop_usage, ctx.first_token)
+        guard = SSEGuard(ctx.safety)
         content = resp.content
         # The client's headers wait for the first upstream bytes, so a stall before any
         # byte is still a clean 504 rather than a 200 that never ends.
@@ -407,9 +436,11 @@ class Proxy:
         try:
             chunk = first
             while chunk:
-                piece = watcher.feed(chunk)
+                piece = guard.pass_on(watcher.feed(chunk))
                 if piece:
                     await out.write(piece)
+                if guard.stopped:
+                    break  # blocked: the upstream is closed when the response is released
                 chunk = await content.readany()
                 watch.touch()
         except aiohttp.ClientError as err:
@@ -417,11 +448,13 @@ class Proxy:
             await out.write(self._sse_error(ctx))
         finally:
             watch.cancel()
-        tail = watcher.tail()
+        tail = guard.finish(watcher.tail())
         if tail:
             await out.write(tail)
         await out.write_eof()
         self._note_stream(ctx, watcher)
+        if guard.stopped:
+            ctx.finish_reason = FINISH_BLOCKED
         return out
 
     def _stream_broken(self, ctx: _Ctx, idle_fired: bool, err: Exception) -> None:

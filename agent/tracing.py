@@ -30,6 +30,7 @@ from agent import __version__
 from agent.config import OtelConfig
 from agent.pipeline import ExportResult
 from agent.record import STATUS_OK, RequestRecord
+from agent.safety.otel import guardrail_attributes, guardrail_events
 
 
 class _RecordIds(IdGenerator):
@@ -70,6 +71,7 @@ def span_attributes(r: RequestRecord) -> dict:
         "inferwatch.cost.currency": r.cost_currency,
     }
     attrs.update({k: v for k, v in optional.items() if v is not None})
+    attrs.update(guardrail_attributes(r))
     return attrs
 
 
@@ -118,7 +120,10 @@ class SpanSink:
         )
         if r.status != STATUS_OK:
             span.set_status(Status(StatusCode.ERROR, r.error_message or r.error_type))
-        span.end(end_time=start + (r.end_ns - r.start_ns))
+        end = start + (r.end_ns - r.start_ns)
+        for name, attributes in guardrail_events(r):
+            span.add_event(name, attributes, timestamp=end)
+        span.end(end_time=end)
 
     async def flush(self) -> None:
         # Both block on network I/O: keep them off the event loop.

@@ -30,7 +30,7 @@ DEAD_UPSTREAM = "http://127.0.0.1:9"  # nothing listens: the page must not depen
 # Families whose values (not names or labels) depend on the machine or the moment.
 VOLATILE = re.compile(
     r"^(process_|python_gc_|system_|inferwatch_host_|inferwatch_vllm_tree_"
-    r"|inferwatch_collector_duration_seconds|inferwatch_upstream_up)"
+    r"|inferwatch_collector_duration_seconds|inferwatch_upstream_up|inferwatch_cost_)"
 )
 
 

@@ -1,0 +1,1 @@
+"""Safety filters on prompts and completions: PII, secrets, prompt injection, a blocklist."""

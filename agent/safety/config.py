@@ -1,0 +1,77 @@
+"""The `safety:` configuration section: which filters run, and what each one does."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from agent.safety.rules import BUILTIN_RULES, FAMILIES
+
+Action = Literal["off", "flag", "redact", "block"]
+FLAG, REDACT, BLOCK, OFF = "flag", "redact", "block", "off"
+_KNOWN = set(FAMILIES) | {r.name for r in BUILTIN_RULES} | {"blocklist.term"}
+
+
+class SafetyConfig(BaseModel):
+    """Safety filters on prompts and completions (PII, secrets, prompt injection, blocklist)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="Run the safety filters at all.")
+    default_action: Action = Field(
+        "flag", description="Action of every filter not named in `actions` (flag never blocks)."
+    )
+    actions: dict[str, Action] = Field(
+        default_factory=dict,
+        description="Action per family (`pii`, `secret`, `injection`, `blocklist`) or per filter"
+        " (`pii.email`, `secret.openai_key`, ...); a filter's entry beats its family's.",
+    )
+    output_actions: dict[str, Action] = Field(
+        default_factory=dict,
+        description="Overrides of `actions` for completions only (same keys).",
+    )
+    directions: list[Literal["input", "output"]] = Field(
+        default_factory=lambda: ["input", "output"],
+        description="What is filtered: `input` (prompts, messages) and/or `output` (completions).",
+    )
+    blocklist: list[str] = Field(
+        default_factory=list,
+        description="Words or phrases (case-insensitive, whole words) of the `blocklist.term` filter.",
+    )
+    capture_text: bool = Field(
+        False,
+        description="Keep prompt and completion text on the request record (always redacted first).",
+    )
+    capture_redact: list[str] = Field(
+        default_factory=lambda: ["pii", "secret", "blocklist"],
+        description="Families redacted from captured text, logs and error messages whatever their action.",
+    )
+    window_chars: int = Field(
+        256,
+        ge=32,
+        le=65536,
+        description="Streamed output held back for the sliding-window check (longest secret caught whole).",
+    )
+    background_queue: int = Field(
+        10_000, ge=1, description="Records waiting for the off-path (flag-only) scan."
+    )
+
+    @field_validator("actions", "output_actions")
+    @classmethod
+    def _known_keys(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(v) - _KNOWN)
+        if unknown:
+            raise ValueError(f"unknown filter or family {unknown}; known: {sorted(_KNOWN)}")
+        return v
+
+    def action(self, rule: str, direction: str) -> str:
+        """The action of filter `rule` (e.g. `pii.email`) in `direction`."""
+        family = rule.split(".", 1)[0]
+        for table in (
+            (self.output_actions, self.actions) if direction == "output" else (self.actions,)
+        ):
+            for key in (rule, family):
+                if key in table:
+                    return table[key]
+        return self.default_action

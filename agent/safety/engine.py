@@ -1,0 +1,158 @@
+"""The safety engine: rules and actions compiled once, applied to request and response bodies.
+
+`inspect_request` / `inspect_response` run inline (only when some filter redacts or
+blocks); `scan_texts` is the same check for the off-path, flag-only scan.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from agent.record import SafetyVerdict
+from agent.safety import text as slots
+from agent.safety.config import BLOCK, OFF, REDACT, SafetyConfig
+from agent.safety.rules import BUILTIN_RULES, blocklist_rule
+from agent.safety.scanner import Hit, Scanner, placeholder, redact
+
+INPUT, OUTPUT = "input", "output"
+POLICY_CODE = "content_policy_violation"
+FINISH_BLOCKED = "content_filter"  # OpenAI's finish_reason for filtered output
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Why a request or response was refused: the filter and an OpenAI-style error."""
+
+    filter: str
+    direction: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.direction} blocked by safety policy: {self.filter}"
+
+    def error(self) -> dict:
+        """The OpenAI error envelope for a blocked request (HTTP 400)."""
+        return {
+            "error": {
+                "message": self.message,
+                "type": "invalid_request_error",
+                "param": None,
+                "code": POLICY_CODE,
+                "policy": self.filter,
+            }
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What inspecting a body found: verdicts, whether it was rewritten, and a block if any."""
+
+    verdicts: tuple[SafetyVerdict, ...] = ()
+    redacted: bool = False
+    block: Block | None = None
+
+
+def verdicts_of(counts: Counter, direction: str) -> tuple[SafetyVerdict, ...]:
+    """Verdicts from a Counter of (filter, action) pairs."""
+    return tuple(
+        SafetyVerdict(filter=f, direction=direction, action=a, count=n)
+        for (f, a), n in sorted(counts.items())
+    )
+
+
+class SafetyEngine:
+    """Compiled rules plus the action of each filter per direction; stateless, shared."""
+
+    def __init__(self, config: SafetyConfig) -> None:
+        self.config = config
+        rules = list(BUILTIN_RULES)
+        extra = blocklist_rule(config.blocklist)
+        if extra is not None:
+            rules.append(extra)
+        names = {r.name for r in rules}
+        self._actions = {
+            d: {n: config.action(n, d) for n in names}
+            for d in (INPUT, OUTPUT)
+            if config.enabled and d in config.directions
+        }
+        live = [r for r in rules if any(t.get(r.name, OFF) != OFF for t in self._actions.values())]
+        self._scanner = Scanner(live)
+        capture = [r for r in rules if r.family in config.capture_redact]
+        self._capture_scanner = Scanner(capture)
+        self.window = config.window_chars
+
+    # ---- what runs where ----------------------------------------------------------------
+
+    def enabled(self, direction: str) -> bool:
+        """Some filter is on for `direction`."""
+        return any(a != OFF for a in self._actions.get(direction, {}).values())
+
+    def inline(self, direction: str) -> bool:
+        """Some filter redacts or blocks in `direction`: it must run on the request path."""
+        return any(a in (REDACT, BLOCK) for a in self._actions.get(direction, {}).values())
+
+    def action(self, filter_name: str, direction: str) -> str:
+        """The configured action of one filter in one direction."""
+        return self._actions.get(direction, {}).get(filter_name, OFF)
+
+    # ---- scanning -----------------------------------------------------------------------
+
+    def scan(self, text: str, direction: str = INPUT) -> list[Hit]:
+        """Every hit of a filter that is on in `direction`."""
+        table = self._actions.get(direction, {})
+        return [h for h in self._scanner.scan(text) if table.get(h.filter, OFF) != OFF]
+
+    def scan_texts(self, texts: Iterable[str], direction: str) -> tuple[SafetyVerdict, ...]:
+        """Verdicts for a few texts (the off-path check: counts only, nothing changed)."""
+        counts: Counter = Counter()
+        for t in texts:
+            for h in self.scan(t, direction):
+                counts[(h.filter, self.action(h.filter, direction))] += 1
+        return verdicts_of(counts, direction)
+
+    def redact_for_capture(self, text: str) -> str:
+        """`text` with every PII, secret and blocklist hit masked, whatever the actions."""
+        return redact(text, self._capture_scanner.scan(text), placeholder)
+
+    # ---- inline checks on bodies --------------------------------------------------------
+
+    def inspect_request(self, body: dict, operation: str) -> Decision:
+        """Check a request body; redactions are written into `body` in place."""
+        return self._inspect(slots.request_slots(body, operation), INPUT)
+
+    def inspect_response(self, obj: dict) -> Decision:
+        """Check a non-streamed response; redacts in place, or on a block empties the choices'
+        text and sets their finish_reason to `content_filter`."""
+        found = slots.response_slots(obj)
+        decision = self._inspect(found, OUTPUT)
+        if decision.block is not None:
+            for slot in found:
+                slots.write(slot, "")
+            for choice in obj.get("choices") or ():
+                if isinstance(choice, dict):
+                    choice["finish_reason"] = FINISH_BLOCKED
+        return decision
+
+    def _inspect(self, found: list, direction: str) -> Decision:
+        counts: Counter = Counter()
+        block = None
+        redacted = False
+        for slot in found:
+            text = slots.read(slot)
+            hits = self.scan(text, direction)
+            if not hits:
+                continue
+            mask = []
+            for h in hits:
+                act = self.action(h.filter, direction)
+                counts[(h.filter, act)] += 1
+                if act == BLOCK and block is None:
+                    block = Block(h.filter, direction)
+                elif act == REDACT:
+                    mask.append(h)
+            if mask:
+                slots.write(slot, redact(text, mask, placeholder))
+                redacted = True
+        return Decision(verdicts_of(counts, direction), redacted, block)

@@ -1,0 +1,115 @@
+"""Where the text is in OpenAI-style bodies: slots that can be read and rewritten in place."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import orjson
+
+from agent.record import OP_CHAT, OP_COMPLETION, OP_EMBEDDINGS
+
+Slot = tuple[dict | list, object]  # (container, key): container[key] is a str
+
+
+def _strings(container: dict | list, key: object) -> Iterator[Slot]:
+    """The slot itself if it holds a str, or each str of a list in it."""
+    value = container[key]  # type: ignore[index]
+    if isinstance(value, str):
+        yield container, key
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, str):
+                yield value, i
+
+
+def _message_slots(msg: dict) -> Iterator[Slot]:
+    content = msg.get("content")
+    if isinstance(content, str):
+        yield msg, "content"
+    elif isinstance(content, list):  # multimodal parts: only the text ones
+        for part in content:
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                yield part, "text"
+    for call in msg.get("tool_calls") or ():
+        fn = call.get("function") if isinstance(call, dict) else None
+        if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
+            yield fn, "arguments"
+
+
+def request_slots(body: dict, operation: str) -> list[Slot]:
+    """Text slots of a request body: chat messages, completion prompt, embeddings input."""
+    if operation == OP_CHAT:
+        msgs = body.get("messages")
+        if not isinstance(msgs, list):
+            return []
+        return [s for m in msgs if isinstance(m, dict) for s in _message_slots(m)]
+    key = {OP_COMPLETION: "prompt", OP_EMBEDDINGS: "input"}.get(operation)
+    if key is None or key not in body:
+        return []
+    return list(_strings(body, key))
+
+
+def response_slots(obj: dict) -> list[Slot]:
+    """Text slots of a non-streamed chat or text completion response."""
+    slots: list[Slot] = []
+    for choice in obj.get("choices") or ():
+        if not isinstance(choice, dict):
+            continue
+        if isinstance(choice.get("text"), str):
+            slots.append((choice, "text"))
+        msg = choice.get("message")
+        if isinstance(msg, dict):
+            slots.extend(_message_slots(msg))
+    return slots
+
+
+def delta_slot(choice: dict) -> Slot | None:
+    """The text slot of one streamed choice (`delta.content` or `text`), if any."""
+    delta = choice.get("delta")
+    if isinstance(delta, dict):
+        return (delta, "content") if isinstance(delta.get("content"), str) else None
+    return (choice, "text") if isinstance(choice.get("text"), str) else None
+
+
+def read(slot: Slot) -> str:
+    """The text in a slot."""
+    container, key = slot
+    return container[key]  # type: ignore[index]
+
+
+def write(slot: Slot, text: str) -> None:
+    """Replace the text in a slot."""
+    container, key = slot
+    container[key] = text  # type: ignore[index]
+
+
+def request_texts(body: dict, operation: str) -> list[str]:
+    """The texts of a request body."""
+    return [read(s) for s in request_slots(body, operation)]
+
+
+def output_text(raw: bytes) -> str:
+    """The completion text in a forwarded response: an SSE stream or one JSON body."""
+    if raw.lstrip().startswith(b"data:") or b"\ndata:" in raw[:4096]:
+        return _sse_text(raw)
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return ""
+    return "\n".join(read(s) for s in response_slots(obj)) if isinstance(obj, dict) else ""
+
+
+def _sse_text(raw: bytes) -> str:
+    parts: list[str] = []
+    for line in raw.replace(b"\r\n", b"\n").split(b"\n"):
+        if not line.startswith(b"data:"):
+            continue
+        try:
+            obj = orjson.loads(line[5:].strip())
+        except orjson.JSONDecodeError:
+            continue  # [DONE] and the like
+        for choice in (obj.get("choices") or ()) if isinstance(obj, dict) else ():
+            slot = delta_slot(choice) if isinstance(choice, dict) else None
+            if slot is not None:
+                parts.append(read(slot))
+    return "".join(parts)
