@@ -30,7 +30,7 @@ from pathlib import Path
 import aiohttp
 import proxy_load
 import proxy_procs
-from proxy_report import TARGETS, Row, Scenario, latency_rows, render, rps_row
+from proxy_report import Row, Scenario, latency_rows, render, rps_row
 from tqdm import tqdm
 
 QUICK = {
@@ -81,6 +81,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--long-rounds", type=int, default=5, help="rounds of the chunk-throughput test (default 5)"
     )
     p.add_argument("--markdown", metavar="FILE", help="also write the results and command here")
+    p.add_argument(
+        "--candidate",
+        metavar="DIR",
+        type=Path,
+        help="another checkout whose agent runs as a fourth target, side by side "
+        "(to measure a proposed change: the table adds candidate/agent ratios)",
+    )
     args = p.parse_args(argv)
     if args.quick:
         for k, v in QUICK.items():
@@ -102,14 +109,18 @@ class Bench:
 
     def __init__(self, args: argparse.Namespace, servers: dict) -> None:
         self.args, self.servers = args, servers
+        self.proxies = [t for t in servers if t != "upstream"]
+        self.targets = ["direct", *self.proxies]
         self.urls = {"direct": servers["upstream"].url}
-        self.urls |= {t: servers[t].url for t in ("floor", "agent")}
-        self.cpu = {(t, k): [0.0, 0] for t in ("floor", "agent") for k in ("json", "stream")}
-        self.rss_peak = {t: 0 for t in ("floor", "agent")}
-        self.chunks: dict[str, list[float]] = {t: [] for t in TARGETS}
+        self.urls |= {t: servers[t].url for t in self.proxies}
+        self.cpu = {(t, k): [0.0, 0] for t in self.proxies for k in ("json", "stream")}
+        self.rss_peak = {t: 0 for t in self.proxies}
+        self.chunks: dict[str, list[float]] = {t: [] for t in self.targets}
 
     def order(self, r: int) -> list[str]:
-        return list(TARGETS[r % 3 :] + TARGETS[: r % 3])
+        """Round r's order of targets: rotated each round so none is always first."""
+        k = r % len(self.targets)
+        return self.targets[k:] + self.targets[:k]
 
     async def batch(self, session, target: str, s: Scenario, n: int) -> proxy_load.Batch:
         server = self.servers.get(target) if target != "direct" else None
@@ -131,7 +142,7 @@ class Bench:
 
     async def rounds(self, session, scens: list[Scenario], bar) -> None:
         for s in scens:  # warm-up: connections, caches, JIT-less but lazy imports
-            for t in TARGETS:
+            for t in self.targets:
                 await proxy_load.run(
                     session, self.urls[t], 2 * s.concurrency, s.concurrency, s.stream, 4
                 )
@@ -151,7 +162,7 @@ class Bench:
                 bar.update()
 
     async def run(self, scens: list[Scenario]) -> None:
-        total = self.args.rounds * len(scens) * 3 + self.args.long_rounds * 3
+        total = (self.args.rounds * len(scens) + self.args.long_rounds) * len(self.targets)
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as session:
             with tqdm(total=total, desc="rounds", unit="batch", file=sys.stderr) as bar:
@@ -178,7 +189,7 @@ class Bench:
         for kind in ("json", "stream"):
             vals = {t: 1e3 * c / n for (t, k), (c, n) in self.cpu.items() if k == kind}
             rows.append(Row(f"server CPU ms per request ({kind}, all rounds)", vals))
-        vals = {t: self.servers[t].rss() / 2**20 for t in ("floor", "agent")}
+        vals = {t: self.servers[t].rss() / 2**20 for t in self.proxies}
         peak = ", ".join(f"{t} {v / 2**20:.1f}" for t, v in self.rss_peak.items())
         rows.append(Row("server RSS MB at end", vals, f"peak seen: {peak}", "{:.1f}"))
         return rows
@@ -201,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
 
     scens = scenarios(args)
     load0, t0 = os.getloadavg()[0], time.monotonic()
-    servers = proxy_procs.start_all()
+    servers = proxy_procs.start_all(args.candidate)
     try:
         bench = Bench(args, servers)
         uvloop.run(bench.run(scens))
@@ -210,9 +221,10 @@ def main(argv: list[str] | None = None) -> int:
         proxy_procs.stop_all(servers)
     head = header(argv, time.monotonic() - t0, (load0, os.getloadavg()[0]))
     print(head)
-    print(render(rows, markdown=False))
+    print(render(rows, bench.targets, markdown=False))
     if args.markdown:
-        Path(args.markdown).write_text(f"{head}\n{render(rows, markdown=True)}\n")
+        table = render(rows, bench.targets, markdown=True)
+        Path(args.markdown).write_text(f"{head}\n{table}\n")
     return 0
 
 

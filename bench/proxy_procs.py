@@ -64,13 +64,13 @@ def _wait_ready(server: Server, path: str, timeout_s: float = 60.0) -> None:
 
 
 def start(
-    name: str, argv: list[str], port: int, ready_path: str, env: dict | None = None
+    name: str, argv: list[str], port: int, ready_path: str, env: dict | None = None, cwd=REPO
 ) -> Server:
-    """Run `argv` (python args) from the repo root and wait until `ready_path` answers 200."""
+    """Run `argv` (python args) in `cwd` and wait until `ready_path` answers 200."""
     err = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
     proc = subprocess.Popen(
         [sys.executable, *argv],
-        cwd=REPO,
+        cwd=cwd,
         env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=err,
@@ -96,8 +96,18 @@ def stop(server: Server) -> None:
     server.stderr.close()
 
 
-def start_all() -> dict[str, Server]:
-    """The instant upstream, the floor and the agent, on free ports. Stops all on failure."""
+def start_agent(name: str, upstream: str, root: Path) -> Server:
+    """`python -m agent.cli up` run from `root` (a checkout), quiet logs, on a free port."""
+    port = free_port()
+    argv = ["-m", "agent.cli", "up", "--upstream", upstream, "--listen", f"127.0.0.1:{port}"]
+    # PYTHONPATH so that `root`'s agent package wins over any installed one.
+    env = {"INFERWATCH_LOGGING__LEVEL": "WARNING", "PYTHONPATH": str(root)}
+    return start(name, argv, port, "/health/live", env, cwd=root)
+
+
+def start_all(candidate: Path | None = None) -> dict[str, Server]:
+    """The instant upstream, the floor and the agent (and a candidate agent from another
+    checkout), each on a free port. Stops all on failure."""
     servers: dict[str, Server] = {}
     try:
         port = free_port()
@@ -111,10 +121,9 @@ def start_all() -> dict[str, Server]:
             port,
             "/health",
         )
-        port = free_port()
-        argv = ["-m", "agent.cli", "up", "--upstream", up.url, "--listen", f"127.0.0.1:{port}"]
-        env = {"INFERWATCH_LOGGING__LEVEL": "WARNING"}
-        servers["agent"] = start("agent", argv, port, "/health/live", env)
+        servers["agent"] = start_agent("agent", up.url, REPO)
+        if candidate is not None:
+            servers["candidate"] = start_agent("candidate", up.url, candidate)
     except BaseException:
         stop_all(servers)
         raise

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import statistics
+from collections import defaultdict
 from dataclasses import dataclass, field
 
-TARGETS = ("direct", "floor", "agent")
+PROXIES = ("floor", "agent", "candidate")  # what is compared against direct
 
 
 def pct(values: list[float], q: int) -> float:
@@ -27,7 +28,7 @@ class Scenario:
     label: str
     concurrency: int
     stream: bool
-    rounds: dict[str, list] = field(default_factory=lambda: {t: [] for t in TARGETS})
+    rounds: dict[str, list] = field(default_factory=lambda: defaultdict(list))
 
     def per_round(self, target: str, q: int) -> list[float]:
         """The q-th percentile latency (ms) of `target` in each round."""
@@ -53,18 +54,26 @@ class Row:
     spread: str = ""
     fmt: str = "{:.3f}"
 
-    def cells(self) -> list[str]:
+    def cells(self, targets: list[str]) -> list[str]:
         out = [self.name]
-        for t in TARGETS:
+        for t in targets:
             v = self.values.get(t)
             out.append("-" if v is None else self.fmt.format(v))
-        f, a = self.values.get("floor"), self.values.get("agent")
-        out.append(f"{a / f:.2f}x" if f and a is not None else "-")
+        for num, den in ratios(targets):
+            n, d = self.values.get(num), self.values.get(den)
+            out.append(f"{n / d:.2f}x" if d and n is not None else "-")
         out.append(self.spread)
         return out
 
 
-HEAD = ["figure (median over rounds)", "direct", "floor", "agent", "agent/floor", "spread"]
+def ratios(targets: list[str]) -> list[tuple[str, str]]:
+    """The ratio columns: agent/floor, and candidate/agent when a candidate runs."""
+    return [("agent", "floor")] + ([("candidate", "agent")] if "candidate" in targets else [])
+
+
+def head(targets: list[str]) -> list[str]:
+    cols = [f"{n}/{d}" for n, d in ratios(targets)]
+    return ["figure (median over rounds)", *targets, *cols, "spread"]
 
 
 def _spread(per_round: dict[str, list[float]], fmt: str) -> str:
@@ -80,7 +89,7 @@ def latency_rows(s: Scenario) -> list[Row]:
     what = "TTFC" if s.stream else "latency"
     rows = []
     for q in (50, 99):
-        added = {t: s.added(t, q) for t in ("floor", "agent")}
+        added = {t: s.added(t, q) for t in PROXIES if t in s.rounds}
         values = {"direct": statistics.median(s.per_round("direct", q))}
         values |= {t: statistics.median(v) for t, v in added.items()}
         name = f"{s.label}: {what} p{q} ms (floor/agent: added)"
@@ -89,19 +98,20 @@ def latency_rows(s: Scenario) -> list[Row]:
 
 
 def rps_row(s: Scenario) -> Row:
-    per = {t: s.rps(t) for t in TARGETS}
+    per = {t: s.rps(t) for t in s.rounds}
     values = {t: statistics.median(v) for t, v in per.items()}
     return Row(f"{s.label}: requests/s", values, _spread(per, "{:.0f}"), "{:.0f}")
 
 
-def render(rows: list[Row], markdown: bool) -> str:
+def render(rows: list[Row], targets: list[str], markdown: bool) -> str:
     """The table as aligned text or as a markdown table."""
-    lines = [HEAD] + [r.cells() for r in rows]
+    top = head(targets)
+    lines = [top] + [r.cells(targets) for r in rows]
     if markdown:
-        out = ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
+        out = ["| " + " | ".join(top) + " |", "|" + "---|" * len(top)]
         out += ["| " + " | ".join(c) + " |" for c in lines[1:]]
         return "\n".join(out)
-    widths = [max(len(line[i]) for line in lines) for i in range(len(HEAD))]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(top))]
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines
     )
