@@ -13,7 +13,8 @@ Figures (all client-side, in ms unless said):
 - floor / agent: ADDED latency = their p50 (p99) in a round minus direct's p50 (p99) in the
   same round; the table gives the median over rounds, and the spread column the 25th..75th
   percentile across rounds (how noisy it was);
-- requests/s of each round's closed-loop batch; chunks/s of one long stream;
+- requests/s of each round's closed-loop batch; chunks/s of one long stream (the direct
+  column there is the instant upstream's own ceiling: a proxy cannot beat it);
 - CPU ms per request (user+system of the server process over its rounds / requests), RSS.
 """
 
@@ -47,18 +48,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--quick", action="store_true", help=f"a short run (under a minute): {QUICK}")
-    p.add_argument("--rounds", type=int, default=12, help="interleaved rounds (default 12)")
+    p.add_argument("--rounds", type=int, default=10, help="interleaved rounds (default 10)")
     p.add_argument(
         "--requests-c1",
         type=int,
-        default=300,
-        help="requests per target per round at concurrency 1",
+        default=200,
+        help="requests per target per round at concurrency 1 (default 200)",
     )
     p.add_argument(
         "--requests-cn",
         type=int,
-        default=3200,
-        help="requests per target per round at each concurrency above 1 (default 3200)",
+        default=1600,
+        help="requests per target per round at each concurrency above 1 (default 1600)",
     )
     p.add_argument(
         "--concurrency",
