@@ -36,9 +36,9 @@ from tqdm import tqdm
 
 QUICK = {
     "rounds": 3,
-    "requests_c1": 60,
-    "requests_cn": 640,
-    "long_chunks": 20_000,
+    "requests_c1": 50,
+    "requests_cn": 320,
+    "long_chunks": 10_000,
     "long_rounds": 2,
 }
 
