@@ -15,7 +15,9 @@ Figures (all client-side, in ms unless said):
   percentile across rounds (how noisy it was);
 - requests/s of each round's closed-loop batch; chunks/s of one long stream (the direct
   column there is the instant upstream's own ceiling: a proxy cannot beat it);
-- CPU ms per request (user+system of the server process over its rounds / requests), RSS.
+- CPU ms per request (user+system of the server process over its rounds / requests), RSS;
+  chunks per server CPU-second: what a proxy with a core of its own could forward, which a
+  busy machine does not change much (chunks/s does: all three processes share 2 cores).
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ class Bench:
         self.cpu = {(t, k): [0.0, 0] for t in self.proxies for k in ("json", "stream")}
         self.rss_peak = {t: 0 for t in self.proxies}
         self.chunks: dict[str, list[float]] = {t: [] for t in self.targets}
+        self.chunk_cpu = {t: 0.0 for t in self.proxies}
 
     def order(self, r: int) -> list[str]:
         """Round r's order of targets: rotated each round so none is always first."""
@@ -158,8 +161,12 @@ class Bench:
         for r in range(self.args.long_rounds):
             for t in self.order(r):
                 bar.set_postfix_str(f"long stream {r + 1} {t}")
+                server = self.servers.get(t) if t != "direct" else None
+                before = server.cpu_s() if server else 0.0
                 rate = await proxy_load.long_stream(session, self.urls[t], self.args.long_chunks)
                 self.chunks[t].append(rate)
+                if server:
+                    self.chunk_cpu[t] += server.cpu_s() - before
                 bar.update()
 
     async def run(self, scens: list[Scenario]) -> None:
@@ -187,6 +194,10 @@ class Bench:
                 "{:,.0f}",
             )
         )
+        chunks = self.args.long_chunks * self.args.long_rounds
+        vals = {t: chunks / c for t, c in self.chunk_cpu.items() if c > 0}
+        name = "long stream: chunks per server CPU-second (load-independent)"
+        rows.append(Row(name, vals, "", "{:,.0f}"))
         for kind in ("json", "stream"):
             vals = {t: 1e3 * c / n for (t, k), (c, n) in self.cpu.items() if k == kind}
             rows.append(Row(f"server CPU ms per request ({kind}, all rounds)", vals))
