@@ -1,0 +1,136 @@
+"""Start and stop the benchmark's servers (upstream, floor, agent), each its own process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / "bench"
+
+
+def free_port() -> int:
+    """A port that was free a moment ago on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """One running server process and where to reach it."""
+
+    name: str
+    url: str
+    proc: subprocess.Popen
+    stderr: object  # temp file holding the server's stderr, shown if it fails
+
+    @property
+    def ps(self) -> psutil.Process:
+        return psutil.Process(self.proc.pid)
+
+    def cpu_s(self) -> float:
+        """User + system CPU seconds used so far."""
+        t = self.ps.cpu_times()
+        return t.user + t.system
+
+    def rss(self) -> int:
+        return self.ps.memory_info().rss
+
+
+def _wait_ready(server: Server, path: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            server.stderr.seek(0)
+            raise RuntimeError(f"{server.name} exited early:\n{server.stderr.read().decode()}")
+        try:
+            with urllib.request.urlopen(server.url + path, timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{server.name} not ready after {timeout_s:g}s")
+
+
+def start(
+    name: str, argv: list[str], port: int, ready_path: str, env: dict | None = None, cwd=REPO
+) -> Server:
+    """Run `argv` (python args) in `cwd` and wait until `ready_path` answers 200."""
+    err = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
+    proc = subprocess.Popen(
+        [sys.executable, *argv],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=err,
+    )
+    server = Server(name, f"http://127.0.0.1:{port}", proc, err)
+    try:
+        _wait_ready(server, ready_path)
+    except BaseException:
+        stop(server)
+        raise
+    return server
+
+
+def stop(server: Server) -> None:
+    """SIGTERM, then SIGKILL after 5 s."""
+    if server.proc.poll() is None:
+        server.proc.send_signal(signal.SIGTERM)
+        try:
+            server.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            server.proc.wait()
+    server.stderr.close()
+
+
+def start_agent(name: str, upstream: str, root: Path) -> Server:
+    """`python -m agent.cli up` run from `root` (a checkout), quiet logs, on a free port."""
+    port = free_port()
+    argv = ["-m", "agent.cli", "up", "--upstream", upstream, "--listen", f"127.0.0.1:{port}"]
+    # PYTHONPATH so that `root`'s agent package wins over any installed one.
+    env = {"INFERWATCH_LOGGING__LEVEL": "WARNING", "PYTHONPATH": str(root)}
+    return start(name, argv, port, "/health/live", env, cwd=root)
+
+
+def start_all(candidate: Path | None = None) -> dict[str, Server]:
+    """The instant upstream, the floor and the agent (and a candidate agent from another
+    checkout), each on a free port. Stops all on failure."""
+    servers: dict[str, Server] = {}
+    try:
+        port = free_port()
+        up = servers["upstream"] = start(
+            "upstream", [str(BENCH / "instant_upstream.py"), "--port", str(port)], port, "/health"
+        )
+        port = free_port()
+        servers["floor"] = start(
+            "floor",
+            [str(BENCH / "floor_proxy.py"), "--upstream", up.url, "--port", str(port)],
+            port,
+            "/health",
+        )
+        servers["agent"] = start_agent("agent", up.url, REPO)
+        if candidate is not None:
+            servers["candidate"] = start_agent("candidate", up.url, candidate)
+    except BaseException:
+        stop_all(servers)
+        raise
+    return servers
+
+
+def stop_all(servers: dict[str, Server]) -> None:
+    """Stop every server started."""
+    for server in reversed(list(servers.values())):
+        stop(server)
