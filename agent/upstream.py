@@ -51,7 +51,6 @@ class Upstream:
                     total=None, sock_connect=t.connect_s, connect=t.connect_s
                 ),
                 auto_decompress=True,
-                skip_auto_headers=("User-Agent", "Accept-Encoding"),
             )
         return self._session
 
