@@ -91,7 +91,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="another checkout whose agent runs as a fourth target, side by side "
         "(to measure a proposed change: the table adds candidate/agent ratios)",
     )
+    p.add_argument(
+        "--candidate-env",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="environment of the candidate agent, repeatable; e.g. `--candidate . "
+        "--candidate-env INFERWATCH_SAFETY__ENABLED=false` measures what the safety filters cost",
+    )
     args = p.parse_args(argv)
+    args.candidate_env = dict(kv.split("=", 1) for kv in args.candidate_env)
     if args.quick:
         for k, v in QUICK.items():
             setattr(args, k, v)
@@ -224,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
 
     scens = scenarios(args)
     load0, t0 = os.getloadavg()[0], time.monotonic()
-    servers = proxy_procs.start_all(args.candidate)
+    servers = proxy_procs.start_all(args.candidate, args.candidate_env)
     try:
         bench = Bench(args, servers)
         uvloop.run(bench.run(scens))

@@ -96,16 +96,18 @@ def stop(server: Server) -> None:
     server.stderr.close()
 
 
-def start_agent(name: str, upstream: str, root: Path) -> Server:
+def start_agent(name: str, upstream: str, root: Path, extra_env: dict | None = None) -> Server:
     """`python -m agent.cli up` run from `root` (a checkout), quiet logs, on a free port."""
     port = free_port()
     argv = ["-m", "agent.cli", "up", "--upstream", upstream, "--listen", f"127.0.0.1:{port}"]
     # PYTHONPATH so that `root`'s agent package wins over any installed one.
-    env = {"INFERWATCH_LOGGING__LEVEL": "WARNING", "PYTHONPATH": str(root)}
+    env = {"INFERWATCH_LOGGING__LEVEL": "WARNING", "PYTHONPATH": str(root), **(extra_env or {})}
     return start(name, argv, port, "/health/live", env, cwd=root)
 
 
-def start_all(candidate: Path | None = None) -> dict[str, Server]:
+def start_all(
+    candidate: Path | None = None, candidate_env: dict | None = None
+) -> dict[str, Server]:
     """The instant upstream, the floor and the agent (and a candidate agent from another
     checkout), each on a free port. Stops all on failure."""
     servers: dict[str, Server] = {}
@@ -123,7 +125,7 @@ def start_all(candidate: Path | None = None) -> dict[str, Server]:
         )
         servers["agent"] = start_agent("agent", up.url, REPO)
         if candidate is not None:
-            servers["candidate"] = start_agent("candidate", up.url, candidate)
+            servers["candidate"] = start_agent("candidate", up.url, candidate, candidate_env)
     except BaseException:
         stop_all(servers)
         raise
