@@ -59,7 +59,8 @@ class Upstream:
         changed = up != self.state.up
         if changed and up:
             log.info("upstream up", extra={"upstream": self.url})
-        elif changed:
+        elif changed and not self.state.starting:
+            # While the bundled vLLM (re)starts, "down" is expected: the supervisor logs that.
             log.warning("upstream down", extra={"upstream": self.url, "error": error})
         self.state.up = up
         self.state.last_error = None if up else error
