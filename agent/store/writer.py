@@ -93,8 +93,13 @@ class StoreWriter:
         schema.migrate(self._conn)
         self._seq = pending.last_seq(self._conn)
         # Rows pending now were held by the cost engine of an agent that died: this one has
-        # written none yet, so no cost can come for them.
-        self._finalise_stale(None, "restart")
+        # written none yet, so no cost can come for them. (One agent per database.)
+        try:
+            self._finalise_stale(None, "restart")
+        except sqlite3.Error as err:  # e.g. locked by another process: the timeout pass will
+            self._rollback()
+            self._stats.write_error(error_kind(err))
+            log.error("store could not finalise rows left pending", extra={"error": str(err)})
         self._next_retention = time.monotonic()  # first pass right away
         self._next_stale = time.monotonic() + self._stale_every_s()
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
