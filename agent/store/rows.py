@@ -25,7 +25,7 @@ def to_row(r: RequestRecord, cost_status: str = COST_FINAL, ship_seq: int | None
 
 def to_update(r: RequestRecord, ship_seq: int) -> tuple:
     """The values of `schema.UPDATE_SQL`: the costed record completes its pending row."""
-    return (*to_data(r), COST_FINAL, ship_seq, r.request_id)
+    return (*to_data(r)[2:], COST_FINAL, ship_seq, r.request_id)
 
 
 def to_data(r: RequestRecord) -> tuple:

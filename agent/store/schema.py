@@ -97,9 +97,12 @@ INSERT_SQL = (
     f"VALUES ({', '.join('?' * len(_INSERT))})"
 )
 # The costed version of a record written early: the oldest pending row of its request id
-# (request ids come from clients and may repeat) takes every column and becomes final.
+# (request ids come from clients and may repeat) takes every column that may have changed
+# and becomes final. The two leading columns (request id, start time) cannot change and are
+# indexed: leaving them out spares two index rewrites per row.
+UPDATE_COLUMNS = DATA_COLUMNS[2:]
 UPDATE_SQL = (
-    f"UPDATE requests SET {', '.join(c + ' = ?' for c in DATA_COLUMNS)}, "  # noqa: S608
+    f"UPDATE requests SET {', '.join(c + ' = ?' for c in UPDATE_COLUMNS)}, "  # noqa: S608
     "cost_status = ?, ship_seq = ? WHERE id = (SELECT min(id) FROM requests "
     f"WHERE request_id = ? AND cost_status = '{COST_PENDING}')"
 )

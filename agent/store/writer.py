@@ -152,7 +152,10 @@ class StoreWriter:
             if not self._records:
                 self._first_at = time.monotonic()
             self._records.append((record, False))
-            self._cond.notify()
+            # Wake the thread only when it has something to do now: it sleeps out the flush
+            # interval on its own, and a wake-up per request would cost the loop GIL time.
+            if self._eager or len(self._records) in (1, self._c.max_batch):
+                self._cond.notify()
 
     def submit(self, op: Callable[[sqlite3.Connection], object]) -> Future:
         """Run `op(conn)` on the writer thread (it manages its own transaction)."""
