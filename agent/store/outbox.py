@@ -39,18 +39,26 @@ class Outbox:
         return self._conn().execute(sql, (after_seq, limit)).fetchall()
 
     def oldest_wall_time(self) -> float | None:
-        """Wall time of the oldest complete unshipped row (uses the partial index: cheap)."""
-        sql = (
+        """Wall time of the oldest row not yet shipped, complete or still waiting for its
+        cost (both from partial indexes: cheap)."""
+        complete = (
             "SELECT wall_time FROM requests WHERE ship_state = 0 AND ship_seq IS NOT NULL "
             "ORDER BY ship_seq LIMIT 1"
         )
-        row = self._conn().execute(sql).fetchone()
-        return row[0] if row else None
+        waiting = f"SELECT min(wall_time) FROM requests WHERE cost_status = '{schema.COST_PENDING}'"
+        found = [self._one(sql) for sql in (complete, waiting)]
+        return min((t for t in found if t is not None), default=None)
 
     def backlog(self) -> int:
-        """Number of complete unshipped rows (a scan of the partial index: now and then)."""
-        sql = "SELECT count(*) FROM requests WHERE ship_state = 0 AND ship_seq IS NOT NULL"
-        return self._conn().execute(sql).fetchone()[0]
+        """Rows not yet shipped: complete ones plus those still waiting for their cost
+        (scans of two partial indexes: call it now and then)."""
+        complete = "SELECT count(*) FROM requests WHERE ship_state = 0 AND ship_seq IS NOT NULL"
+        waiting = f"SELECT count(*) FROM requests WHERE cost_status = '{schema.COST_PENDING}'"
+        return self._one(complete) + self._one(waiting)
+
+    def _one(self, sql: str):
+        row = self._conn().execute(sql).fetchone()
+        return row[0] if row else None
 
     def mark(self, shipped: Sequence[int], rejected: Sequence[tuple[int, str]]) -> Future:
         """Record outcomes on the writer thread, in one transaction."""

@@ -91,7 +91,10 @@ def test_a_costed_record_whose_early_write_was_skipped_is_inserted_once(store):
 
 def test_the_outbox_never_offers_a_pending_row_and_offers_it_once_final(store, tmp_path):
     writer, _, _ = store()
-    early, late = _uncosted(1), _uncosted(2)
+    early, late = _uncosted(1, wall_time=time.time() - 5), _uncosted(2)
+    empty = Outbox(str(tmp_path / "requests.sqlite3"), writer)
+    assert empty.backlog() == 0 and empty.oldest_wall_time() is None
+    empty.close()
     writer.put_early(early)
     writer.put_early(late)
     writer.put([_costed(late)])
@@ -99,7 +102,9 @@ def test_the_outbox_never_offers_a_pending_row_and_offers_it_once_final(store, t
     outbox = Outbox(str(tmp_path / "requests.sqlite3"), writer)
     try:
         offered = outbox.fetch(0, 100)
-        assert [r[3] for r in offered] == ["final"] and outbox.backlog() == 1
+        assert [r[3] for r in offered] == ["final"]
+        assert outbox.backlog() == 2  # the complete row and the one waiting for its cost
+        assert outbox.oldest_wall_time() == early.wall_time  # the waiting one counts for lag
         assert late.request_id in offered[0][2]
         cursor = offered[-1][1]  # the shipper's cursor is past `late`, whose id is higher
         writer.put([_costed(early)])
