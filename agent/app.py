@@ -58,10 +58,16 @@ class Agent:
         # vLLM's own /metrics, scraped like any other collector (switchable as `vllm`).
         vllm = VLLMCollector(upstream_url, timeout_s=settings.collectors.timeout_s)
         self.collectors = attach_collectors(self, settings, [vllm, *(extra_collectors or ())])
-        # The cost engine holds each finished record until the ticks covering it are metered,
-        # then writes its cost into it and hands it on to the pipeline.
+        # `proxy.finish` chain, outermost first (each attach_* wraps the `finish` before it):
+        #   proxy -> store early write -> cost engine -> pipeline -> sinks (store completes
+        #   the row). The cost engine holds each finished record until the ticks covering
+        #   it are metered, then writes its cost into it and hands it on to the pipeline;
+        #   the store's tap, attached LAST so it runs first, has already queued the record
+        #   (pending row) so a crash while the cost engine holds it loses nothing.
+        #   A stage that holds or rewrites records must be attached before attach_store.
         self.cost = attach_cost(self, settings, self.collectors)
-        attach_store(self, settings)
+        # (The safety stage is not a wrapper: the proxy merges its verdicts before `finish`.)
+        self.store = attach_store(self, settings, early=self.cost is not None)
         install_safety(self)  # after the hook lists: it adds its worker's start and stop
 
     def build_app(self) -> web.Application:

@@ -42,12 +42,12 @@ def prefill(path: Path, records) -> list[str]:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = schema.connect(str(path))
     schema.migrate(conn)
-    rows = [to_row(r) for r in records]
+    rows = [to_row(r, schema.COST_FINAL, seq) for seq, r in enumerate(records, 1)]
     conn.execute("BEGIN")
     conn.executemany(schema.INSERT_SQL, rows)
     conn.execute("COMMIT")
     conn.close()
-    return [r[-2] for r in rows]
+    return [r[len(schema.DATA_COLUMNS) - 1] for r in rows]
 
 
 def convert_rate(texts: list[str]) -> float:

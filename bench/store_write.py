@@ -2,6 +2,11 @@
 durability (with and without fsync), side by side with a bare `executemany` of the same rows (the ceiling), and the
 cost of `SQLiteSink.export` on the event loop (what the request side pays).
 
+`batch+early` is the path with the cost engine on: every record is first written as its
+request ends (`put_early`, a pending row) and its costed version completes the row later
+(here LAG batches later, as the cost engine holds records for seconds), so each record
+costs an insert and an update.
+
     python bench/store_write.py [N]
 """
 
@@ -28,6 +33,7 @@ from agent.store.writer import StoreWriter  # noqa: E402
 from tests.store_records import make_record  # noqa: E402
 
 BATCH = 512  # the pipeline's default batch size
+LAG = 8  # batches between a record's early write and its costed version (~4,000 pending)
 
 
 def bare(records, folder: Path) -> float:
@@ -47,16 +53,24 @@ async def through_sink(records, folder: Path, mode: str) -> tuple[float, float]:
     """(records/s committed, mean microseconds per export call)."""
     registry, instruments = new_registry()
     durability, fsync = mode.split("+")[0], mode.endswith("+fsync")
+    early = mode.endswith("+early")
     config = StoreConfig(dir=folder, filename=f"{mode}.db", durability=durability, fsync=fsync)
-    writer = StoreWriter(config, StoreStats(instruments), keep_unshipped=False)
+    writer = StoreWriter(config, StoreStats(instruments), keep_unshipped=False, early=early)
     writer.start()
     sink = SQLiteSink(writer, sync=durability == "sync")
     in_export = 0.0
     t = time.perf_counter()
-    for i in range(0, len(records), BATCH):
+    starts = range(0, len(records) + (LAG * BATCH if early else 0), BATCH)
+    for i in starts:
         t0 = time.perf_counter()
-        await sink.export(records[i : i + BATCH])
+        if early:
+            for r in records[i : i + BATCH]:
+                writer.put_early(r)  # what the proxy's finish tap does, per record
+            i -= LAG * BATCH
+        if i >= 0:
+            await sink.export(records[i : i + BATCH])
         in_export += time.perf_counter() - t0
+        await asyncio.sleep(0)
     await sink.flush()
     elapsed = time.perf_counter() - t
     written = registry.get_sample_value("inferwatch_store_records_written_total")
@@ -70,7 +84,7 @@ async def through_sink(records, folder: Path, mode: str) -> tuple[float, float]:
 async def main(n: int, rounds: int = 3) -> None:
     """Interleaved rounds, median of each: the machine is shared and noisy."""
     records = [make_record(i) for i in range(n)]
-    modes = ("batch", "sync", "sync+fsync")
+    modes = ("batch", "batch+early", "sync", "sync+fsync")
     got: dict[str, list[float]] = {"bare": []} | {m: [] for m in modes}
     got |= {f"{m}_us": [] for m in modes}
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,6 +105,11 @@ async def main(n: int, rounds: int = 3) -> None:
     print(
         f"sink, durability=batch:        {m['batch']:>9,.0f} records/s "
         f"({m['batch'] / m['bare']:.2f} of ceiling); export() {m['batch_us']:,.0f} us per batch"
+    )
+    print(
+        f"sink, batch, early write + completion: {m['batch+early']:>9,.0f} records/s "
+        f"({m['batch+early'] / m['batch']:.2f} of batch); put_early + export() "
+        f"{m['batch+early_us']:,.0f} us per {BATCH} records"
     )
     print(
         f"sink, durability=sync:         {m['sync']:>9,.0f} records/s "

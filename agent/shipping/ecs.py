@@ -26,9 +26,10 @@ class DocContext:
     provider: str = "vllm"
 
 
-def to_document(r: RequestRecord, ctx: DocContext) -> dict:
+def to_document(r: RequestRecord, ctx: DocContext, cost_status: str | None = None) -> dict:
     """The ECS document of one record (empty values are left out). Takes a
-    `RequestRecord` or anything with its attributes (`agent.store.rows.StoredRecord`)."""
+    `RequestRecord` or anything with its attributes (`agent.store.rows.StoredRecord`);
+    `cost_status` is the store row's ("final", or "lost" when the cost never came)."""
     doc = {
         "@timestamp": datetime.fromtimestamp(r.wall_time, UTC).isoformat(timespec="microseconds"),
         "event": _event(r),
@@ -40,7 +41,7 @@ def to_document(r: RequestRecord, ctx: DocContext) -> dict:
         "url": {"path": r.path},
         "user": {"id": r.tenant},
         "gen_ai": _gen_ai(r, ctx),
-        "inferwatch": _inferwatch(r),
+        "inferwatch": _inferwatch(r, cost_status),
     }
     if r.error_type or r.error_message:
         doc["error"] = _compact({"type": r.error_type, "message": r.error_message})
@@ -87,13 +88,14 @@ def _gen_ai(r: RequestRecord, ctx: DocContext) -> dict:
     )
 
 
-def _inferwatch(r: RequestRecord) -> dict:
+def _inferwatch(r: RequestRecord, cost_status: str | None) -> dict:
     cost = _compact(
         {
             "currency": r.cost_currency,
             "amount": r.cost_amount,
             "device_seconds": r.cost_device_seconds,
             "joules": r.cost_joules,
+            "status": cost_status,
         }
     )
     out = {

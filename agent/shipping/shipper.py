@@ -1,6 +1,6 @@
 """The Elasticsearch shipper: a background task draining the store's outbox.
 
-It reads unshipped rows in id order (on its own I/O thread), turns them into ECS
+It reads unshipped complete rows (cost final or lost, never pending) in `ship_seq` order (on its own I/O thread), turns them into ECS
 documents and sends them with `async_streaming_bulk` as `create` operations with
 `_id` = request id, so a document sent twice is stored once (the second answers 409).
 A row is marked shipped only once Elasticsearch has acknowledged it; 429, 5xx and
@@ -125,11 +125,11 @@ class Shipper:
             self._cursor, self._rewind = 0, False
         rows = self._outbox.fetch(self._cursor, self._c.batch_size)
         if rows:
-            self._cursor = rows[-1][0]
+            self._cursor = rows[-1][1]
         items, bad = [], []
-        for row_id, text in rows:
+        for row_id, _seq, text, cost_status in rows:
             try:
-                items.append((row_id, self._action(text)))
+                items.append((row_id, self._action(text, cost_status)))
             except Exception as err:  # a row this version cannot read: keep it, say so
                 bad.append((row_id, f"unconvertible: {err}"[:500]))
         if bad:
@@ -138,9 +138,9 @@ class Shipper:
             self._outbox.mark((), bad)
         return items
 
-    def _action(self, text: str) -> dict:
+    def _action(self, text: str, cost_status: str) -> dict:
         record = StoredRecord(text)
-        doc = orjson.dumps(to_document(record, self._ctx))
+        doc = orjson.dumps(to_document(record, self._ctx, cost_status))
         return {
             "_op_type": "create",
             "_index": self._c.data_stream,

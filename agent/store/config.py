@@ -63,6 +63,13 @@ class StoreConfig(_Section):
     busy_timeout_ms: int = Field(
         2000, ge=0, description="How long a write waits for a lock held by another process."
     )
+    pending_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="A row written as its request ended waits this long (keep it above "
+        "`cost.max_hold_s`) for its costed version; then it is finalised and shipped with "
+        "`cost_status: lost`. At start, rows left pending by a killed agent are finalised at once.",
+    )
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     @property

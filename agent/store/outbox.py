@@ -29,22 +29,36 @@ class Outbox:
             self._db = schema.connect(self._path, self._busy_ms)
         return self._db
 
-    def fetch(self, after_id: int, limit: int) -> list[tuple[int, str]]:
-        """Up to `limit` unshipped rows with id > `after_id`: (id, record JSON)."""
-        sql = "SELECT id, record FROM requests WHERE ship_state = 0 AND id > ? ORDER BY id LIMIT ?"
-        return self._conn().execute(sql, (after_id, limit)).fetchall()
+    def fetch(self, after_seq: int, limit: int) -> list[tuple[int, int, str, str]]:
+        """Up to `limit` unshipped complete rows (final or cost-lost; never pending) with
+        ship_seq > `after_seq`, in ship_seq order: (id, ship_seq, record JSON, cost_status)."""
+        sql = (
+            "SELECT id, ship_seq, record, cost_status FROM requests "
+            "WHERE ship_state = 0 AND ship_seq > ? ORDER BY ship_seq LIMIT ?"
+        )
+        return self._conn().execute(sql, (after_seq, limit)).fetchall()
 
     def oldest_wall_time(self) -> float | None:
-        """Wall time of the oldest unshipped row (uses the partial index: cheap)."""
-        sql = "SELECT wall_time FROM requests WHERE ship_state = 0 ORDER BY id LIMIT 1"
-        row = self._conn().execute(sql).fetchone()
-        return row[0] if row else None
+        """Wall time of the oldest row not yet shipped, complete or still waiting for its
+        cost (both from partial indexes: cheap)."""
+        complete = (
+            "SELECT wall_time FROM requests WHERE ship_state = 0 AND ship_seq IS NOT NULL "
+            "ORDER BY ship_seq LIMIT 1"
+        )
+        waiting = f"SELECT min(wall_time) FROM requests WHERE cost_status = '{schema.COST_PENDING}'"
+        found = [self._one(sql) for sql in (complete, waiting)]
+        return min((t for t in found if t is not None), default=None)
 
     def backlog(self) -> int:
-        """Number of unshipped rows (a scan of the partial index: call it now and then)."""
-        return (
-            self._conn().execute("SELECT count(*) FROM requests WHERE ship_state = 0").fetchone()[0]
-        )
+        """Rows not yet shipped: complete ones plus those still waiting for their cost
+        (scans of two partial indexes: call it now and then)."""
+        complete = "SELECT count(*) FROM requests WHERE ship_state = 0 AND ship_seq IS NOT NULL"
+        waiting = f"SELECT count(*) FROM requests WHERE cost_status = '{schema.COST_PENDING}'"
+        return self._one(complete) + self._one(waiting)
+
+    def _one(self, sql: str):
+        row = self._conn().execute(sql).fetchone()
+        return row[0] if row else None
 
     def mark(self, shipped: Sequence[int], rejected: Sequence[tuple[int, str]]) -> Future:
         """Record outcomes on the writer thread, in one transaction."""

@@ -43,12 +43,14 @@ class StoreReader:
         return [dict(r) for r in self._conn.execute(sql, params).fetchall()]
 
     def recent(self, limit: int = 100, tenant: str | None = None) -> list[dict]:
-        """The newest rows (typed columns, no JSON), optionally of one tenant."""
+        """The newest rows (typed columns, no JSON), optionally of one tenant; `cost_status`
+        "pending" means the cost engine still holds the record (cost not yet known)."""
         where, params = ("WHERE tenant = ?", (tenant,)) if tenant else ("", ())
         sql = (
             "SELECT request_id, wall_time, tenant, model, operation, status, http_status, "
             "error_type, prompt_tokens, completion_tokens, latency_s, ttft_s, cost_amount, "
-            f"cost_currency, safety_hits FROM requests {where} ORDER BY id DESC LIMIT ?"
+            "cost_currency, cost_status, safety_hits "
+            f"FROM requests {where} ORDER BY id DESC LIMIT ?"
         )
         return self._all(sql, (*params, limit))
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import orjson
 
 from agent.record import RequestRecord, SafetyVerdict
-from agent.store.schema import PENDING
+from agent.store.schema import COST_FINAL, PENDING
 
 _FIELDS = {f.name for f in dataclasses.fields(RequestRecord)}
 _DEFAULTS = {
@@ -18,8 +18,18 @@ _DEFAULTS = {
 }
 
 
-def to_row(r: RequestRecord) -> tuple:
-    """The values of `schema.INSERT_COLUMNS` for one record (orjson serializes the dataclass)."""
+def to_row(r: RequestRecord, cost_status: str = COST_FINAL, ship_seq: int | None = None) -> tuple:
+    """The values of `schema.INSERT_SQL` for one record."""
+    return (*to_data(r), PENDING, cost_status, ship_seq)
+
+
+def to_update(r: RequestRecord, ship_seq: int) -> tuple:
+    """The values of `schema.UPDATE_SQL`: the costed record completes its pending row."""
+    return (*to_data(r)[2:], COST_FINAL, ship_seq, r.request_id)
+
+
+def to_data(r: RequestRecord) -> tuple:
+    """The values of `schema.DATA_COLUMNS` (orjson serializes the dataclass)."""
     return (
         r.request_id,
         r.wall_time,
@@ -40,7 +50,6 @@ def to_row(r: RequestRecord) -> tuple:
         r.cost_joules,
         sum(v.count for v in r.safety),
         orjson.dumps(r).decode(),
-        PENDING,
     )
 
 

@@ -3,6 +3,12 @@
 Columns a dashboard aggregates on are real, typed columns; the whole record is kept as
 JSON beside them, so nothing measured is lost and later fields need no migration.
 `ship_state` makes the table the Elasticsearch outbox.
+
+v2 (write early, complete later): a record is written when its request ends, before the
+cost engine has its cost (`cost_status` 'pending'), and the costed version later updates
+that row ('final'); rows whose cost never came (the agent was killed while the cost
+engine held them) are finalised as 'lost'. Only final or lost rows get a `ship_seq`, the
+order the shipper reads the outbox in, so its cursor never passes a row still pending.
 """
 
 from __future__ import annotations
@@ -45,16 +51,61 @@ CREATE INDEX requests_request_id ON requests (request_id);
 CREATE INDEX requests_unshipped ON requests (id) WHERE ship_state = 0;
 """
 
+# Values of `requests.cost_status`.
+COST_PENDING = "pending"  # written when the request ended; the cost engine still holds it
+COST_FINAL = "final"  # the complete record (its cost final, or no cost engine)
+COST_LOST = "lost"  # the cost never came (agent killed while holding it): shipped as is
+
+_V2 = f"""
+ALTER TABLE requests ADD COLUMN cost_status TEXT NOT NULL DEFAULT '{COST_FINAL}';
+ALTER TABLE requests ADD COLUMN ship_seq INTEGER;
+UPDATE requests SET ship_seq = id WHERE ship_state = 0;
+DROP INDEX requests_unshipped;
+CREATE INDEX requests_unshipped ON requests (ship_seq)
+    WHERE ship_state = 0 AND ship_seq IS NOT NULL;
+CREATE INDEX requests_cost_pending ON requests (request_id) WHERE cost_status = '{COST_PENDING}';
+"""
+
 # Each entry migrates from version i to i+1; append, never edit.
-MIGRATIONS: list[str] = [_V1]
+MIGRATIONS: list[str] = [_V1, _V2]
 VERSION = len(MIGRATIONS)
 
-INSERT_COLUMNS = (
-    "request_id, wall_time, tenant, model, operation, status, http_status, error_type, stream, "
-    "prompt_tokens, completion_tokens, latency_s, ttft_s, cost_amount, cost_currency, "
-    "cost_device_seconds, cost_joules, safety_hits, record, ship_state"
+DATA_COLUMNS = (
+    "request_id",
+    "wall_time",
+    "tenant",
+    "model",
+    "operation",
+    "status",
+    "http_status",
+    "error_type",
+    "stream",
+    "prompt_tokens",
+    "completion_tokens",
+    "latency_s",
+    "ttft_s",
+    "cost_amount",
+    "cost_currency",
+    "cost_device_seconds",
+    "cost_joules",
+    "safety_hits",
+    "record",
 )
-INSERT_SQL = f"INSERT INTO requests ({INSERT_COLUMNS}) VALUES ({', '.join('?' * 20)})"  # noqa: S608
+_INSERT = (*DATA_COLUMNS, "ship_state", "cost_status", "ship_seq")
+INSERT_SQL = (
+    f"INSERT INTO requests ({', '.join(_INSERT)}) "  # noqa: S608
+    f"VALUES ({', '.join('?' * len(_INSERT))})"
+)
+# The costed version of a record written early: the oldest pending row of its request id
+# (request ids come from clients and may repeat) takes every column that may have changed
+# and becomes final. The two leading columns (request id, start time) cannot change and are
+# indexed: leaving them out spares two index rewrites per row.
+UPDATE_COLUMNS = DATA_COLUMNS[2:]
+UPDATE_SQL = (
+    f"UPDATE requests SET {', '.join(c + ' = ?' for c in UPDATE_COLUMNS)}, "  # noqa: S608
+    "cost_status = ?, ship_seq = ? WHERE id = (SELECT min(id) FROM requests "
+    f"WHERE request_id = ? AND cost_status = '{COST_PENDING}')"
+)
 
 
 class SchemaError(Exception):

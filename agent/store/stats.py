@@ -14,6 +14,7 @@ class StoreStats:
         self._pending = instruments["inferwatch_store_records_pending"]
         self._dropped = instruments["inferwatch_store_records_dropped_total"]
         self._retention = instruments["inferwatch_store_retention_deleted_total"]
+        self._cost_lost = instruments["inferwatch_store_cost_lost_total"]
 
     def set_pending(self, fn: Callable[[], int]) -> None:
         """Read the number of records waiting in memory at scrape time."""
@@ -37,3 +38,7 @@ class StoreStats:
             self._retention.labels("age").inc(by_age)
         if by_size:
             self._retention.labels("size").inc(by_size)
+
+    def cost_lost(self, reason: str, n: int) -> None:
+        """`n` pending rows were finalised without their cost (restart, timeout)."""
+        self._cost_lost.labels(reason).inc(n)

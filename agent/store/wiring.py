@@ -18,15 +18,25 @@ from agent.store.writer import StoreWriter
 log = logging.getLogger("inferwatch.store")
 
 
-def attach_store(agent, settings) -> StoreWriter | None:
+def attach_store(agent, settings, early: bool = False) -> StoreWriter | None:
     """Add the SQLite sink to `agent.pipeline` and, with `elasticsearch.url` set, run the
-    shipper between `agent.on_startup` and `agent.on_cleanup`. Returns the writer."""
+    shipper between `agent.on_startup` and `agent.on_cleanup`. Returns the writer.
+
+    `early` (set it when a stage between the proxy and the pipeline holds records, i.e.
+    the cost engine): wrap `agent.proxy.finish` so each record is queued for the store the
+    moment its request ends, then passed on to the previous `finish`; the version that
+    later reaches the store sink completes that row. Call it after every stage that
+    wraps `finish`, so the store's tap is the first thing a finished record meets."""
     c, es = settings.store, settings.elasticsearch
     if not c.enabled:
         if es.url:
             log.warning("elasticsearch.url is set but the store is disabled: nothing is shipped")
         return None
-    writer = StoreWriter(c, StoreStats(agent.instruments), keep_unshipped=es.url is not None)
+    writer = StoreWriter(
+        c, StoreStats(agent.instruments), keep_unshipped=es.url is not None, early=early
+    )
+    if early:
+        _tap_finish(agent, writer, settings)
     agent.pipeline.add_sink(SQLiteSink(writer, sync=c.durability == "sync"))
     shipper = _shipper(agent, settings, writer) if es.url else None
 
@@ -48,6 +58,23 @@ def attach_store(agent, settings) -> StoreWriter | None:
     agent.on_startup.append(startup)
     agent.on_cleanup.append(cleanup)
     return writer
+
+
+def _tap_finish(agent, writer: StoreWriter, settings) -> None:
+    hold = settings.cost.max_hold_s
+    if settings.store.pending_timeout_s <= hold:
+        log.warning(
+            "store.pending_timeout_s is not above cost.max_hold_s: rows may be shipped as "
+            "cost-lost while the cost engine still holds their record",
+            extra={"pending_timeout_s": settings.store.pending_timeout_s, "max_hold_s": hold},
+        )
+    put_early, then = writer.put_early, agent.proxy.finish
+
+    def finish(record) -> None:  # the request path: a list append under a lock, no I/O
+        put_early(record)
+        then(record)
+
+    agent.proxy.finish = finish
 
 
 def _shipper(agent, settings, writer: StoreWriter):

@@ -7,6 +7,12 @@ written (disk full, locked by another process) the records stay in memory, up to
 bound, and the failure is logged and counted; beyond the bound records are counted as
 dropped. Other writes (outbox marks, retention) run on the same thread, so there is one
 writer and SQLite never sees two of ours competing for the lock.
+
+With `early` on (a cost engine holds records for seconds before they reach the pipeline),
+`put_early` queues each record the moment its request ends and it is inserted as a pending
+row; the costed version that later comes through `put` updates that row and makes it
+final (see `schema`). Rows left pending by a killed agent are finalised as cost-lost at
+start and, periodically, once older than `pending_timeout_s`.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
 
 from agent.record import RequestRecord
-from agent.store import retention, schema
+from agent.store import pending, retention, schema
 from agent.store.config import StoreConfig
 from agent.store.rows import to_row
 from agent.store.stats import StoreStats
@@ -29,6 +35,7 @@ log = logging.getLogger("inferwatch.store")
 
 _BACKOFF_MIN_S, _BACKOFF_MAX_S = 0.05, 2.0
 _RETENTION_CATCH_UP_S = 0.5
+Entry = tuple[RequestRecord, bool]  # (record, final): final False for an early write
 
 
 def _settle(fut: Future, result: object = None, error: BaseException | None = None) -> None:
@@ -53,12 +60,19 @@ def error_kind(err: sqlite3.Error) -> str:
 class StoreWriter:
     """Owns the write connection and the thread that uses it."""
 
-    def __init__(self, config: StoreConfig, stats: StoreStats, keep_unshipped: bool) -> None:
+    def __init__(
+        self, config: StoreConfig, stats: StoreStats, keep_unshipped: bool, early: bool = False
+    ) -> None:
         self._c = config
         self._stats = stats
         self._keep_unshipped = keep_unshipped
+        self._early = early
+        # Sync mode commits at once (no batching interval): early writes included.
+        self._eager = config.durability == "sync"
+        self._seq = 0  # the last `ship_seq` given (the writer thread owns it)
+        self._next_stale = 0.0
         self._cond = threading.Condition()
-        self._records: list[RequestRecord] = []
+        self._records: list[Entry] = []
         self._waiters: list[tuple[int, Future]] = []  # (records still to commit, future)
         self._ops: list[tuple[Callable, Future]] = []
         self._first_at = 0.0
@@ -77,7 +91,17 @@ class StoreWriter:
         self._c.dir.mkdir(parents=True, exist_ok=True)
         self._conn = schema.connect(str(self._c.path), self._c.busy_timeout_ms, self._c.fsync)
         schema.migrate(self._conn)
+        self._seq = pending.last_seq(self._conn)
+        # Rows pending now were held by the cost engine of an agent that died: this one has
+        # written none yet, so no cost can come for them. (One agent per database.)
+        try:
+            self._finalise_stale(None, "restart")
+        except sqlite3.Error as err:  # e.g. locked by another process: the timeout pass will
+            self._rollback()
+            self._stats.write_error(error_kind(err))
+            log.error("store could not finalise rows left pending", extra={"error": str(err)})
         self._next_retention = time.monotonic()  # first pass right away
+        self._next_stale = time.monotonic() + self._stale_every_s()
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
 
@@ -108,7 +132,7 @@ class StoreWriter:
             accepted = batch if len(batch) <= room else batch[:room]
             if not self._records:
                 self._first_at = time.monotonic()
-            self._records.extend(accepted)
+            self._records.extend((r, True) for r in accepted)
             fut: Future | None = None
             # While writes fail nobody waits: the pipeline must keep moving (records are held).
             if wait and accepted and not self._failures:
@@ -118,6 +142,20 @@ class StoreWriter:
         if len(accepted) < len(batch):
             self._dropped(len(batch) - len(accepted))
         return len(accepted), fut
+
+    def put_early(self, record: RequestRecord) -> None:
+        """Queue a record as its request ends, before its cost is known (O(1), no I/O).
+        At the memory bound it is skipped: its final version is inserted when it comes."""
+        with self._cond:
+            if len(self._records) >= self._c.max_pending_records:
+                return
+            if not self._records:
+                self._first_at = time.monotonic()
+            self._records.append((record, False))
+            # Wake the thread only when it has something to do now: it sleeps out the flush
+            # interval on its own, and a wake-up per request would cost the loop GIL time.
+            if self._eager or len(self._records) in (1, self._c.max_batch):
+                self._cond.notify()
 
     def submit(self, op: Callable[[sqlite3.Connection], object]) -> Future:
         """Run `op(conn)` on the writer thread (it manages its own transaction)."""
@@ -173,6 +211,7 @@ class StoreWriter:
         ok = self._write(batch) if batch else True
         self._run_ops(ops)
         self._maybe_retention()
+        self._maybe_finalise_stale()
         if not ok:
             self._backoff()
         # When stopping, one last try that failed ends it: close() reports the loss.
@@ -180,40 +219,66 @@ class StoreWriter:
 
     def _wait_for_work(self) -> None:
         while not (self._records or self._ops or self._stopping):
-            self._cond.wait(self._retention_due_in())
-            if self._retention_due_in() <= 0:
+            self._cond.wait(self._housekeeping_due_in())
+            if self._housekeeping_due_in() <= 0:
                 return
         # Hold records back for up to one interval to batch them, unless someone waits.
-        while self._records and not (self._ops or self._waiters or self._stopping):
+        while self._records and not (self._ops or self._waiters or self._stopping or self._eager):
             left = self._first_at + self._c.flush_interval_s - time.monotonic()
             if left <= 0 or len(self._records) >= self._c.max_batch:
                 return
             self._cond.wait(left)
 
-    def _retention_due_in(self) -> float:
-        return max(0.0, self._next_retention - time.monotonic())
+    def _housekeeping_due_in(self) -> float:
+        return max(0.0, min(self._next_retention, self._next_stale) - time.monotonic())
 
-    def _write(self, batch: list[RequestRecord]) -> bool:
-        conn = self._conn
+    def _write(self, batch: list[Entry]) -> bool:
+        conn, seq = self._conn, self._seq
         try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(schema.INSERT_SQL, [to_row(r) for r in batch])
+            inserted = self._apply(conn, batch)
             conn.execute("COMMIT")
         except sqlite3.Error as err:
+            self._seq = seq  # nothing of this batch was committed: give its numbers again
             self._rollback()
             self._write_failed(err, len(batch))
             return False
-        self._committed(len(batch))
+        self._committed(len(batch), inserted)
         return True
 
-    def _committed(self, n: int) -> None:
+    def _apply(self, conn: sqlite3.Connection, batch: list[Entry]) -> int:
+        """Insert early and final records, complete pending rows; returns rows inserted."""
+        rows, updates = [], []
+        for record, final in batch:
+            if not final:
+                rows.append(to_row(record, schema.COST_PENDING))
+            elif self._early:
+                updates.append(record)
+            else:
+                rows.append(to_row(record, schema.COST_FINAL, self._next_seq()))
+        conn.executemany(schema.INSERT_SQL, rows)  # early rows first: an update may need one
+        if updates:
+            missed = pending.complete(conn, updates, self._seq)
+            self._seq += len(updates)
+            # No pending row (its early write was skipped at the memory bound): insert it.
+            conn.executemany(
+                schema.INSERT_SQL, [to_row(r, schema.COST_FINAL, self._next_seq()) for r in missed]
+            )
+            rows.extend(missed)
+        return len(rows)
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _committed(self, n: int, inserted: int) -> None:
         with self._cond:
             # Records left over (more than one batch) keep the old arrival time: no new wait.
             del self._records[:n]
             self._failures = 0
             done = [f for left, f in self._waiters if left <= n]
             self._waiters = [(left - n, f) for left, f in self._waiters if left > n]
-        self._stats.written(n)
+        self._stats.written(inserted)
         for f in done:
             _settle(f, True)
 
@@ -254,7 +319,7 @@ class StoreWriter:
                 _settle(fut, result)
 
     def _maybe_retention(self) -> None:
-        if self._retention_due_in() > 0:
+        if time.monotonic() < self._next_retention:
             return
         self._next_retention = time.monotonic() + self._c.retention.check_interval_s
         try:
@@ -267,6 +332,31 @@ class StoreWriter:
         self._stats.retention(deleted.by_age, deleted.by_size)
         if deleted.more:  # more to delete: come back soon, between batches of records
             self._next_retention = time.monotonic() + _RETENTION_CATCH_UP_S
+
+    def _stale_every_s(self) -> float:
+        return min(10.0, self._c.pending_timeout_s / 4)
+
+    def _maybe_finalise_stale(self) -> None:
+        if time.monotonic() < self._next_stale:
+            return
+        self._next_stale = time.monotonic() + self._stale_every_s()
+        try:
+            self._finalise_stale(time.time() - self._c.pending_timeout_s, "timeout")
+        except sqlite3.Error as err:
+            self._rollback()
+            self._stats.write_error(error_kind(err))
+            log.error("store could not finalise stale pending rows", extra={"error": str(err)})
+
+    def _finalise_stale(self, ended_before: float | None, reason: str) -> None:
+        """Mark rows pending since before `ended_before` (all with None) as cost-lost."""
+        n = pending.finalise_lost(self._conn, ended_before, self._seq)
+        if n:
+            self._seq += n
+            self._stats.cost_lost(reason, n)
+            log.warning(
+                "store rows finalised without their cost",
+                extra={"rows": n, "reason": reason},
+            )
 
     def _backoff(self) -> None:
         delay = min(_BACKOFF_MAX_S, _BACKOFF_MIN_S * 2 ** min(self._failures, 10))

@@ -1,6 +1,8 @@
-"""The agent (a subprocess, as `inferwatch up`) is SIGKILLed mid-load and restarted: the
-store lost at most the records of the last flush interval, and everything it had is then
-shipped to the Elasticsearch emulator (noida-db) exactly once."""
+"""The agent (a subprocess, as `inferwatch up`, its cost engine on) is SIGKILLed mid-load
+and restarted: the store lost at most the records of the last flush interval (records are
+written as their request ends, while the cost engine still holds them for seconds), and
+everything it had is then shipped to the Elasticsearch emulator (noida-db) exactly once:
+the rows whose cost died with the agent are shipped with `inferwatch.cost.status: lost`."""
 
 from __future__ import annotations
 
@@ -18,7 +20,15 @@ import pytest
 from elasticsearch import AsyncElasticsearch
 
 from tests.es_emulator import es_emulator  # noqa: F401 - fixture
-from tests.es_helpers import DONE_AT, doc_count, missing_ids, send_load, start_upstream, wait_for
+from tests.es_helpers import (
+    DATA_STREAM,
+    DONE_AT,
+    doc_count,
+    missing_ids,
+    send_load,
+    start_upstream,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.elasticsearch]
 
@@ -64,6 +74,15 @@ def _start_agent(
     return proc, listen
 
 
+def _cost_states(db: Path) -> dict[str, int]:
+    conn = sqlite3.connect(db)
+    try:
+        sql = "SELECT cost_status, count(*) FROM requests GROUP BY cost_status"
+        return dict(conn.execute(sql).fetchall())
+    finally:
+        conn.close()
+
+
 def _stored_ids(db: Path) -> set[str]:
     conn = sqlite3.connect(db)
     try:
@@ -101,17 +120,28 @@ async def test_sigkill_loses_at_most_one_flush_interval_and_ships_the_rest(
         assert len(acked) >= 1500
         assert all(age <= FLUSH_S + SLACK_S for age in ages)
 
+        assert _cost_states(data / "requests.sqlite3").get("pending", 0) > 0  # held at the kill
         agent, _ = _start_agent(upstream, data, es_emulator.url, durability)
         stored = sorted(_stored_ids(data / "requests.sqlite3"))
         await wait_for(lambda: _count_is(es, len(stored)))
         assert await missing_ids(es, stored) == []
         assert await doc_count(es) == len(stored)  # once each
+        states = _cost_states(data / "requests.sqlite3")
+        print(f"{durability}: cost status of the stored rows after the restart: {states}")
+        # Final ones only when a collector tick (every 2 s) came before the kill.
+        assert set(states) <= {"final", "lost"} and states["lost"] > 0
+        assert await _lost_docs(es) == states["lost"]
     finally:
         if agent.poll() is None:
             agent.terminate()
             agent.wait(20)
         await es.close()
         await up_runner.cleanup()
+
+
+async def _lost_docs(es: AsyncElasticsearch) -> int:
+    query = {"term": {"inferwatch.cost.status": "lost"}}
+    return (await es.count(index=DATA_STREAM, query=query))["count"]
 
 
 async def _count_is(es: AsyncElasticsearch, n: int) -> bool:

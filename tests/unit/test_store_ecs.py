@@ -52,7 +52,7 @@ def test_every_field_of_a_full_document_is_mapped_with_a_matching_type():
         error_type="upstream_timeout",
         error_message="slow",
     )
-    doc = to_document(record, DocContext(service_name="svc", host_name="h1"))
+    doc = to_document(record, DocContext(service_name="svc", host_name="h1"), "final")
     for path, value in _leaves(doc):
         if path.startswith("labels."):
             continue  # dynamic keywords by template
@@ -138,9 +138,9 @@ def test_credentials_are_secret_and_auth_is_validated(tmp_path):
 
 
 def test_a_stored_row_gives_the_same_document_as_the_record():
-    from agent.store.rows import StoredRecord, to_row
+    from agent.store.rows import StoredRecord, to_data
 
     ctx = DocContext(service_name="svc", host_name="h1")
     for record in (make_record(1, error_type="500", error_message="boom"), make_record(2)):
-        stored = StoredRecord(to_row(record)[-2])
+        stored = StoredRecord(to_data(record)[-1])
         assert to_document(stored, ctx) == to_document(record, ctx)

@@ -9,7 +9,7 @@ import pytest
 from agent.store import retention, schema
 from agent.store.config import RetentionConfig
 from agent.store.reader import StoreReader
-from agent.store.rows import to_row
+from agent.store.rows import to_data
 from tests.store_records import make_record
 
 pytestmark = pytest.mark.unit
@@ -24,7 +24,7 @@ def db(tmp_path):
 
 
 def _insert(conn, records, ship_state=schema.PENDING):
-    rows = [to_row(r)[:-1] + (ship_state,) for r in records]
+    rows = [(*to_data(r), ship_state, schema.COST_FINAL, None) for r in records]
     conn.execute("BEGIN")
     conn.executemany(schema.INSERT_SQL, rows)
     conn.execute("COMMIT")

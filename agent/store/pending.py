@@ -1,0 +1,57 @@
+"""Rows written before their cost: completing them, and finalising those it never reached.
+
+Every function runs on the store's writer thread, inside (or as) one transaction, and
+numbers the rows it makes shippable from `seq + 1` on (`ship_seq`, see `schema`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from agent.record import RequestRecord
+from agent.store import schema
+from agent.store.rows import to_update
+
+
+def last_seq(conn: sqlite3.Connection) -> int:
+    """The highest `ship_seq` of the outbox (new numbers go above it; the index answers)."""
+    sql = "SELECT max(ship_seq) FROM requests WHERE ship_state = 0 AND ship_seq IS NOT NULL"
+    return conn.execute(sql).fetchone()[0] or 0
+
+
+def complete(
+    conn: sqlite3.Connection, records: Sequence[RequestRecord], seq: int
+) -> list[RequestRecord]:
+    """Update the pending rows of `records` with them (numbered seq+1...); returns the
+    records that had no pending row. Inside the caller's transaction."""
+    before = conn.total_changes
+    conn.executemany(schema.UPDATE_SQL, [to_update(r, seq + i + 1) for i, r in enumerate(records)])
+    if conn.total_changes - before == len(records):
+        return []
+    # Rare (an early write skipped): find which numbers were not used.
+    sql = "SELECT ship_seq FROM requests WHERE ship_state = 0 AND ship_seq BETWEEN ? AND ?"
+    used = {row[0] for row in conn.execute(sql, (seq + 1, seq + len(records)))}
+    return [r for i, r in enumerate(records) if seq + i + 1 not in used]
+
+
+def finalise_lost(conn: sqlite3.Connection, ended_before: float | None, seq: int) -> int:
+    """Finalise, as cost-lost, rows pending whose request ended before `ended_before`
+    (epoch seconds; None: all of them). Its own transaction; returns the rows finalised."""
+    sql = f"SELECT id FROM requests WHERE cost_status = '{schema.COST_PENDING}'"  # noqa: S608
+    params: tuple = ()
+    if ended_before is not None:
+        sql += " AND wall_time + latency_s < ?"
+        params = (ended_before,)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        ids = [row[0] for row in conn.execute(sql + " ORDER BY id", params)]
+        conn.executemany(
+            f"UPDATE requests SET cost_status = '{schema.COST_LOST}', ship_seq = ? WHERE id = ?",
+            [(seq + i + 1, row_id) for i, row_id in enumerate(ids)],
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return len(ids)
