@@ -16,6 +16,9 @@ from agent.record import SafetyVerdict
 from agent.safety.engine import INPUT, OUTPUT, Block, SafetyEngine, verdicts_of
 from agent.safety.sse import SSEFilter
 
+# Response bytes kept for the off-path output scan (or capture) of one request.
+MAX_KEPT_BYTES = 4 * 1024 * 1024
+
 
 class RequestSafety:
     """Inline verdicts so far, plus what the off-path check and capture will need."""
@@ -27,6 +30,8 @@ class RequestSafety:
         self.block: Block | None = None
         self.body: dict | None = None  # the (redacted) request, if still needed
         self.output: list[bytes] = []  # the forwarded response, if still needed
+        self._kept = 0  # bytes in `output`
+        self.output_truncated = False  # True when a very long response outgrew the cap
         self.input_checked = not engine.enabled(INPUT)
         self.output_checked = not engine.enabled(OUTPUT)
         self._capture = engine.config.capture_text
@@ -63,6 +68,13 @@ class RequestSafety:
     def keep_output(self, chunk: bytes) -> None:
         """Note forwarded response bytes when the off-path check or capture needs them."""
         if chunk and (self._capture or not self.output_checked):
+            # Bounded: a stream of 200,000 events would otherwise hold ~50 MB until it ends.
+            # Past the cap the rest of the response goes unscanned (flag-only path), noted
+            # in `output_truncated`.
+            if self._kept + len(chunk) > MAX_KEPT_BYTES:
+                self.output_truncated = True
+                return
+            self._kept += len(chunk)
             self.output.append(chunk)
 
     @property

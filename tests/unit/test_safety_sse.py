@@ -106,3 +106,15 @@ def test_a_block_found_only_in_the_held_tail_still_ends_with_content_filter(fini
         if c["finish_reason"]
     ]
     assert reasons == ["content_filter"] and KEY not in raw.decode() and f.blocked
+
+
+def test_output_kept_for_the_offpath_scan_is_bounded():
+    from agent.record import OP_CHAT
+    from agent.safety.request import MAX_KEPT_BYTES, RequestSafety
+
+    state = RequestSafety(SafetyEngine(SafetyConfig()), OP_CHAT)  # flag-only: kept for off-path
+    chunk = event("x" * 1000)
+    for _ in range(MAX_KEPT_BYTES // len(chunk) + 10):
+        state.keep_output(chunk)
+    assert state.output_truncated
+    assert 0 < sum(map(len, state.output)) <= MAX_KEPT_BYTES
