@@ -7,6 +7,7 @@ and vLLM's own URL (to read its counters).
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -48,7 +49,8 @@ class Stack:
 
 def _serve_forever(ready: threading.Event, box: dict, stop: threading.Event) -> None:
     async def main() -> None:
-        settings = load_settings(overrides={"listen": {"port": 0}})
+        store = {"dir": tempfile.mkdtemp(prefix="iw-vllm-store-")}  # never the cwd's
+        settings = load_settings(overrides={"listen": {"port": 0}, "store": store})
         launch = tiny_launch()
         sink = MemorySink(limit=100_000)
         agent = Agent(settings, launch.url, [sink])
