@@ -48,21 +48,11 @@ def _overrides(args: argparse.Namespace) -> dict:
     return over
 
 
-def _merge(base: dict, extra: dict) -> dict:
-    out = dict(base)
-    for k, v in extra.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def settings_from(args: argparse.Namespace) -> Settings:
     """Effective settings for a parsed command line; exits 2 with the bad fields named."""
     try:
-        base = load_settings(args.config)
-        over = _overrides(args)
-        if not over:
-            return base
-        return load_settings(args.config, _merge(base.model_dump(exclude_unset=True), over))
+        # Flags are the init source of pydantic-settings, deep-merged over env and the file.
+        return load_settings(args.config, _overrides(args))
     except ConfigError as err:
         print(f"inferwatch: {err}", file=sys.stderr)
         raise SystemExit(2) from None

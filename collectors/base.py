@@ -6,7 +6,6 @@ worker thread with a time limit); `/metrics` only reads the latest snapshots.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -53,8 +52,3 @@ class Collector(Protocol):
     name: str
 
     def collect(self) -> Snapshot: ...
-
-
-def families_of(snapshots: Sequence[Snapshot]) -> list[Metric]:
-    """All metric families of a set of snapshots, in order."""
-    return [f for s in snapshots for f in s.families]
