@@ -53,8 +53,13 @@ async def agent_url(vllm, tmp_path):
     # The agent wires its own collectors and cost engine (fed by the real host collector).
     agent = Agent(settings, vllm.url, [sink])
     service = agent.cost
+    metered = asyncio.Queue()
+    agent.collectors.subscribe(lambda intervals: intervals and metered.put_nowait(intervals))
     runner = await serve(agent, "127.0.0.1", 0)
-    await asyncio.sleep(1.0)  # the host collector finds vLLM's processes and starts metering
+    # Wait until the host collector has found vLLM's processes and metered two intervals,
+    # rather than for a guessed time: a request before that would get no device share.
+    for _ in range(2):
+        await asyncio.wait_for(metered.get(), 60)
     service.agent = agent  # for the shadow engines below
     yield f"http://127.0.0.1:{bound_port(runner)}", sink, service, vllm.served_name
     await runner.cleanup()
