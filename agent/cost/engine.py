@@ -102,7 +102,12 @@ class CostEngine(Restartable):
         req.prefill = w.prefill * (r.prompt_tokens or 0)
         req.decode = w.decode * (r.completion_tokens or 0)
         ft = r.first_token_ns
-        req.two_phase = bool(req.stream and ft is not None and req.start < ft < req.end)
+        req.two_phase = bool(
+            self._cfg.split_at_first_token
+            and req.stream
+            and ft is not None
+            and req.start < ft < req.end
+        )
         req.first_token = ft if req.two_phase else 0
         seconds = (req.end - req.start) / 1e9
         if req.known and seconds > 0 and req.prefill + req.decode > 0:

@@ -43,10 +43,6 @@ async def agent_url(vllm, tmp_path):
             "upstream": {"url": vllm.url},
             "collectors": {"interval_s": 0.25, "enabled": {"nvml": False, "vllm": False}},
             "store": {"dir": str(tmp_path)},
-            # Off here: with the safety stage's off-path scans on, the 1:3 split measured
-            # 2.52 and 2.68 (twice) against 3.24 without; the cause is not yet found (see the
-            # session notes). This experiment measures the cost engine on its own.
-            "safety": {"enabled": False},
         }
     )
     sink = MemorySink()
@@ -107,7 +103,7 @@ async def slot(s, url, model, tenant, prompt_len, max_tokens, n, delay=0.0):
 
 async def test_token_work_one_to_three_costs_one_to_three(agent_url):
     url, sink, service, model = agent_url
-    rounds = 16  # more rounds average out the shared machine's noise
+    rounds = 24  # more rounds average out the shared machine's noise
     async with aiohttp.ClientSession() as s:
         # Served side by side: each round tenant "one" sends 1 request and tenant "three"
         # sends 3, all of the same shape, so their token work is 1:3. vLLM serves the first
@@ -119,7 +115,10 @@ async def test_token_work_one_to_three_costs_one_to_three(agent_url):
                 *(complete(s, url, model, t, 16, 128, salt=i) for i, t in enumerate(tenants))
             )
     records = await settled(sink, 4 * rounds)
-    assert all(r.cost_amount > 0 and r.cost_device_seconds > 0 for r in records)
+    unpaid = [r for r in records if not (r.cost_amount > 0 and r.cost_device_seconds > 0)]
+    assert not unpaid, [(r.request_id, r.start_ns, r.end_ns, r.cost_amount) for r in unpaid] + [
+        service.engine.totals
+    ]
     cost = by_tenant(records)
     ratio = cost["three"] / cost["one"]
     print(f"cost ratio three/one {ratio:.3f} (token work ratio 3)")

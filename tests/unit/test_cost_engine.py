@@ -187,3 +187,21 @@ def test_requests_still_running_keep_their_accrued_cost_across_a_restart():
     (x,) = sim.out
     assert x.cost_amount == pytest.approx(2.0)  # both seconds, one from each engine
     assert sim.engine.totals.metered == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_work_is_spread_over_the_span_unless_split_at_first_token(split):
+    # Two requests of one shape over the same 10 s; A's first token was seen at 9 s (a late
+    # frontend), B's at 1 s. Ticks [0, 5) and [5, 10) cost the same.
+    a = record("a", 0, 10_000 * MS, ft=9_000 * MS, prompt=10, completion=100)
+    b = record("b", 0, 10_000 * MS, ft=1_000 * MS, prompt=10, completion=100)
+    ticks = [(5_000 * MS, 0, (0, 5_000 * MS)), (10_000 * MS, 0, (5_000 * MS, 10_000 * MS))]
+    out = Sim(split_at_first_token=split).run(
+        [(0, 1, a), (0, 1, b), *ticks, (10_000 * MS, 2, a), (10_000 * MS, 2, b)]
+    )
+    cost = {r.request_id: r.cost_amount for r in out}
+    assert math.isclose(cost["a"] + cost["b"], 10.0, rel_tol=1e-9)
+    if split:  # A decoded only in the last second, so B pays most of the first tick
+        assert cost["a"] < 0.8 * cost["b"]
+    else:  # same work over the same span: same cost, whatever the first token says
+        assert math.isclose(cost["a"], cost["b"], rel_tol=1e-9)
