@@ -39,6 +39,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--top", type=int, default=25, help="rows of each table (default 25)")
     p.add_argument("--rate", type=int, default=500, help="py-spy samples per second (500)")
     p.add_argument("--raw", metavar="FILE", help="keep py-spy's collapsed stacks here")
+    p.add_argument(
+        "--gil",
+        action="store_true",
+        help="sample only the thread holding the GIL: where the agent's one core of Python "
+        "goes (without it, threads waiting for work or for the GIL are sampled too)",
+    )
     return p.parse_args(argv)
 
 
@@ -88,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         agent = servers["agent"]
         cmd = ["py-spy", "record", "--pid", str(agent.proc.pid), "--rate", str(args.rate)]
         cmd += ["--duration", str(args.seconds), "--format", "raw", "-o", str(raw)]
+        cmd += ["--gil"] if args.gil else []
         spy = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         t0, cpu0 = time.monotonic(), agent.cpu_s()
         n = uvloop.run(drive(agent.url, args, spy))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 from agent.config import MetricsConfig
 from agent.cost.budgets import Budgets
@@ -10,6 +11,8 @@ from agent.cost.config import CostConfig
 from agent.labels import LabelCap
 from agent.record import RequestRecord
 from collectors.base import DeviceInterval
+
+_CACHED_MODELS = 1024
 
 
 class CostMetrics:
@@ -25,6 +28,7 @@ class CostMetrics:
         self._weights = config.weights
         # per model: [prefill cost, decode cost, prompt tokens, completion tokens]
         self._tokens: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
+        self._per_model: dict[str | None, _PerModel] = {}
 
     def metered(self, iv: DeviceInterval, charge) -> None:
         """One device's interval was metered."""
@@ -62,30 +66,58 @@ class CostMetrics:
 
     def released(self, r: RequestRecord, req) -> None:
         """A record left with its final cost."""
-        model = self._model(r.model or "unknown")
-        self._i["inferwatch_cost_request"].labels(model, self._cur).observe(r.cost_amount or 0.0)
-        self._per_token(model, r)
-        hosted = self._cfg.hosted_prices.get(r.model)
+        cost = r.cost_amount or 0.0
+        per = self._per_model.get(r.model)
+        if per is None:
+            per = self._children(r.model)
+            if len(self._per_model) < _CACHED_MODELS:  # model names come from clients
+                self._per_model[r.model] = per
+        per.request.observe(cost)
+        self._per_token(per, r, cost)
+        hosted = per.hosted
         if hosted is not None:
             amount = (r.prompt_tokens or 0) * hosted.input_per_1m / 1e6
             amount += (r.completion_tokens or 0) * hosted.output_per_1m / 1e6
             self._i["inferwatch_cost_hosted_equivalent_total"].labels(
-                model, self._tenant(r.tenant), self._cur
+                per.label, self._tenant(r.tenant), self._cur
             ).inc(amount)
 
-    def _per_token(self, model: str, r: RequestRecord) -> None:
+    def _children(self, model: str | None) -> _PerModel:
+        # Every record released pays for these series: looked up once per model, not per record.
+        label = self._model(model or "unknown")
+        gauge = self._i["inferwatch_cost_per_million_tokens"]
+        return _PerModel(
+            label,
+            self._i["inferwatch_cost_request"].labels(label, self._cur),
+            gauge.labels(label, "input", self._cur),
+            gauge.labels(label, "output", self._cur),
+            self._tokens[label],
+            self._cfg.hosted_prices.get(model) if model else None,
+        )
+
+    def _per_token(self, per: _PerModel, r: RequestRecord, cost: float) -> None:
         p, c = r.prompt_tokens or 0, r.completion_tokens or 0
         work_p, work_d = self._weights.prefill * p, self._weights.decode * c
         if work_p + work_d <= 0:
             return
-        acc = self._tokens[model]
-        cost = r.cost_amount or 0.0
+        acc = per.acc
         acc[0] += cost * work_p / (work_p + work_d)
         acc[1] += cost * work_d / (work_p + work_d)
         acc[2] += p
         acc[3] += c
-        gauge = self._i["inferwatch_cost_per_million_tokens"]
         if acc[2]:
-            gauge.labels(model, "input", self._cur).set(acc[0] / acc[2] * 1e6)
+            per.input.set(acc[0] / acc[2] * 1e6)
         if acc[3]:
-            gauge.labels(model, "output", self._cur).set(acc[1] / acc[3] * 1e6)
+            per.output.set(acc[1] / acc[3] * 1e6)
+
+
+@dataclass(slots=True)
+class _PerModel:
+    """The series one model's released records update."""
+
+    label: str  # the model label value (capped)
+    request: object  # the request cost histogram's child
+    input: object  # cost per 1M input tokens gauge child
+    output: object  # ... output tokens
+    acc: list[float]  # [prefill cost, decode cost, prompt tokens, completion tokens]
+    hosted: object | None  # HostedPrice of the model, if configured

@@ -82,16 +82,21 @@ class SafetyEngine:
         capture = [r for r in rules if r.family in config.capture_redact]
         self._capture_scanner = Scanner(capture)
         self.window = config.window_chars
+        # Asked several times per request: answered once here (the actions never change).
+        self._enabled = {d: any(a != OFF for a in t.values()) for d, t in self._actions.items()}
+        self._inline = {
+            d: any(a in (REDACT, BLOCK) for a in t.values()) for d, t in self._actions.items()
+        }
 
     # ---- what runs where ----------------------------------------------------------------
 
     def enabled(self, direction: str) -> bool:
         """Some filter is on for `direction`."""
-        return any(a != OFF for a in self._actions.get(direction, {}).values())
+        return self._enabled.get(direction, False)
 
     def inline(self, direction: str) -> bool:
         """Some filter redacts or blocks in `direction`: it must run on the request path."""
-        return any(a in (REDACT, BLOCK) for a in self._actions.get(direction, {}).values())
+        return self._inline.get(direction, False)
 
     def action(self, filter_name: str, direction: str) -> str:
         """The configured action of one filter in one direction."""
@@ -106,11 +111,12 @@ class SafetyEngine:
 
     def scan_texts(self, texts: Iterable[str], direction: str) -> tuple[SafetyVerdict, ...]:
         """Verdicts for a few texts (the off-path check: counts only, nothing changed)."""
-        counts: Counter = Counter()
+        counts: Counter | None = None
         for t in texts:
             for h in self.scan(t, direction):
+                counts = counts if counts is not None else Counter()
                 counts[(h.filter, self.action(h.filter, direction))] += 1
-        return verdicts_of(counts, direction)
+        return verdicts_of(counts, direction) if counts else ()  # the usual case: no hit
 
     def redact_for_capture(self, text: str) -> str:
         """`text` with every PII, secret and blocklist hit masked, whatever the actions."""

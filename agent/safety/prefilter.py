@@ -84,6 +84,8 @@ class Prefilter:
             text.encode("utf-8", "replace"),
             match_event_handler=lambda rid, _f, to, _fl, _c: ends.setdefault(rid, []).append(to),
         )
+        if not ends:
+            return ends  # the usual case: no rule can match
         # Hyperscan reports byte offsets: they are character offsets only for ASCII text.
         exact = text.isascii()
         size = len(text)

@@ -130,7 +130,8 @@ class StoreWriter:
         with self._cond:
             room = max(0, self._c.max_pending_records - len(self._records))
             accepted = batch if len(batch) <= room else batch[:room]
-            if not self._records:
+            was = len(self._records)
+            if not was:
                 self._first_at = time.monotonic()
             self._records.extend((r, True) for r in accepted)
             fut: Future | None = None
@@ -138,7 +139,11 @@ class StoreWriter:
             if wait and accepted and not self._failures:
                 fut = Future()
                 self._waiters.append((len(self._records), fut))
-            self._cond.notify()
+            # As put_early: wake the thread only when it has something new to do (a first
+            # record starts its flush interval, a full batch or a waiter ends it); each
+            # wake-up takes the GIL from the event loop.
+            if not was or fut is not None or self._eager or len(self._records) >= self._c.max_batch:
+                self._cond.notify()
         if len(accepted) < len(batch):
             self._dropped(len(batch) - len(accepted))
         return len(accepted), fut
