@@ -17,6 +17,7 @@ from aiohttp import web
 
 from agent import errors
 from agent.config import Settings
+from agent.deadlines import Deadlines
 from agent.ids import new_span_id, request_id_from, trace_ids
 from agent.metrics import RequestMetrics
 from agent.pipeline import RecordPipeline
@@ -186,6 +187,7 @@ class Proxy:
         self._tenants = TenantResolver(settings.tenants)
         self._timeouts = settings.upstream.timeouts
         self._max_body = settings.limits.max_body_bytes
+        self._deadlines = Deadlines()  # first-byte and body limits (asyncio.timeout costs more)
         # Set by the bundled-vLLM supervisor: returns a `_Failure`-like exception to raise
         # (e.g. 503 while vLLM restarts), or None to let the request through.
         self.gate = None
@@ -284,7 +286,7 @@ class Proxy:
             if blocked is not None:
                 raise blocked
         try:
-            async with asyncio.timeout(self._timeouts.first_byte_s):
+            with self._deadlines.limit(self._timeouts.first_byte_s):
                 resp = await self._up.session.request(method, url, headers=headers, data=data)
         except aiohttp.ConnectionTimeoutError:
             # Checked first: aiohttp's connect timeout is also a TimeoutError.
@@ -376,7 +378,7 @@ class Proxy:
 
     async def _relay_json(self, ctx: _Ctx, resp: aiohttp.ClientResponse) -> web.Response:
         try:
-            async with asyncio.timeout(self._timeouts.idle_s):
+            with self._deadlines.limit(self._timeouts.idle_s):
                 payload = await resp.read()
         except TimeoutError:
             raise _Failure(
@@ -423,7 +425,7 @@ class Proxy:
         # The client's headers wait for the first upstream bytes, so a stall before any
         # byte is still a clean 504 rather than a 200 that never ends.
         try:
-            async with asyncio.timeout(self._timeouts.first_byte_s):
+            with self._deadlines.limit(self._timeouts.first_byte_s):
                 first = await content.readany()
         except TimeoutError:
             raise _Failure(
