@@ -278,16 +278,21 @@ class Proxy:
         return headers
 
     async def _open(
-        self, method: str, ctx: _Ctx, url: str, headers, data
+        self, method: str, ctx: _Ctx, url: str, headers, data, path: str | None = None
     ) -> aiohttp.ClientResponse:
-        """Send the request upstream and wait for its headers, mapping failures to 502/504."""
+        """Send the request upstream and wait for its headers, mapping failures to 502/504.
+        With `path` (a body of bytes to POST), the lean client sends it when configured."""
         if self.gate is not None:
             blocked = self.gate()
             if blocked is not None:
                 raise blocked
+        fast = self._up.fast if path is not None else None
         try:
             with self._deadlines.limit(self._timeouts.first_byte_s):
-                resp = await self._up.session.request(method, url, headers=headers, data=data)
+                if fast is not None:
+                    resp = await fast.request(method, path, headers, data)
+                else:
+                    resp = await self._up.session.request(method, url, headers=headers, data=data)
         except aiohttp.ConnectionTimeoutError:
             # Checked first: aiohttp's connect timeout is also a TimeoutError.
             self._up.mark(False, "connect timeout")
@@ -354,7 +359,8 @@ class Proxy:
         if self.on_begin is not None:
             self.on_begin(ctx.request_id, ctx.start_ns, ctx.tenant, ctx.model, ctx.stream)
         ctx.overhead_ns = _now() - ctx.start_ns
-        resp = await self._open("POST", ctx, self._up.url + request.path, headers, data)
+        path = request.path
+        resp = await self._open("POST", ctx, self._up.url + path, headers, data, path)
         try:
             if ctx.stream and resp.content_type == "text/event-stream":
                 return await self._relay_sse(request, ctx, resp, drop_usage=not client_wants_usage)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from agent.config import UpstreamConfig
+from agent.httpclient import UpstreamClient
 
 log = logging.getLogger("inferwatch.upstream")
 
@@ -33,6 +34,7 @@ class Upstream:
         self.url = url.rstrip("/")
         self.state = UpstreamState()
         self._session: aiohttp.ClientSession | None = None
+        self._fast: UpstreamClient | None = None
         self._probe_lock = asyncio.Lock()
         self.on_state_change = None  # optional callback(bool)
 
@@ -53,6 +55,14 @@ class Upstream:
                 auto_decompress=True,
             )
         return self._session
+
+    @property
+    def fast(self) -> UpstreamClient | None:
+        """The lean client of the generative endpoints, or None when configured off."""
+        if self._fast is None and self.config.client == "lean":
+            t = self.config.timeouts
+            self._fast = UpstreamClient(self.url, self.config.max_connections, t.connect_s)
+        return self._fast
 
     def mark(self, up: bool, error: str | None = None) -> None:
         """Record what a request or probe learned about the upstream."""
@@ -88,3 +98,6 @@ class Upstream:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._fast is not None:
+            await self._fast.close()
+            self._fast = None

@@ -40,6 +40,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rate", type=int, default=500, help="py-spy samples per second (500)")
     p.add_argument("--raw", metavar="FILE", help="keep py-spy's collapsed stacks here")
     p.add_argument(
+        "--env",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="environment of the profiled agent, repeatable (e.g. INFERWATCH_STORE__ENABLED=false)",
+    )
+    p.add_argument(
         "--gil",
         action="store_true",
         help="sample only the thread holding the GIL: where the agent's one core of Python "
@@ -92,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     servers = proxy_procs.start_all()
     try:
         agent = servers["agent"]
+        if args.env:  # the agent again, with this environment
+            proxy_procs.stop(agent)
+            env = dict(kv.split("=", 1) for kv in args.env)
+            up = servers["upstream"].url
+            agent = servers["agent"] = proxy_procs.start_agent("agent", up, proxy_procs.REPO, env)
         cmd = ["py-spy", "record", "--pid", str(agent.proc.pid), "--rate", str(args.rate)]
         cmd += ["--duration", str(args.seconds), "--format", "raw", "-o", str(raw)]
         cmd += ["--gil"] if args.gil else []
