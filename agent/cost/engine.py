@@ -127,32 +127,36 @@ class CostEngine(Restartable):
 
     def finish_many(self, records: Sequence[RequestRecord]) -> None:
         """Several requests ended: as `finish` for each, with one settle-and-release pass."""
+        rows = []
         for record in records:
             req = self._running.pop(record.request_id, None)
             if req is None:  # never reached the model (refused, passthrough): no device share
                 self._forward(self._costed(record, 0.0, 0.0, 0.0))
                 continue
-            self._complete(req, record)
+            rows.append(self._complete(req, record))
             self._recent.append(req)
             self._waiting.append(req)
+        if rows:
+            self._cols.finished(rows)
         self.housekeep()
 
-    def _complete(self, req: Req, r: RequestRecord) -> None:
-        w, c, slot = self._cfg.weights, self._cols, req.slot
+    def _complete(self, req: Req, r: RequestRecord) -> tuple:
+        """Note the end of a request; returns its row for `Columns.finished`."""
+        w, slot = self._cfg.weights, req.slot
         req.end = end = max(r.end_ns, req.start)
         req.record = r
         known = r.prompt_tokens is not None or r.completion_tokens is not None
         prefill = w.prefill * (r.prompt_tokens or 0)
         decode = w.decode * (r.completion_tokens or 0)
-        c.end[slot], c.known[slot], c.prefill[slot], c.decode[slot] = end, known, prefill, decode
         ft = r.first_token_ns
         split = self._cfg.split_at_first_token and req.stream
         if split and ft is not None and req.start < ft < end:
-            c.two_phase[slot], c.first_token[slot] = True, ft
+            self._cols.two_phase[slot], self._cols.first_token[slot] = True, ft
         seconds = (end - req.start) / 1e9
         if known and seconds > 0 and prefill + decode > 0:
             rate = (prefill + decode) / seconds
             self.rate = rate if self.rate is None else self.rate + _EWMA * (rate - self.rate)
+        return slot, end, known, prefill, decode
 
     # ---- ticks --------------------------------------------------------------------------
 

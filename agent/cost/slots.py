@@ -74,6 +74,13 @@ class Columns:
             self._free = list(range(extra - 1, -1, -1))
         self.capacity += extra
 
+    def finished(self, rows: list[tuple[int, int, bool, float, float]]) -> None:
+        """Requests ended: a row (slot, end, known, prefill, decode) each."""
+        slots, end, known, prefill, decode = zip(*rows, strict=True)
+        slots = list(slots)
+        self.end[slots], self.known[slots] = end, known
+        self.prefill[slots], self.decode[slots] = prefill, decode
+
     def overlapping(self, a: int, b: int) -> np.ndarray:
         """Slots of the tracked requests whose span overlaps [a, b) (running ones: begun
         before b; a request ending at a still counts, as a tick starting then includes it)."""
