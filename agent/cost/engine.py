@@ -262,9 +262,11 @@ class CostEngine(Restartable):
             if req.end >= ready:  # waited max_hold_s: settle the ticks it is in, as they are
                 self._settle_all(t for t in self._pending if t.start <= req.end)
             done.append(req)
-        # Released together after the loop: no tick settled in it includes an earlier one
-        # (all unsettled ticks began after it ended), so its cost was final when popped.
-        self._release_all(done)
+        # Released together after the loop, as if one by one: no tick settled in the loop
+        # includes a request popped before (every tick still unsettled when it was popped
+        # began after it ended), so its cost was final when it was popped.
+        if done:
+            self._release_all(done)
         # Forget released requests once no tick to come can overlap them: every device
         # known has metered past them (or, with a device gone quiet, after 10 x max_hold_s).
         metered = min((until for until, _ in self._devices.values()), default=-1)
@@ -272,7 +274,8 @@ class CostEngine(Restartable):
         recent, gone = self._recent, []
         while recent and recent[0].released and recent[0].end <= forget:
             gone.append(recent.popleft().slot)
-        self._cols.tracked[gone] = False  # they join no more ticks
+        if gone:
+            self._cols.tracked[gone] = False  # they join no more ticks
 
     def _covered_until(self, now: int) -> int:
         """Time up to which every live device (seen within `max_hold_s`) has metered."""
