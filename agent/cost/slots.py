@@ -42,7 +42,7 @@ class Columns:
         self._free: list[int] = []
         for name, (kind, fresh) in _COLUMNS.items():
             setattr(self, name, np.full(0, fresh, dtype=kind))
-        self._grow(capacity)
+        self._grow(max(1, capacity))
 
     def alloc(self, start: int, key: int, in_use: Callable[[], Iterable[np.ndarray]]) -> int:
         """A fresh, tracked row for a request beginning at `start`.
