@@ -2,7 +2,7 @@
 
 One tick whose N members have all finished, the heaviest case: the tick is opened
 (metering, membership), shared out at once, and the N requests are released; measured
-without and with writing the cost into new records (a `dataclasses.replace` each).
+without and with writing the cost into new records (a copy of each with the cost set).
 Printed side by side for N = 100, 1,000, 10,000, with a same-run baseline: building N
 `RequestRecord`s, which the proxy does anyway. The ratio survives a loaded machine
 (2 cores shared with other jobs); absolute times do not.
@@ -33,7 +33,7 @@ def _record(i: int, end: int) -> RequestRecord:
 
 def run_once(n: int, write_records: bool) -> dict[str, float]:
     """One tick of n finished requests; without `write_records` the cost fields are not
-    written into new records (`dataclasses.replace`), which leaves the attribution alone."""
+    written into new records (the engine's `_costed`), which leaves the attribution alone."""
     eng = CostEngine(CostConfig(), lambda r: None, clock=lambda: 0)
     if not write_records:
         eng._costed = lambda r, *_: r

@@ -55,25 +55,25 @@ def _spread(a: int, b: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     inside = np.minimum(hi, b) - np.maximum(lo, a)
     point = ((lo >= a) & (lo < b)).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(length > 0, np.clip(inside, 0, None) / length, point)
+        frac = np.where(length > 0, np.maximum(inside, 0) / length, point)
     return frac
 
 
 def covered(a: int, b: int, start: np.ndarray, end: np.ndarray) -> float:
     """Fraction of [a, b) inside the union of the spans [start, end)."""
-    s = np.clip(start, a, b)
-    e = np.clip(end, a, b)
+    s = np.minimum(np.maximum(start, a), b)  # as np.clip, at half its cost
+    e = np.minimum(np.maximum(end, a), b)
     order = np.argsort(s, kind="stable")
     s, e = s[order], e[order]
     reach = np.maximum.accumulate(e)
     before = np.concatenate(([a], reach[:-1]))
-    gained = np.clip(e - np.maximum(s, before), 0, None)
+    gained = np.maximum(e - np.maximum(s, before), 0)
     return min(1.0, float(gained.sum()) / (b - a))
 
 
 def overlap_seconds(a: int, b: int, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """Seconds of each span [start, end) inside [a, b)."""
-    return np.clip(np.minimum(end, b) - np.maximum(start, a), 0, None) / 1e9
+    return np.maximum(np.minimum(end, b) - np.maximum(start, a), 0) / 1e9
 
 
 def work_in(a: int, b: int, p: Participants, est_rate: float) -> np.ndarray:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import attrgetter
 
 import numpy as np
 
-from agent.cost.attribution import RUNNING, Participants
+from agent.cost.attribution import RUNNING
 from agent.cost.config import DevicePrice
 from collectors.base import DeviceInterval
 
@@ -35,23 +34,19 @@ def charge_of(iv: DeviceInterval, price: DevicePrice, basis: str, per_joule: flo
 
 @dataclass(slots=True, eq=False)
 class Req:
-    """One request the engine tracks, from `begin` until its record is released."""
+    """One request the engine tracks, from `begin` until its record is released.
+
+    Its numbers (token work, accrued cost, ...) are row `slot` of the engine's `Columns`;
+    `start`, `end` and `released` are mirrored here for the engine's queue checks."""
 
     request_id: str
     key: tuple[str, str]  # (model, tenant) label values
     start: int
+    slot: int
     stream: bool = False
     end: int = RUNNING
-    first_token: int = 0
-    prefill: float = 0.0  # weight x prompt tokens
-    decode: float = 0.0  # weight x completion tokens
-    two_phase: bool = False
-    known: bool = False
     record: object | None = None  # the finished RequestRecord
     released: bool = False
-    cost: float = 0.0
-    device_seconds: float = 0.0
-    joules: float = 0.0
 
 
 @dataclass(slots=True, eq=False)
@@ -61,24 +56,6 @@ class Tick:
     start: int
     end: int
     charges: list[Charge]
-    members: list[Req]
+    members: np.ndarray  # slots of the requests overlapping it
     arrived: int
     settled: bool = False
-
-
-_FIELDS = (
-    ("start", np.int64),
-    ("first_token", np.int64),
-    ("end", np.int64),
-    ("prefill", np.float64),
-    ("decode", np.float64),
-    ("two_phase", bool),
-    ("known", bool),
-)
-
-
-def participants(members: list[Req]) -> Participants:
-    """The members of a tick as the arrays `attribution.share` takes."""
-    n = len(members)
-    cols = (np.fromiter(map(attrgetter(name), members), kind, n) for name, kind in _FIELDS)
-    return Participants(*cols)

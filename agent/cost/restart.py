@@ -23,6 +23,16 @@ class Totals:
     late: float = 0.0  # shares of requests whose record had already left (collector stalled)
 
 
+def _work(c, slot: int) -> list:
+    """A finished request's token work as plain JSON-able values."""
+    return [
+        int(c.first_token[slot]),
+        float(c.prefill[slot]),
+        float(c.decode[slot]),
+        bool(c.two_phase[slot]),
+    ]
+
+
 class Restartable:
     """The engine's flush / snapshot / restore (mixed into `CostEngine`)."""
 
@@ -32,22 +42,22 @@ class Restartable:
         Requests still running keep what they have accrued (see `snapshot`)."""
         self._settle_all(self._pending)
         self._pending.clear()
-        for req in self._waiting:
-            self._maybe_release(req)
+        self._release_all(self._waiting)
         self._waiting.clear()
 
     def snapshot(self) -> dict:
         """Plain-data state for a restart: running requests' accrued cost and the totals.
 
         Call `flush` first; a new engine given this to `restore` carries on where this left."""
+        c = self._cols
         running = [
-            [r.request_id, *r.key, r.start, r.stream, r.cost, r.device_seconds, r.joules]
+            [r.request_id, *r.key, r.start, r.stream, *self.accrued(r)]
             for r in self._running.values()
         ]
         recent = [
-            [r.request_id, *r.key, r.start, r.end, r.first_token, r.prefill, r.decode, r.two_phase]
+            [r.request_id, *r.key, r.start, r.end, *_work(c, r.slot)]
             for r in self._recent
-            if r.known
+            if c.known[r.slot]
         ]
         return {
             "running": running,
@@ -59,15 +69,19 @@ class Restartable:
 
     def restore(self, state: dict) -> None:
         """Take over a `snapshot`: requests in flight keep their accrued cost."""
+        c = self._cols
         for rid, model, tenant, start, stream, cost, seconds, joules in state["running"]:
-            req = Req(rid, (model, tenant), start, stream)
-            req.cost, req.device_seconds, req.joules = cost, seconds, joules
+            req = Req(rid, (model, tenant), start, self._slot(start, (model, tenant)), stream)
+            c.cost[req.slot], c.device_seconds[req.slot], c.joules[req.slot] = cost, seconds, joules
             self._running[rid] = req
             self._order.append(req)
             self._last_start = max(self._last_start, start)
         for rid, model, tenant, start, end, ft, pre, dec, two in state["recent"]:
-            req = Req(rid, (model, tenant), start, two, end, ft, pre, dec, two, True)
+            req = Req(rid, (model, tenant), start, self._slot(start, (model, tenant)), two, end)
             req.released = True  # its record has left; late shares go to metrics
+            slot = req.slot
+            c.end[slot], c.first_token[slot], c.prefill[slot], c.decode[slot] = end, ft, pre, dec
+            c.two_phase[slot], c.known[slot], c.released[slot] = two, True, True
             self._recent.append(req)
         self.totals = Totals(**state["totals"])
         self._delivered = max(self._delivered, state["delivered"])
