@@ -91,9 +91,6 @@ class _Connection(asyncio.Protocol):
         self._resp = None
         self._parser = None
 
-    def keep_alive(self) -> bool:
-        return not self.closed and self._parser is not None and self._parser.should_keep_alive()
-
     def close(self) -> None:
         self.closed = True
         if self.transport is not None:
@@ -113,8 +110,10 @@ class UpstreamResponse:
         self._chunks: deque[bytes] = deque()
         self._buffered = 0
         self._paused = False
+        self._whole = False  # read() wants the whole body: no pausing
         self._headers_done = False
         self._complete = False
+        self._keep_alive = False
         self._error: BaseException | None = None
         self._waiter: asyncio.Future | None = None
         self._inflate = None
@@ -142,12 +141,14 @@ class UpstreamResponse:
                 return
         self._chunks.append(body)
         self._buffered += len(body)
-        if self._buffered >= _PAUSE_AT and not self._paused:
+        if self._buffered >= _PAUSE_AT and not self._paused and not self._whole:
             self._paused = True  # the client downstream is slower than the upstream
             self._conn.transport.pause_reading()
         self._wake()
 
     def on_message_complete(self) -> None:
+        # Asked now: once the message is over, the parser forgets (it answers False).
+        self._keep_alive = self._conn._parser.should_keep_alive()
         self._complete = True
         self._wake()
 
@@ -203,13 +204,19 @@ class UpstreamResponse:
         data = self._chunks.popleft() if len(self._chunks) == 1 else b"".join(self._chunks)
         self._chunks.clear()
         self._buffered = 0
+        self._resume()
+        return data
+
+    def _resume(self) -> None:
         if self._paused:
             self._paused = False
-            self._conn.transport.resume_reading()
-        return data
+            if not self._conn.closed:
+                self._conn.transport.resume_reading()
 
     async def read(self) -> bytes:
         """The whole body."""
+        self._whole = True  # it is all kept anyway: never pause reading for it
+        self._resume()
         while not self._complete:
             if self._error is not None:
                 raise self._error
@@ -226,7 +233,10 @@ class UpstreamResponse:
         if self._done:
             return
         self._done = True
-        self._client._give_back(self._conn, reuse=self._complete and self._conn.keep_alive())
+        reuse = self._complete and self._keep_alive and not self._conn.closed
+        if reuse:
+            self._resume()
+        self._client._give_back(self._conn, reuse=reuse)
 
     def close(self) -> None:
         """Done before the end: the connection is closed (the upstream sees the hang-up)."""
