@@ -88,21 +88,32 @@ class SSEWatcher:
         return rest
 
     def _inspect(self, complete: bytes) -> bytes:
-        events = complete.split(_SEP)
-        keep = []
-        dropped = False
-        for event in events[:-1]:  # the last item is the empty tail after the final separator
-            if self.seen_token and not _notable(event):
-                keep.append(event)  # a plain token event: nothing to learn, no parse
-                continue
-            obj = _payload(event)
+        """Watch the events of `complete` (whole events); returns them, less a dropped
+        usage event. Before the first token every event is parsed; after it only those the
+        byte search flags (a chunk may hold a whole stream when the upstream is fast)."""
+        drop: list[tuple[int, int]] = []  # spans of events to leave out
+        pos, size = 0, len(complete)
+        while pos < size:
+            if self.seen_token:
+                m = _NOTABLE.search(complete, pos)
+                if m is None:
+                    break
+                head = complete.rfind(_SEP, pos, m.start())
+                pos = pos if head < 0 else head + 2  # the flagged event starts here
+            end = complete.find(_SEP, pos)
+            end = size if end < 0 else end + 2
+            obj = _payload(complete[pos : end - 2])
             if obj is not None and self._watch(obj):
-                dropped = True
-                continue
-            keep.append(event)
-        if not dropped:
+                drop.append((pos, end))
+            pos = end
+        if not drop:
             return complete
-        return b"".join(e + _SEP for e in keep)
+        keep, last = [], 0
+        for a, b in drop:
+            keep.append(complete[last:a])
+            last = b
+        keep.append(complete[last:])
+        return b"".join(keep)
 
     def _watch(self, obj: dict) -> bool:
         """Note what an event says; True when it is the usage-only event to drop."""

@@ -100,14 +100,23 @@ def output_text(raw: bytes) -> str:
 
 
 def _sse_text(raw: bytes) -> str:
+    datas = [
+        line[5:].strip()
+        for line in raw.replace(b"\r\n", b"\n").split(b"\n")
+        if line.startswith(b"data:")
+    ]
+    datas = [d for d in datas if d.startswith(b"{")]  # not [DONE] and the like
+    try:  # every event in one parse: a stream has hundreds
+        objs = orjson.loads(b"[" + b",".join(datas) + b"]")
+    except orjson.JSONDecodeError:  # a broken event: the others one by one
+        objs = []
+        for d in datas:
+            try:
+                objs.append(orjson.loads(d))
+            except orjson.JSONDecodeError:
+                continue
     parts: list[str] = []
-    for line in raw.replace(b"\r\n", b"\n").split(b"\n"):
-        if not line.startswith(b"data:"):
-            continue
-        try:
-            obj = orjson.loads(line[5:].strip())
-        except orjson.JSONDecodeError:
-            continue  # [DONE] and the like
+    for obj in objs:
         for choice in (obj.get("choices") or ()) if isinstance(obj, dict) else ():
             slot = delta_slot(choice) if isinstance(choice, dict) else None
             if slot is not None:

@@ -118,3 +118,10 @@ def test_output_kept_for_the_offpath_scan_is_bounded():
         state.keep_output(chunk)
     assert state.output_truncated
     assert 0 < sum(map(len, state.output)) <= MAX_KEPT_BYTES
+
+
+def test_stream_text_survives_a_broken_event_between_good_ones():
+    good = b'data: {"choices":[{"index":0,"delta":{"content":"%s"}}]}\n\n'
+    raw = good % b"one " + b"data: {broken\n\n" + good % b"two" + b"data: [DONE]\n\n"
+    assert output_text(raw) == "one two"
+    assert output_text(raw.replace(b"data: {broken\n\n", b"")) == "one two"

@@ -48,7 +48,12 @@ def test_any_chunking_gives_same_output(size):
     assert hits == [0]  # first token fired once, not on the empty role chunk
 
 
-def test_usage_event_dropped_when_client_did_not_ask():
+@pytest.mark.parametrize("size", [1, 5, 64, 10_000])
+def test_usage_event_dropped_when_client_did_not_ask(size):
+    long = ev(ROLE) + ev(TOK) * 40 + ev(LAST) + ev(USAGE) + b"data: [DONE]\n\n"
+    w, out, _ = run([long[i : i + size] for i in range(0, len(long), size)], drop_usage=True)
+    assert out == ev(ROLE) + ev(TOK) * 40 + ev(LAST) + b"data: [DONE]\n\n"
+    assert w.usage["completion_tokens"] == 2 and w.finish_reason == "stop"
     w, out, _ = run([STREAM], drop_usage=True)
     assert b'"completion_tokens"' not in out
     assert out == ev(ROLE) + ev(TOK) + ev(LAST) + b"data: [DONE]\n\n"
