@@ -99,26 +99,54 @@ def output_text(raw: bytes) -> str:
     return "\n".join(read(s) for s in response_slots(obj)) if isinstance(obj, dict) else ""
 
 
+# The text of a streamed event is the string value of a `content` (chat delta) or `text`
+# (completion choice) key. Inside a JSON string every quote is escaped, so `"content":`
+# followed by a quote can only be that key and its value; other keys of those names hold
+# lists or objects (logprobs) and are skipped.
+_TEXT_KEYS = (b'"content":', b'"text":')
+
+
 def _sse_text(raw: bytes) -> str:
-    datas = [
-        line[5:].strip()
-        for line in raw.replace(b"\r\n", b"\n").split(b"\n")
-        if line.startswith(b"data:")
-    ]
-    datas = [d for d in datas if d.startswith(b"{")]  # not [DONE] and the like
-    try:  # every event in one parse: a stream has hundreds
-        objs = orjson.loads(b"[" + b",".join(datas) + b"]")
-    except orjson.JSONDecodeError:  # a broken event: the others one by one
-        objs = []
-        for d in datas:
+    """The completion text of a forwarded stream, in order. Found with byte searches (C):
+    parsing every event (hundreds a stream) cost 3-5x more; `SSEWatcher` avoids it too."""
+    found: list[tuple[int, bytes]] = []
+    size = len(raw)
+    for key in _TEXT_KEYS:
+        i = raw.find(key)
+        while i >= 0:
+            j = i + len(key)
+            while j < size and raw[j] in b" \t":
+                j += 1
+            if j < size and raw[j] == 0x22:  # a string value
+                end = _string_end(raw, j + 1)
+                if end < 0:
+                    break
+                if end > j + 1:
+                    found.append((i, raw[j + 1 : end]))
+                j = end + 1
+            i = raw.find(key, j)
+    if len(found) > 1 and raw.find(_TEXT_KEYS[1]) >= 0 <= raw.find(_TEXT_KEYS[0]):
+        found.sort()  # both kinds of key: back to stream order
+    parts: list[str] = []
+    for _, value in found:
+        if b"\\" in value:  # JSON escapes: let a JSON parser undo them
             try:
-                objs.append(orjson.loads(d))
+                parts.append(orjson.loads(b'"' + value + b'"'))
             except orjson.JSONDecodeError:
                 continue
-    parts: list[str] = []
-    for obj in objs:
-        for choice in (obj.get("choices") or ()) if isinstance(obj, dict) else ():
-            slot = delta_slot(choice) if isinstance(choice, dict) else None
-            if slot is not None:
-                parts.append(read(slot))
+        else:
+            parts.append(value.decode("utf-8", "replace"))
     return "".join(parts)
+
+
+def _string_end(raw: bytes, start: int) -> int:
+    """Index of the quote that ends the JSON string starting at `start`, or -1."""
+    k = raw.find(b'"', start)
+    while k >= 0:
+        n, b = 0, k - 1
+        while b >= start and raw[b] == 0x5C:  # backslashes before it: odd means escaped
+            n, b = n + 1, b - 1
+        if n % 2 == 0:
+            return k
+        k = raw.find(b'"', k + 1)
+    return -1
