@@ -103,6 +103,7 @@ class _Ctx:
     error_message: str | None = None
     extra: dict = field(default_factory=dict)
     safety: RequestSafety | None = None
+    stream_done: bool = False  # the client has the stream's `[DONE]`: a hang-up now is no cancel
 
     def fail(self, status: int, err_type: str, message: str) -> None:
         self.status, self.http_status = STATUS_ERROR, status
@@ -244,9 +245,12 @@ class Proxy:
                 )
             return self._error(ctx, f.status, f.message, f.err_type)
         except (asyncio.CancelledError, ConnectionResetError):
-            ctx.status, ctx.error_type = STATUS_CANCELLED, errors.CANCELLED
-            ctx.error_message = "client disconnected"
-            ctx.http_status = 499  # nginx's code for 'client closed request'
+            # Clients (the openai SDK) hang up once they read `[DONE]`, sometimes before the
+            # upstream's last bytes reach the agent: such a stream was served in full.
+            if not ctx.stream_done:
+                ctx.status, ctx.error_type = STATUS_CANCELLED, errors.CANCELLED
+                ctx.error_message = "client disconnected"
+                ctx.http_status = 499  # nginx's code for 'client closed request'
             raise
         finally:
             gauge.dec()
@@ -450,6 +454,9 @@ class Proxy:
                 piece = guard.pass_on(watcher.feed(chunk))
                 if piece:
                     await out.write(piece)
+                if watcher.done and not ctx.stream_done:
+                    self._note_stream(ctx, watcher)  # all it says came before `[DONE]`
+                    ctx.stream_done = True
                 if guard.stopped:
                     break  # blocked: the upstream is closed when the response is released
                 chunk = await content.readany()

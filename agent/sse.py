@@ -13,7 +13,9 @@ import orjson
 
 _SEP = b"\n\n"
 # One pass over the bytes (a chain of `in` tests in generators cost more than the rest).
-_NOTABLE = re.compile(rb'"usage": ?\{|"finish_reason": ?"|"error"')
+_NOTABLE = re.compile(rb'"usage": ?\{|"finish_reason": ?"|"error"|^data: ?\[DONE\]', re.M)
+
+_DONE = re.compile(rb"data: ?\[DONE\]\s*$")
 
 
 def _payload(event: bytes) -> dict | None:
@@ -63,6 +65,7 @@ class SSEWatcher:
         self.finish_reason: str | None = None
         self.response_model: str | None = None
         self.error: dict | None = None
+        self.done = False  # the `data: [DONE]` event went by: the stream is complete
 
     def feed(self, chunk: bytes) -> bytes:
         """Take a chunk from upstream; return the bytes of the events it completed."""
@@ -102,7 +105,10 @@ class SSEWatcher:
                 pos = pos if head < 0 else head + 2  # the flagged event starts here
             end = complete.find(_SEP, pos)
             end = size if end < 0 else end + 2
-            obj = _payload(complete[pos : end - 2])
+            event = complete[pos : end - 2]
+            if _DONE.match(event):
+                self.done = True
+            obj = _payload(event)
             if obj is not None and self._watch(obj):
                 drop.append((pos, end))
             pos = end

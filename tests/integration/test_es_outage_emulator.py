@@ -38,6 +38,12 @@ async def test_emulator_down_for_half_the_load_receives_every_document_once(tmp_
     async def on_done(count: int) -> None:
         if count == N // 2 and not started.is_set():
             started.set()
+            # The status gauges are refreshed every 2 s and the first half of the load can
+            # take less: wait for a refresh that saw the outage's backlog.
+            for _ in range(60):
+                if agent.registry.get_sample_value("inferwatch_shipper_backlog_records"):
+                    break
+                await asyncio.sleep(0.1)
             for name in ("inferwatch_shipper_backlog_records", "inferwatch_shipper_lag_seconds"):
                 during[name] = agent.registry.get_sample_value(name)
             await asyncio.to_thread(emulator.start)

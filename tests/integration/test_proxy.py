@@ -1,6 +1,8 @@
 """The proxy in front of the scripted test upstream (a stand-in for vLLM, not vLLM itself):
 records, headers, streaming, tenants, and the metrics each request leaves behind."""
 
+import asyncio
+
 import aiohttp
 import orjson
 import pytest
@@ -139,3 +141,42 @@ async def test_in_flight_gauge_returns_to_zero(agent):
     await post(agent.url + "/v1/chat/completions", {**CHAT, "stream": True})
     await agent.records(1)
     assert agent.metric("inferwatch_requests_in_flight", {"gen_ai_operation_name": "chat"}) == 0
+
+
+async def test_a_client_that_hangs_up_after_done_leaves_an_ok_record(start_agent):
+    """The openai SDK closes the response once it reads `[DONE]`; an upstream (vLLM) may
+    still owe the last bytes of its chunked body. The stream was served: not `cancelled`."""
+    from aiohttp import web
+
+    from tests.conftest import start_app
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        out = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await out.prepare(request)
+        delta = {"choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]}
+        usage = {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 1}}
+        for obj in (delta, usage):
+            await out.write(b"data: " + orjson.dumps(obj) + b"\n\n")
+        await out.write(b"data: [DONE]\n\n")
+        await asyncio.sleep(0.5)  # the chunked body's end comes late
+        await out.write_eof()
+        return out
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    runner, url = await start_app(app)
+    try:
+        agent = await start_agent(url)
+        async with aiohttp.ClientSession() as s:
+            body = {**CHAT, "stream": True}
+            async with s.post(agent.url + "/v1/chat/completions", json=body) as r:
+                got = b""
+                while b"[DONE]" not in got:
+                    got += await r.content.readany()
+                r.close()  # hang up, as the SDK does
+        [rec] = await agent.records(1)
+        assert rec.status == "ok" and rec.error_type is None, rec.error_message
+        assert (rec.completion_tokens, rec.finish_reason) == (1, "stop")
+        # Without [DONE] a hang-up is still a cancel: checked by the proxy fault tests.
+    finally:
+        await runner.cleanup()
