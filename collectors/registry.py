@@ -11,6 +11,7 @@ waits on hardware.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import threading
@@ -111,6 +112,7 @@ class CollectorRunner:
             )
         except TimeoutError:
             self._failed(collector.name, st, "timeout", start)
+            self._deliver_late(st.running)
             return None
         except Exception:
             log.debug("collector %s failed", collector.name, exc_info=True)
@@ -119,6 +121,24 @@ class CollectorRunner:
         st.snapshot, st.success = snap, True
         st.duration_s = time.perf_counter() - start
         return snap
+
+    def _deliver_late(self, running: Future) -> None:
+        """A collection that overran its time limit still measured its interval, and the
+        collector has moved its baseline past it: when it ends, its device intervals go to
+        the subscribers (its metric families do not, they are stale by then). Dropped, that
+        stretch of device time would be metered by nobody and its requests charged nothing."""
+        loop = asyncio.get_running_loop()
+
+        def done(f: Future) -> None:  # on the collector's thread
+            if f.cancelled() or f.exception() is not None:
+                return
+            devices = list(f.result().devices)
+            if not devices:
+                return
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(lambda: loop.create_task(self._notify(devices)))
+
+        running.add_done_callback(done)
 
     def _failed(self, name: str, st: CollectorState, reason: str, start: float) -> None:
         if st.success or not st.failures:  # log the change of state, not every tick

@@ -155,6 +155,25 @@ async def test_subscribers_get_each_tick_and_one_failing_does_not_stop_others():
     await runner.stop()
 
 
+async def test_a_late_collection_still_hands_its_device_interval_to_subscribers():
+    class Slow(Hung):
+        def collect(self) -> Snapshot:
+            self.release.wait(30)
+            return Snapshot(self.name, time.monotonic_ns(), (), (interval("cpu:late"),))
+
+    slow, got = Slow(), []
+    runner = CollectorRunner([slow], CollectorsConfig(timeout_s=0.05))
+    runner.subscribe(lambda devices: got.append(list(devices)))
+    assert await runner.tick() == []  # timed out: nothing this tick ...
+    slow.release.set()
+    for _ in range(100):
+        if len(got) > 1:
+            break
+        await asyncio.sleep(0.01)
+    assert got == [[], [interval("cpu:late")]]  # ... its interval when it ends, not lost
+    await runner.stop()
+
+
 async def test_loop_runs_periodically_until_stopped():
     ticks = asyncio.Queue()
     runner = CollectorRunner([Good()], CollectorsConfig(interval_s=0.01))

@@ -1,0 +1,105 @@
+"""What each part of the agent costs on the request path: the agent with one feature off at a
+time, side by side with the floor (a bare pass-through), against the instant upstream.
+
+Each variant is the same checkout started with environment overrides (`INFERWATCH_*`), all
+running at once; rounds are interleaved (each round visits every variant, in a rotating
+order). Printed per variant, medians over rounds: requests/s and its ratio to the floor's,
+server CPU ms per request (psutil, all threads), latency p50 and p99 (whole response, or
+time to the first chunk with --stream).
+
+Run: `python bench/proxy_ablation.py [--concurrency 1] [--stream] [--variants full,no-store]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+import aiohttp
+import uvloop
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import proxy_load  # noqa: E402
+import proxy_procs  # noqa: E402
+
+_OFF = "false"
+_NO_COLLECTORS = '{"nvml":false,"host":false,"vllm":false}'
+VARIANTS: dict[str, dict[str, str]] = {
+    "full": {},
+    "no-store": {"INFERWATCH_STORE__ENABLED": _OFF},
+    "no-cost": {"INFERWATCH_COST__ENABLED": _OFF},
+    "no-safety": {"INFERWATCH_SAFETY__ENABLED": _OFF},
+    "no-collectors": {"INFERWATCH_COLLECTORS__ENABLED": _NO_COLLECTORS},
+    "store-flush-10ms": {"INFERWATCH_STORE__FLUSH_INTERVAL_S": "0.01"},
+    "aiohttp-client": {"INFERWATCH_UPSTREAM__CLIENT": "aiohttp"},
+    "core": {
+        "INFERWATCH_STORE__ENABLED": _OFF,
+        "INFERWATCH_COST__ENABLED": _OFF,
+        "INFERWATCH_SAFETY__ENABLED": _OFF,
+        "INFERWATCH_COLLECTORS__ENABLED": _NO_COLLECTORS,
+    },
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--variants",
+        default="full,no-store,no-cost,no-safety,core",
+        help=f"comma-separated, from: {', '.join(VARIANTS)} (default: %(default)s)",
+    )
+    p.add_argument("--concurrency", type=int, default=32, help="closed-loop workers (32)")
+    p.add_argument("--requests", type=int, default=3000, help="requests per variant per round")
+    p.add_argument("--rounds", type=int, default=4, help="interleaved rounds (default 4)")
+    p.add_argument("--stream", action="store_true", help="16-token streams instead of JSON")
+    args = p.parse_args(argv)
+    args.variants = args.variants.split(",")
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        p.error(f"unknown variants: {', '.join(unknown)}")
+    return args
+
+
+async def drive(url: str, args: argparse.Namespace) -> proxy_load.Batch:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
+        await proxy_load.run(s, url, 200, args.concurrency, args.stream, 16)  # warm-up
+        return await proxy_load.run(s, url, args.requests, args.concurrency, args.stream, 16)
+
+
+def main() -> None:
+    args = parse_args()
+    servers = proxy_procs.start_all()
+    try:
+        up = servers["upstream"].url
+        for name in args.variants:
+            servers[name] = proxy_procs.start_agent(name, up, proxy_procs.REPO, VARIANTS[name])
+        names = ["floor", *args.variants]
+        rows: dict[str, list[tuple[float, float, float, float]]] = {n: [] for n in names}
+        for r in range(args.rounds):
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                srv = servers[name]
+                cpu0 = srv.cpu_s()
+                batch = uvloop.run(drive(srv.url, args))
+                cpu = (srv.cpu_s() - cpu0) * 1e3 / (args.requests + 200)
+                lat = sorted(batch.latencies_ns)
+                p50, p99 = lat[len(lat) // 2] / 1e6, lat[int(len(lat) * 0.99)] / 1e6
+                rows[name].append((batch.rps, cpu, p50, p99))
+    finally:
+        proxy_procs.stop_all(servers)
+    floor = statistics.median(x[0] for x in rows["floor"])
+    kind = "stream TTFC" if args.stream else "json latency"
+    print(f"c{args.concurrency} {kind}, {args.requests} requests x {args.rounds} rounds")
+    print(
+        f"{'variant':18} {'req/s':>7} {'/floor':>7} {'CPU ms/req':>10} {'p50 ms':>7} {'p99 ms':>7}"
+    )
+    for name in names:
+        rps, cpu, p50, p99 = (statistics.median(x[i] for x in rows[name]) for i in range(4))
+        print(f"{name:18} {rps:7.0f} {rps / floor:6.2f}x {cpu:10.3f} {p50:7.3f} {p99:7.3f}")
+
+
+if __name__ == "__main__":
+    main()
