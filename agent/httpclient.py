@@ -259,7 +259,8 @@ class UpstreamClient:
         default = 443 if parts.scheme == "https" else 80
         self._port = parts.port or default
         self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
-        host_header = self._host if parts.port in (None, default) else f"{self._host}:{parts.port}"
+        name = f"[{self._host}]" if ":" in self._host else self._host  # an IPv6 literal
+        host_header = name if parts.port in (None, default) else f"{name}:{parts.port}"
         self._host_line = f"Host: {host_header}\r\n"
         self._prefix = parts.path.rstrip("/")
         self._connect_timeout = connect_timeout_s
