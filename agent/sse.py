@@ -13,9 +13,19 @@ import orjson
 
 _SEP = b"\n\n"
 # One pass over the bytes (a chain of `in` tests in generators cost more than the rest).
-_NOTABLE = re.compile(rb'"usage": ?\{|"finish_reason": ?"|"error"|^data: ?\[DONE\]', re.M)
+_NOTABLE = re.compile(rb'"usage": ?\{|"finish_reason": ?"|"error"')
 
-_DONE = re.compile(rb"data: ?\[DONE\]\s*$")
+
+def _has_done(complete: bytes) -> bool:
+    """Whether whole events hold the end-of-stream event `data: [DONE]` (at an event's
+    start: raw newlines never occur inside JSON, so a completion's text cannot fake it).
+    Byte searches: a regex anchored at line starts cost 20 us a stream here."""
+    if b"[DONE]" not in complete:
+        return False
+    for marker in (b"data: [DONE]", b"data:[DONE]"):
+        if complete.startswith(marker) or b"\n\n" + marker in complete:
+            return True
+    return False
 
 
 def _payload(event: bytes) -> dict | None:
@@ -81,6 +91,8 @@ class SSEWatcher:
                 return b""
             end += 2
             complete, self._buf = buf[:end], buf[end:]
+        if b"[DONE]" in complete and _has_done(complete):  # inline test: once per chunk
+            self.done = True
         if not self.seen_token or _notable(complete):
             return self._inspect(complete)
         return complete
@@ -105,10 +117,7 @@ class SSEWatcher:
                 pos = pos if head < 0 else head + 2  # the flagged event starts here
             end = complete.find(_SEP, pos)
             end = size if end < 0 else end + 2
-            event = complete[pos : end - 2]
-            if _DONE.match(event):
-                self.done = True
-            obj = _payload(event)
+            obj = _payload(complete[pos : end - 2])
             if obj is not None and self._watch(obj):
                 drop.append((pos, end))
             pos = end

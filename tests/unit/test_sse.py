@@ -80,3 +80,12 @@ def test_partial_event_is_held_until_complete():
     w = SSEWatcher(False, lambda: None)
     assert w.feed(b'data: {"choi') == b""
     assert w.feed(b'ces": []}\n\n') == b'data: {"choices": []}\n\n'
+
+
+@pytest.mark.parametrize("size", [1, 7, 10_000])
+def test_done_is_seen_only_as_an_event(size):
+    w, _, _ = run([STREAM[i : i + size] for i in range(0, len(STREAM), size)], drop_usage=False)
+    assert w.done
+    fake = ev({"choices": [{"index": 0, "delta": {"content": "data: [DONE]"}}]})
+    w, _, _ = run([fake], drop_usage=False)
+    assert not w.done  # a completion that says it is not the end of the stream
