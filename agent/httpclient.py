@@ -73,12 +73,6 @@ class _Connection(asyncio.Protocol):
             else:
                 resp._fail(aiohttp.ServerDisconnectedError("upstream closed the connection"))
 
-    def pause_writing(self) -> None:  # the request bodies are small: nothing to hold back
-        pass
-
-    def resume_writing(self) -> None:
-        pass
-
     # ---- use ---------------------------------------------------------------------------
 
     def send(self, resp: UpstreamResponse, data: bytes) -> None:

@@ -290,11 +290,11 @@ class Proxy:
             blocked = self.gate()
             if blocked is not None:
                 raise blocked
-        fast = self._up.fast if path is not None else None
+        lean = self._up.lean if path is not None else None
         try:
             with self._deadlines.limit(self._timeouts.first_byte_s):
-                if fast is not None:
-                    resp = await fast.request(method, path, headers, data)
+                if lean is not None:
+                    resp = await lean.request(method, path, headers, data)
                 else:
                     resp = await self._up.session.request(method, url, headers=headers, data=data)
         except aiohttp.ConnectionTimeoutError:
@@ -470,7 +470,8 @@ class Proxy:
         if tail:
             await out.write(tail)
         await out.write_eof()
-        self._note_stream(ctx, watcher)
+        if not ctx.stream_done:  # else noted when `[DONE]` went by
+            self._note_stream(ctx, watcher)
         if guard.stopped:
             ctx.finish_reason = FINISH_BLOCKED
         return out

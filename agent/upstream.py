@@ -34,7 +34,7 @@ class Upstream:
         self.url = url.rstrip("/")
         self.state = UpstreamState()
         self._session: aiohttp.ClientSession | None = None
-        self._fast: UpstreamClient | None = None
+        self._lean: UpstreamClient | None = None
         self._probe_lock = asyncio.Lock()
         self.on_state_change = None  # optional callback(bool)
 
@@ -57,12 +57,12 @@ class Upstream:
         return self._session
 
     @property
-    def fast(self) -> UpstreamClient | None:
+    def lean(self) -> UpstreamClient | None:
         """The lean client of the generative endpoints, or None when configured off."""
-        if self._fast is None and self.config.client == "lean":
+        if self._lean is None and self.config.client == "lean":
             t = self.config.timeouts
-            self._fast = UpstreamClient(self.url, self.config.max_connections, t.connect_s)
-        return self._fast
+            self._lean = UpstreamClient(self.url, self.config.max_connections, t.connect_s)
+        return self._lean
 
     def mark(self, up: bool, error: str | None = None) -> None:
         """Record what a request or probe learned about the upstream."""
@@ -98,6 +98,6 @@ class Upstream:
         if self._session is not None:
             await self._session.close()
             self._session = None
-        if self._fast is not None:
-            await self._fast.close()
-            self._fast = None
+        if self._lean is not None:
+            await self._lean.close()
+            self._lean = None

@@ -76,6 +76,7 @@ class CollectorRunner:
         self._states = {c.name: CollectorState() for c in self._collectors}
         self._callbacks: list[TickCallback] = []
         self._task: asyncio.Task | None = None
+        self._late: set[asyncio.Task] = set()  # subscribers told of late intervals
         self.ticks = 0
 
     @property
@@ -136,9 +137,14 @@ class CollectorRunner:
             if not devices:
                 return
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(lambda: loop.create_task(self._notify(devices)))
+                loop.call_soon_threadsafe(self._notify_late, devices)
 
         running.add_done_callback(done)
+
+    def _notify_late(self, devices: list[DeviceInterval]) -> None:
+        task = asyncio.get_running_loop().create_task(self._notify(devices))
+        self._late.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._late.discard)
 
     def _failed(self, name: str, st: CollectorState, reason: str, start: float) -> None:
         if st.success or not st.failures:  # log the change of state, not every tick

@@ -125,8 +125,7 @@ def _sse_text(raw: bytes) -> str:
                     found.append((i, raw[j + 1 : end]))
                 j = end + 1
             i = raw.find(key, j)
-    if len(found) > 1 and raw.find(_TEXT_KEYS[1]) >= 0 <= raw.find(_TEXT_KEYS[0]):
-        found.sort()  # both kinds of key: back to stream order
+    found.sort()  # the two keys were searched one after the other: back to stream order
     parts: list[str] = []
     for _, value in found:
         if b"\\" in value:  # JSON escapes: let a JSON parser undo them

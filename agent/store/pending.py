@@ -26,8 +26,7 @@ def complete(
     """Update the pending rows of `records` with them (numbered seq+1...); returns the
     records that had no pending row. Inside the caller's transaction."""
     before = conn.total_changes
-    # A generator: rows are made as SQLite steps through them (see StoreWriter._apply).
-    conn.executemany(schema.UPDATE_SQL, (to_update(r, seq + i + 1) for i, r in enumerate(records)))
+    conn.executemany(schema.UPDATE_SQL, [to_update(r, seq + i + 1) for i, r in enumerate(records)])
     if conn.total_changes - before == len(records):
         return []
     # Rare (an early write skipped): find which numbers were not used.

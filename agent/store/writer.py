@@ -253,30 +253,24 @@ class StoreWriter:
 
     def _apply(self, conn: sqlite3.Connection, batch: list[Entry]) -> int:
         """Insert early and final records, complete pending rows; returns rows inserted."""
-        inserts = [e for e in batch if not e[1] or not self._early]
-        updates = [record for record, final in batch if final and self._early]
-        # Rows are made one at a time as SQLite asks for them (generators, not lists): the
-        # GIL is free during each row's step, so the event loop runs between rows instead
-        # of waiting for a whole batch of Python row-building (the tail of its latency).
-        conn.executemany(  # early rows first: an update may need one
-            schema.INSERT_SQL,
-            (
-                to_row(r, schema.COST_FINAL, self._next_seq())
-                if final
-                else to_row(r, schema.COST_PENDING)
-                for r, final in inserts
-            ),
-        )
-        inserted = len(inserts)
+        rows, updates = [], []
+        for record, final in batch:
+            if not final:
+                rows.append(to_row(record, schema.COST_PENDING))
+            elif self._early:
+                updates.append(record)
+            else:
+                rows.append(to_row(record, schema.COST_FINAL, self._next_seq()))
+        conn.executemany(schema.INSERT_SQL, rows)  # early rows first: an update may need one
         if updates:
             missed = pending.complete(conn, updates, self._seq)
             self._seq += len(updates)
             # No pending row (its early write was skipped at the memory bound): insert it.
             conn.executemany(
-                schema.INSERT_SQL, (to_row(r, schema.COST_FINAL, self._next_seq()) for r in missed)
+                schema.INSERT_SQL, [to_row(r, schema.COST_FINAL, self._next_seq()) for r in missed]
             )
-            inserted += len(missed)
-        return inserted
+            rows.extend(missed)
+        return len(rows)
 
     def _next_seq(self) -> int:
         self._seq += 1

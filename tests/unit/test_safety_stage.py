@@ -6,30 +6,18 @@ import orjson
 import pytest
 
 from agent.metrics import new_registry
-from agent.record import OP_CHAT, RequestRecord
+from agent.record import OP_CHAT
 from agent.safety.config import SafetyConfig
 from agent.safety.engine import SafetyEngine
 from agent.safety.stage import SafetyStage
+from tests.records import make_record
 
 pytestmark = pytest.mark.unit
 KEY = "sk-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0"
 
 
 def record(**kw):
-    base = dict(
-        request_id="r1",
-        trace_id="0" * 32,
-        span_id="1" * 16,
-        tenant="t",
-        model="m",
-        operation=OP_CHAT,
-        path="/v1/chat/completions",
-        stream=False,
-        wall_time=0.0,
-        start_ns=0,
-        end_ns=1,
-    )
-    return RequestRecord(**{**base, **kw})
+    return make_record("r1", **kw)
 
 
 def make(config):
