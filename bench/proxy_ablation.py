@@ -7,7 +7,9 @@ order). Printed per variant, medians over rounds: requests/s and its ratio to th
 server CPU ms per request (psutil, all threads), latency p50 and p99 (whole response, or
 time to the first chunk with --stream).
 
-Run: `python bench/proxy_ablation.py [--concurrency 1] [--stream] [--variants full,no-store]`.
+Run: `python bench/proxy_ablation.py [--concurrency 1] [--stream] [--variants full,no-store]
+[--checkout NAME=DIR ...]` (`--checkout` adds the full agent of another checkout, e.g. an
+experiment, as one more variant).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ VARIANTS: dict[str, dict[str, str]] = {
     "no-safety": {"INFERWATCH_SAFETY__ENABLED": _OFF},
     "no-collectors": {"INFERWATCH_COLLECTORS__ENABLED": _NO_COLLECTORS},
     "store-flush-10ms": {"INFERWATCH_STORE__FLUSH_INTERVAL_S": "0.01"},
+    "writer-normal": {"INFERWATCH_STORE__WRITER_PRIORITY": "normal"},
     "aiohttp-client": {"INFERWATCH_UPSTREAM__CLIENT": "aiohttp"},
     "core": {
         "INFERWATCH_STORE__ENABLED": _OFF,
@@ -56,7 +59,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--requests", type=int, default=3000, help="requests per variant per round")
     p.add_argument("--rounds", type=int, default=4, help="interleaved rounds (default 4)")
     p.add_argument("--stream", action="store_true", help="16-token streams instead of JSON")
+    p.add_argument(
+        "--checkout",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="one more variant NAME: the full agent run from checkout DIR (repeatable)",
+    )
     args = p.parse_args(argv)
+    checkouts = {}
+    for item in args.checkout:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not Path(path, "agent").is_dir():
+            p.error(f"--checkout wants NAME=DIR with DIR a checkout holding agent/: {item!r}")
+        checkouts[name] = Path(path).resolve()
+    args.checkout = checkouts
     args.variants = args.variants.split(",")
     unknown = [v for v in args.variants if v not in VARIANTS]
     if unknown:
@@ -77,7 +94,9 @@ def main() -> None:
         up = servers["upstream"].url
         for name in args.variants:
             servers[name] = proxy_procs.start_agent(name, up, proxy_procs.REPO, VARIANTS[name])
-        names = ["floor", *args.variants]
+        for name, root in args.checkout.items():
+            servers[name] = proxy_procs.start_agent(name, up, root)
+        names = ["floor", *args.variants, *args.checkout]
         rows: dict[str, list[tuple[float, float, float, float]]] = {n: [] for n in names}
         for r in range(args.rounds):
             for name in names[r % len(names) :] + names[: r % len(names)]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -34,6 +35,7 @@ class Server:
     url: str
     proc: subprocess.Popen
     stderr: object  # temp file holding the server's stderr, shown if it fails
+    data_dir: str | None = None  # an agent's own store folder, removed by stop()
 
     @property
     def ps(self) -> psutil.Process:
@@ -94,15 +96,30 @@ def stop(server: Server) -> None:
             server.proc.kill()
             server.proc.wait()
     server.stderr.close()
+    if server.data_dir:
+        shutil.rmtree(server.data_dir, ignore_errors=True)
 
 
 def start_agent(name: str, upstream: str, root: Path, extra_env: dict | None = None) -> Server:
     """`python -m agent.cli up` run from `root` (a checkout), quiet logs, on a free port."""
     port = free_port()
     argv = ["-m", "agent.cli", "up", "--upstream", upstream, "--listen", f"127.0.0.1:{port}"]
-    # PYTHONPATH so that `root`'s agent package wins over any installed one.
-    env = {"INFERWATCH_LOGGING__LEVEL": "WARNING", "PYTHONPATH": str(root), **(extra_env or {})}
-    return start(name, argv, port, "/health/live", env, cwd=root)
+    # PYTHONPATH so that `root`'s agent package wins over any installed one. Each agent gets
+    # a database of its own: agents run from one checkout must not share (and lock) one.
+    data = tempfile.mkdtemp(prefix=f"inferwatch-bench-{name}-")
+    env = {
+        "INFERWATCH_LOGGING__LEVEL": "WARNING",
+        "INFERWATCH_STORE__DIR": data,
+        "PYTHONPATH": str(root),
+        **(extra_env or {}),
+    }
+    try:
+        server = start(name, argv, port, "/health/live", env, cwd=root)
+    except BaseException:
+        shutil.rmtree(data, ignore_errors=True)
+        raise
+    server.data_dir = data
+    return server
 
 
 def start_all(

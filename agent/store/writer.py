@@ -13,6 +13,10 @@ With `early` on (a cost engine holds records for seconds before they reach the p
 row; the costed version that later comes through `put` updates that row and makes it
 final (see `schema`). Rows left pending by a killed agent are finalised as cost-lost at
 start and, periodically, once older than `pending_timeout_s`.
+
+With `writer_priority: idle` the thread runs in Linux's SCHED_IDLE class (see `priority`):
+the event loop raises it to normal when a record has waited two flush intervals or a
+caller waits on it, and it lowers itself again once nothing is left.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
 
 from agent.record import RequestRecord
-from agent.store import pending, retention, schema
+from agent.store import pending, priority, retention, schema
 from agent.store.config import StoreConfig
 from agent.store.rows import to_row
 from agent.store.stats import StoreStats
@@ -82,6 +86,10 @@ class StoreWriter:
         self._last_drop_log = 0.0
         self._conn: sqlite3.Connection | None = None
         self._thread: threading.Thread | None = None
+        self._tid = 0  # the writer thread's kernel id, for its scheduling class
+        self._may_idle = False  # decided at start: configured, batch mode, and reversible
+        self._idle = False  # the thread is in SCHED_IDLE now (changed under the lock)
+        self._boost_after = 2 * config.flush_interval_s
         stats.set_pending(lambda: len(self._records))
 
     # ---- life cycle -----------------------------------------------------------------
@@ -102,6 +110,10 @@ class StoreWriter:
             log.error("store could not finalise rows left pending", extra={"error": str(err)})
         self._next_retention = time.monotonic()  # first pass right away
         self._next_stale = time.monotonic() + self._stale_every_s()
+        # Sync mode: every request waits on a commit, so the writer is never in the background.
+        self._may_idle = (
+            self._c.writer_priority == "idle" and not self._eager and priority.can_leave_idle()
+        )
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
 
@@ -144,6 +156,8 @@ class StoreWriter:
             # wake-up takes the GIL from the event loop.
             if not was or fut is not None or self._eager or len(self._records) >= self._c.max_batch:
                 self._cond.notify()
+            if self._idle and (fut is not None or self._late()):
+                self._boost()
         if len(accepted) < len(batch):
             self._dropped(len(batch) - len(accepted))
         return len(accepted), fut
@@ -161,6 +175,8 @@ class StoreWriter:
             # interval on its own, and a wake-up per request would cost the loop GIL time.
             if self._eager or len(self._records) in (1, self._c.max_batch):
                 self._cond.notify()
+            if self._idle and self._late():
+                self._boost()
 
     def submit(self, op: Callable[[sqlite3.Connection], object]) -> Future:
         """Run `op(conn)` on the writer thread (it manages its own transaction)."""
@@ -168,6 +184,8 @@ class StoreWriter:
         with self._cond:
             self._ops.append((op, fut))
             self._cond.notify()
+            if self._idle:
+                self._boost()
         return fut
 
     def flush(self) -> Future:
@@ -180,7 +198,20 @@ class StoreWriter:
             else:
                 self._ops.append((lambda conn: True, fut))
             self._cond.notify()
+            if self._idle:
+                self._boost()
         return fut
+
+    def _late(self) -> bool:
+        # The oldest record has waited past its flush: the idle writer is starved of CPU.
+        return bool(self._records) and time.monotonic() - self._first_at > self._boost_after
+
+    def _boost(self) -> None:
+        """Raise the idle writer thread to normal priority (under the lock)."""
+        if priority.set_idle(self._tid, False):
+            self._idle = False
+        else:  # refused after all (the probe said yes): stay as it is, stop trying
+            self._may_idle = False
 
     def _dropped(self, n: int) -> None:
         self._stats.dropped("memory_bound", n)
@@ -195,6 +226,8 @@ class StoreWriter:
     # ---- the thread -----------------------------------------------------------------
 
     def _run(self) -> None:
+        self._tid = threading.get_native_id()
+        self._lower()
         while True:
             try:
                 if self._cycle():
@@ -217,10 +250,19 @@ class StoreWriter:
         self._run_ops(ops)
         self._maybe_retention()
         self._maybe_finalise_stale()
+        self._lower()
         if not ok:
             self._backoff()
         # When stopping, one last try that failed ends it: close() reports the loss.
         return self._stopping and not ok
+
+    def _lower(self) -> None:
+        """Back to SCHED_IDLE once caught up (nothing late, nobody waiting)."""
+        if not self._may_idle or self._idle:
+            return
+        with self._cond:
+            if not (self._late() or self._waiters or self._ops or self._stopping):
+                self._idle = priority.set_idle(self._tid, True)
 
     def _wait_for_work(self) -> None:
         while not (self._records or self._ops or self._stopping):

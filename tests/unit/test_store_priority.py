@@ -1,0 +1,129 @@
+"""The store writer's scheduling class, read back from the kernel (`sched_getscheduler`):
+SCHED_IDLE while it keeps up, normal while a caller waits or a record is late."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from agent.metrics import new_registry
+from agent.store import priority
+from agent.store.config import StoreConfig
+from agent.store.sqlite_sink import SQLiteSink
+from agent.store.stats import StoreStats
+from agent.store.writer import StoreWriter
+from tests.store_records import make_record, until
+
+pytestmark = [
+    pytest.mark.unit,
+    pytest.mark.skipif(
+        not priority.supported() or not priority.can_leave_idle(),
+        reason="this process may not leave SCHED_IDLE (needs Linux and CAP_SYS_NICE)",
+    ),
+]
+
+
+@pytest.fixture
+def writer_of(tmp_path):
+    made: list[StoreWriter] = []
+
+    def make(**kw) -> StoreWriter:
+        w = StoreWriter(
+            StoreConfig(dir=tmp_path, **kw), StoreStats(new_registry()[1]), keep_unshipped=False
+        )
+        w.start()
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.close()
+
+
+async def _thread_idle(w: StoreWriter) -> bool:
+    await until(lambda: w._tid != 0)
+    return priority.is_idle(w._tid)
+
+
+async def test_writer_thread_waits_in_sched_idle_and_still_commits(writer_of):
+    w = writer_of(flush_interval_s=0.05)
+    await until(lambda: priority.is_idle(w._tid) if w._tid else False)
+    sink = SQLiteSink(w)
+    result = await sink.export([make_record(i) for i in range(20)])
+    await sink.flush()
+    assert result.accepted == 20
+    assert not w._records
+    # Caught up again: back in the idle class.
+    await until(lambda: priority.is_idle(w._tid))
+
+
+async def test_a_caller_waiting_on_the_writer_raises_it_to_normal(writer_of):
+    w = writer_of()
+    await until(lambda: priority.is_idle(w._tid) if w._tid else False)
+    release = threading.Event()
+    seen: list[bool] = []
+
+    def op(_conn) -> str:
+        seen.append(priority.is_idle(threading.get_native_id()))  # on the writer thread
+        release.wait(5)
+        return "done"
+
+    fut = w.submit(op)
+    await until(lambda: bool(seen))
+    assert seen == [False] and not priority.is_idle(w._tid)
+    release.set()
+    assert await asyncio.wrap_future(fut) == "done"
+    await until(lambda: priority.is_idle(w._tid))
+
+
+async def test_a_late_record_makes_the_loop_raise_a_starved_idle_writer(tmp_path):
+    # A stand-in writer thread that never runs the writer's loop: it is "starved".
+    w = StoreWriter(
+        StoreConfig(dir=tmp_path, flush_interval_s=0.05),
+        StoreStats(new_registry()[1]),
+        keep_unshipped=False,
+    )
+    ready, stop = threading.Event(), threading.Event()
+    tids: list[int] = []
+
+    def stand_in() -> None:
+        tids.append(threading.get_native_id())
+        ready.set()
+        stop.wait(10)
+
+    t = threading.Thread(target=stand_in)
+    t.start()
+    try:
+        ready.wait(5)
+        w._tid, w._may_idle = tids[0], True
+        w._idle = priority.set_idle(w._tid, True)
+        assert priority.is_idle(w._tid)
+        w.put_early(make_record(1))
+        assert priority.is_idle(w._tid)  # just queued: not late yet
+        time.sleep(0.15)  # over two flush intervals
+        w.put_early(make_record(2))
+        assert not priority.is_idle(w._tid) and not w._idle
+    finally:
+        stop.set()
+        t.join()
+
+
+@pytest.mark.parametrize(
+    "kw", [{"writer_priority": "normal"}, {"durability": "sync"}], ids=["normal", "sync"]
+)
+async def test_writer_stays_at_normal_priority_when_configured_or_in_sync_mode(writer_of, kw):
+    w = writer_of(**kw)
+    sink = SQLiteSink(w, sync=kw.get("durability") == "sync")
+    await sink.export([make_record(1)])
+    await sink.flush()
+    assert not await _thread_idle(w)
+
+
+async def test_writer_stays_at_normal_priority_when_idle_could_not_be_left(writer_of, monkeypatch):
+    monkeypatch.setattr(priority, "can_leave_idle", lambda: False)
+    w = writer_of()
+    await SQLiteSink(w).flush()
+    assert not await _thread_idle(w)
