@@ -42,6 +42,7 @@ from agent.cost.slots import Columns
 from agent.record import RequestRecord
 from collectors.base import DeviceInterval
 
+Released = tuple[Req, float, float, float]  # request, cost, device-seconds, joules (final)
 _EWMA = 0.1  # weight of the newest request in the estimated work rate
 _RECORD_FIELDS = [f.name for f in dataclasses.fields(RequestRecord)]
 _ALL_FIELDS = attrgetter(*_RECORD_FIELDS)  # one C call returns every field, in order
@@ -90,6 +91,9 @@ class CostEngine(Restartable):
         self._devices: dict[str, tuple[int, int]] = {}  # id -> (metered until, seen at)
         self._delivered = 0  # latest end of any tick received
         self.rate: float | None = None  # estimated work per second of a request
+        # Where released requests go: at once by default; `CostService` spreads a tick's
+        # release (thousands of records at a time) over loop turns instead.
+        self.hand_on: Callable[[list[Released]], None] = self.hand_on_now
         self.totals = Totals()
 
     # ---- requests -----------------------------------------------------------------------
@@ -288,15 +292,23 @@ class CostEngine(Restartable):
                 self._settle(tick)
 
     def _release_all(self, reqs: Sequence[Req]) -> None:
-        """Forward the records of finished requests (held, so not yet released) with what
-        they accrued, which is final now."""
-        c, sink, forward, costed = self._cols, self._sink, self._forward, self._costed
+        """Release finished requests (held, so not yet released) with what they accrued,
+        which is final now: their cost is fixed here, their records go out by `hand_on`."""
+        c = self._cols
         slots = np.fromiter(map(_SLOT_OF, reqs), np.int64, len(reqs))
         c.released[slots] = True
         cost, secs, joules = (col[slots].tolist() for col in (c.cost, c.device_seconds, c.joules))
-        for req, amount, seconds, joule in zip(reqs, cost, secs, joules, strict=True):
+        for req in reqs:
             req.released = True
+        self.hand_on(list(zip(reqs, cost, secs, joules, strict=True)))
+
+    def hand_on_now(self, released: Sequence[Released]) -> None:
+        """Write each released request's cost into its record, count it and forward it.
+        (`hand_on` by default; a service may call it later, a slice at a time.)"""
+        sink, forward, costed = self._sink, self._forward, self._costed
+        for req, amount, seconds, joule in released:
             rec = costed(req.record, amount, seconds, joule)
+            req.record = None  # forwarded: the engine may keep the Req a while longer
             if sink:
                 sink.released(rec, req)
             forward(rec)

@@ -10,7 +10,7 @@ from agent.config import MetricsConfig
 from agent.cost.budgets import Budgets
 from agent.cost.config import CostConfig
 from agent.cost.metrics import CostMetrics
-from agent.cost.wiring import CostService
+from agent.cost.wiring import _SLICE, CostService
 from agent.metrics import new_registry
 from tests.unit.test_cost_engine import interval, record
 
@@ -35,8 +35,41 @@ async def test_finish_is_deferred_off_the_request_path_then_costed():
     await asyncio.sleep(0)
     assert svc.engine.held == 1
     svc.on_intervals([interval(0, S)])
+    assert not out  # released, handed on at the next loop turn
+    await asyncio.sleep(0)
     (x,) = out
     assert x.cost_amount == pytest.approx(0.5)
+
+
+async def test_a_tick_releasing_many_records_hands_them_on_a_slice_per_loop_turn():
+    out = []
+    svc = service(out)
+    n = 3 * _SLICE + 5
+    for i in range(n):
+        svc.begin(f"r{i}", 0, "t", "m", False)
+        svc.finish(record(f"r{i}", 0, S // 2, None, 10, 10, stream=False))
+    await asyncio.sleep(0)
+    svc.on_intervals([interval(0, S)])
+    seen = []
+    while len(out) < n:
+        await asyncio.sleep(0)
+        seen.append(len(out))
+    assert seen[0] == _SLICE and len(seen) == 4  # never all in one turn
+    assert [r.request_id for r in out] == [f"r{i}" for i in range(n)]  # in release order
+    assert sum(r.cost_amount for r in out) == pytest.approx(0.5)  # as one alone: busy half
+
+
+async def test_stop_hands_on_what_is_still_queued():
+    out = []
+    svc = service(out)
+    await svc.start()
+    for i in range(2 * _SLICE):
+        svc.begin(f"r{i}", 0, "t", "m", False)
+        svc.finish(record(f"r{i}", 0, S // 2, None, 10, 10, stream=False))
+    await asyncio.sleep(0)
+    svc.on_intervals([interval(0, S)])
+    await svc.stop()
+    assert len(out) == 2 * _SLICE
 
 
 async def test_a_record_finishing_after_stop_is_released_at_once(tmp_path):
