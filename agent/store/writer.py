@@ -208,10 +208,9 @@ class StoreWriter:
 
     def _boost(self) -> None:
         """Raise the idle writer thread to normal priority (under the lock)."""
-        if priority.set_idle(self._tid, False):
-            self._idle = False
-        else:  # refused after all (the probe said yes): stay as it is, stop trying
-            self._may_idle = False
+        if not priority.set_idle(self._tid, False):  # refused after all (the probe said
+            self._may_idle = False  # yes): logged once; stop trying, never lower it again
+        self._idle = False
 
     def _dropped(self, n: int) -> None:
         self._stats.dropped("memory_bound", n)

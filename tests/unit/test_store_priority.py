@@ -127,3 +127,23 @@ async def test_writer_stays_at_normal_priority_when_idle_could_not_be_left(write
     w = writer_of()
     await SQLiteSink(w).flush()
     assert not await _thread_idle(w)
+
+
+async def test_a_refused_raise_is_tried_once_and_the_writer_is_never_lowered_again(
+    writer_of, monkeypatch
+):
+    w = writer_of(flush_interval_s=0.05)
+    await until(lambda: priority.is_idle(w._tid) if w._tid else False)
+    calls: list[bool] = []
+    real = priority.set_idle
+
+    def refuse_raise(tid: int, idle: bool) -> bool:
+        calls.append(idle)
+        return real(tid, idle) if idle else False  # as without CAP_SYS_NICE
+
+    monkeypatch.setattr(priority, "set_idle", refuse_raise)
+    sink = SQLiteSink(w)
+    for _ in range(3):
+        await sink.flush()  # a waiting caller asks for normal priority each time
+    assert calls == [False]  # asked once, refused, never again
+    assert not w._may_idle
