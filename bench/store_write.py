@@ -5,13 +5,15 @@ cost of `SQLiteSink.export` on the event loop (what the request side pays).
 `batch+early` is the path with the cost engine on: every record is first written as its
 request ends (`put_early`, a pending row) and its costed version completes the row later
 (here LAG batches later, as the cost engine holds records for seconds), so each record
-costs an insert and an update.
+costs an insert and an update. `batch@normal` is `batch` with the writer thread at normal
+priority (`store.writer_priority: normal`) instead of the default idle class.
 
-    python bench/store_write.py [N]
+    python bench/store_write.py [--records N] [--rounds R]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import sqlite3
@@ -52,9 +54,16 @@ def bare(records, folder: Path) -> float:
 async def through_sink(records, folder: Path, mode: str) -> tuple[float, float]:
     """(records/s committed, mean microseconds per export call)."""
     registry, instruments = new_registry()
+    mode, _, prio = mode.partition("@")
     durability, fsync = mode.split("+")[0], mode.endswith("+fsync")
     early = mode.endswith("+early")
-    config = StoreConfig(dir=folder, filename=f"{mode}.db", durability=durability, fsync=fsync)
+    config = StoreConfig(
+        dir=folder,
+        filename=f"{mode}{prio}.db",
+        durability=durability,
+        fsync=fsync,
+        writer_priority=prio or "idle",
+    )
     writer = StoreWriter(config, StoreStats(instruments), keep_unshipped=False, early=early)
     writer.start()
     sink = SQLiteSink(writer, sync=durability == "sync")
@@ -84,7 +93,7 @@ async def through_sink(records, folder: Path, mode: str) -> tuple[float, float]:
 async def main(n: int, rounds: int = 3) -> None:
     """Interleaved rounds, median of each: the machine is shared and noisy."""
     records = [make_record(i) for i in range(n)]
-    modes = ("batch", "batch+early", "sync", "sync+fsync")
+    modes = ("batch", "batch@normal", "batch+early", "batch+early@normal", "sync", "sync+fsync")
     got: dict[str, list[float]] = {"bare": []} | {m: [] for m in modes}
     got |= {f"{m}_us": [] for m in modes}
     with tempfile.TemporaryDirectory() as tmp:
@@ -107,9 +116,18 @@ async def main(n: int, rounds: int = 3) -> None:
         f"({m['batch'] / m['bare']:.2f} of ceiling); export() {m['batch_us']:,.0f} us per batch"
     )
     print(
+        f"sink, batch, writer at normal priority: {m['batch@normal']:>9,.0f} records/s "
+        f"(idle/normal: {m['batch'] / m['batch@normal']:.2f})"
+    )
+    print(
         f"sink, batch, early write + completion: {m['batch+early']:>9,.0f} records/s "
         f"({m['batch+early'] / m['batch']:.2f} of batch); put_early + export() "
         f"{m['batch+early_us']:,.0f} us per {BATCH} records"
+    )
+    print(
+        f"sink, batch, early + completion, writer at normal priority: "
+        f"{m['batch+early@normal']:>9,.0f} records/s "
+        f"(idle/normal: {m['batch+early'] / m['batch+early@normal']:.2f})"
     )
     print(
         f"sink, durability=sync:         {m['sync']:>9,.0f} records/s "
@@ -123,5 +141,15 @@ async def main(n: int, rounds: int = 3) -> None:
     )
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--records", type=int, default=50_000, help="records per mode per round")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median shown)")
+    return p.parse_args(argv)
+
+
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 50_000))
+    args = parse_args()
+    asyncio.run(main(args.records, args.rounds))
