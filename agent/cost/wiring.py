@@ -64,17 +64,18 @@ class CostService:
 
     def _hand_on(self, released: list[Released]) -> None:
         self._out.extend(released)
+        if self._stopped:  # no loop turns to wait for (the loop may be closing)
+            self._hand_on_out(len(self._out))
+            return
         if self._out_scheduled:
             return
         try:
-            loop = None if self._stopped else asyncio.get_running_loop()
+            loop = asyncio.get_running_loop()
         except RuntimeError:  # called off the loop (a test, a restart from a thread)
-            loop = None
-        if loop is None:  # no loop turns to wait for
             self._hand_on_out(len(self._out))
-        else:
-            self._out_scheduled = True
-            loop.call_soon(self._next_slice)
+            return
+        self._out_scheduled = True
+        loop.call_soon(self._next_slice)
 
     def _next_slice(self) -> None:
         self._out_scheduled = False

@@ -61,8 +61,7 @@ async def test_a_tick_releasing_many_records_hands_them_on_a_slice_per_loop_turn
 
 async def test_stop_hands_on_what_is_still_queued():
     out = []
-    svc = service(out)
-    await svc.start()
+    svc = service(out)  # not started: `stop` then gives the loop no turn
     for i in range(2 * _SLICE):
         svc.begin(f"r{i}", 0, "t", "m", False)
         svc.finish(record(f"r{i}", 0, S // 2, None, 10, 10, stream=False))
@@ -70,6 +69,11 @@ async def test_stop_hands_on_what_is_still_queued():
     svc.on_intervals([interval(0, S)])
     await svc.stop()
     assert len(out) == 2 * _SLICE
+    # A request ending after the stop (a slice was still scheduled): out at once, no turn.
+    svc.begin("late", 0, "t", "m", False)
+    svc.finish(record("late", 0, S, None, 10, 10, stream=False))
+    svc.drain()
+    assert out[-1].request_id == "late"
 
 
 async def test_a_record_finishing_after_stop_is_released_at_once(tmp_path):
@@ -80,7 +84,7 @@ async def test_a_record_finishing_after_stop_is_released_at_once(tmp_path):
     svc.on_intervals([interval(0, S)])
     await svc.stop()
     svc.finish(record("x", 0, S, None, 10, 10, stream=False))
-    await asyncio.sleep(0)
+    svc.drain()  # what the loop turn after `finish` does; the hand-on needs no further turn
     (x,) = out
     assert x.cost_amount == pytest.approx(1.0)  # what it had accrued by the stop
     again = service([], state_path=str(tmp_path / "cost.json"), budgets={"t": 10.0})
