@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import orjson
@@ -102,32 +103,20 @@ def output_text(raw: bytes) -> str:
 # The text of a streamed event is the string value of a `content` (chat delta) or `text`
 # (completion choice) key. Inside a JSON string every quote is escaped, so `"content":`
 # followed by a quote can only be that key and its value; other keys of those names hold
-# lists or objects (logprobs) and are skipped.
-_TEXT_KEYS = (b'"content":', b'"text":')
+# lists or objects (logprobs) and are skipped. One regex pass (C) finds them all, in order:
+# a Python loop of byte searches per value cost 1.4-1.6x more (16 and 200-token streams).
+_TEXT_VALUE = re.compile(rb'"(?:content|text)":[ \t]*"((?:[^"\\]|\\.)*)"', re.DOTALL)
 
 
 def _sse_text(raw: bytes) -> str:
-    """The completion text of a forwarded stream, in order. Found with byte searches (C):
-    parsing every event (hundreds a stream) cost 3-5x more; `SSEWatcher` avoids it too."""
-    found: list[tuple[int, bytes]] = []
-    size = len(raw)
-    for key in _TEXT_KEYS:
-        i = raw.find(key)
-        while i >= 0:
-            j = i + len(key)
-            while j < size and raw[j] in b" \t":
-                j += 1
-            if j < size and raw[j] == 0x22:  # a string value
-                end = _string_end(raw, j + 1)
-                if end < 0:
-                    break
-                if end > j + 1:
-                    found.append((i, raw[j + 1 : end]))
-                j = end + 1
-            i = raw.find(key, j)
-    found.sort()  # the two keys were searched one after the other: back to stream order
+    """The completion text of a forwarded stream, in order (an unterminated last value, a
+    stream cut off mid-string, is left out)."""
+    values = _TEXT_VALUE.findall(raw)
+    joined = b"".join(values)
+    if b"\\" not in joined:  # no JSON escapes: the bytes are the text
+        return joined.decode("utf-8", "replace")
     parts: list[str] = []
-    for _, value in found:
+    for value in values:
         if b"\\" in value:  # JSON escapes: let a JSON parser undo them
             try:
                 parts.append(orjson.loads(b'"' + value + b'"'))
@@ -136,16 +125,3 @@ def _sse_text(raw: bytes) -> str:
         else:
             parts.append(value.decode("utf-8", "replace"))
     return "".join(parts)
-
-
-def _string_end(raw: bytes, start: int) -> int:
-    """Index of the quote that ends the JSON string starting at `start`, or -1."""
-    k = raw.find(b'"', start)
-    while k >= 0:
-        n, b = 0, k - 1
-        while b >= start and raw[b] == 0x5C:  # backslashes before it: odd means escaped
-            n, b = n + 1, b - 1
-        if n % 2 == 0:
-            return k
-        k = raw.find(b'"', k + 1)
-    return -1
