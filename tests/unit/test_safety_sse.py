@@ -125,3 +125,26 @@ def test_stream_text_survives_a_broken_event_between_good_ones():
     raw = good % b"one " + b"data: {broken\n\n" + good % b"two" + b"data: [DONE]\n\n"
     assert output_text(raw) == "one two"
     assert output_text(raw.replace(b"data: {broken\n\n", b"")) == "one two"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_stream_text_matches_parsing_every_event(seed):
+    # The oracle parses each event's JSON; output_text finds the values with one regex.
+    import random
+
+    rng = random.Random(seed)
+    alphabet = ["a", " ", '"', "\\", "\n", "é", "日本", '"content":"', '"text":"', "\t", 'x\\"y']
+    for _ in range(300):
+        text_mode = rng.random() < 0.3
+        pieces = [
+            "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+            for _ in range(rng.randint(1, 8))
+        ]
+        events = stream(pieces, text_mode)
+        if rng.random() < 0.3:  # JSON written with spaces after the colons
+            events = [e.replace(b'":', b'": ') for e in events]
+        expected = []
+        for ev in events[:-1]:  # the last one is [DONE]
+            choice = orjson.loads(ev[len(b"data: ") :])["choices"][0]
+            expected.append(choice["text"] if text_mode else choice["delta"].get("content", ""))
+        assert output_text(b"".join(events)) == "".join(expected)
