@@ -40,7 +40,8 @@ class StoreConfig(_Section):
         gt=0,
         le=10,
         description="Longest time a record waits in memory before it is committed; a SIGKILL "
-        "of the agent loses at most this much (with `durability: batch`).",
+        "of the agent loses about this much (with `durability: batch`; up to twice it while "
+        "an idle-priority writer waits for a free core, see `writer_priority`).",
     )
     durability: Literal["batch", "sync"] = Field(
         "batch",
