@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from agent.cost.budgets import Budgets
 from agent.cost.config import CostConfig
 from agent.cost.engine import CostEngine, Released
 from agent.cost.metrics import CostMetrics
+from agent.perturn import PerTurn
 from agent.record import RequestRecord
 
 log = logging.getLogger("inferwatch.cost")
@@ -46,8 +46,10 @@ class CostService:
         self.engine = self._new_engine()
         self._finished: list[RequestRecord] = []
         self._drain_scheduled = False
-        self._out: deque[Released] = deque()  # released, not yet handed on
-        self._out_scheduled = False
+        # A tick releases every record it held at once (thousands at a few thousand
+        # requests/s, some 10 us each to cost, count and forward): handed on in one go that
+        # stalled every request in flight for tens of ms. A slice per loop turn interleaves.
+        self._out: PerTurn[Released] = PerTurn(self._hand_on_now, _SLICE)
         self._task: asyncio.Task | None = None
         self._restart_due = False
         self._stopped = False
@@ -58,35 +60,13 @@ class CostService:
         engine.hand_on = self._hand_on
         return engine
 
-    # A tick releases every record it held at once (thousands at a few thousand requests/s,
-    # some 10 us each to cost, count and forward): handed on in one go that stalled every
-    # request in flight for tens of milliseconds. A slice per loop turn lets them interleave.
-
     def _hand_on(self, released: list[Released]) -> None:
-        self._out.extend(released)
+        self._out.add(released)
         if self._stopped:  # no loop turns to wait for (the loop may be closing)
-            self._hand_on_out(len(self._out))
-            return
-        if self._out_scheduled:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # called off the loop (a test, a restart from a thread)
-            self._hand_on_out(len(self._out))
-            return
-        self._out_scheduled = True
-        loop.call_soon(self._next_slice)
+            self._out.flush()
 
-    def _next_slice(self) -> None:
-        self._out_scheduled = False
-        self._hand_on_out(_SLICE)
-        if self._out:
-            self._out_scheduled = True
-            asyncio.get_running_loop().call_soon(self._next_slice)
-
-    def _hand_on_out(self, n: int) -> None:
-        out = self._out
-        self.engine.hand_on_now([out.popleft() for _ in range(min(n, len(out)))])
+    def _hand_on_now(self, released: list[Released]) -> None:
+        self.engine.hand_on_now(released)  # the current engine: same config after a restart
 
     def begin(self, request_id: str, start_ns: int, tenant: str, model: str, stream: bool) -> None:
         """Proxy `on_begin` hook."""
@@ -143,7 +123,7 @@ class CostService:
         self._stopped = True
         self.drain()
         self.engine.flush()
-        self._hand_on_out(len(self._out))  # what earlier ticks released, still queued
+        self._out.flush()  # what earlier ticks released, still queued
         self._save_state()
 
     async def _housekeep(self) -> None:

@@ -9,11 +9,11 @@ record reaches any sink (store, Elasticsearch, webhooks, logs).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable
 
+from agent.perturn import PerTurn
 from agent.record import RequestRecord, SafetyVerdict
 from agent.safety import text as texts
 from agent.safety.engine import INPUT, OUTPUT, SafetyEngine
@@ -31,9 +31,10 @@ class SafetyStage:
         self.engine = engine
         self._hits = hits_counter
         self._size = queue_size
-        self._loop: asyncio.AbstractEventLoop | None = None  # set by start()
-        self._pending: list[tuple[RequestRecord, RequestSafety, Then]] = []
-        self._scheduled = False
+        self._started = False  # set by start(): checks go off the request path
+        self._offpath: PerTurn[tuple[RequestRecord, RequestSafety, Then]] = PerTurn(
+            self._complete_all, _SLICE
+        )
 
     def begin(self, operation: str) -> RequestSafety | None:
         """Per-request state, or None when no filter is on and nothing is captured."""
@@ -46,11 +47,8 @@ class SafetyStage:
         """Hand `then` the record with verdicts merged: at once when every check ran inline,
         else after the off-path check. Never blocks; a full queue means checking now."""
         state.stream_verdicts()
-        if state.needs_offpath and self._loop is not None and len(self._pending) < self._size:
-            self._pending.append((record, state, then))
-            if not self._scheduled:
-                self._scheduled = True
-                self._loop.call_soon(self._drain)
+        if state.needs_offpath and self._started and len(self._offpath) < self._size:
+            self._offpath.add(((record, state, then),))
             return
         then(self.complete(record, state))  # not started, or the backlog is full: now
 
@@ -88,15 +86,9 @@ class SafetyStage:
 
     def start(self) -> None:
         """Take records off the request path from now on (call from the running loop)."""
-        self._loop = asyncio.get_running_loop()
+        self._started = True
 
-    def _drain(self) -> None:
-        self._scheduled = False
-        batch = self._pending[:_SLICE]
-        del self._pending[:_SLICE]
-        if self._pending:  # a backlog: the rest on the next turns, so requests go on
-            self._scheduled = True
-            self._loop.call_soon(self._drain)
+    def _complete_all(self, batch: list[tuple[RequestRecord, RequestSafety, Then]]) -> None:
         for record, state, then in batch:
             self._complete_and_hand_on(record, state, then)
 
@@ -110,8 +102,5 @@ class SafetyStage:
 
     async def close(self) -> None:
         """Finish the records waiting so far; later ones are checked at once."""
-        self._loop = None
-        while self._pending:
-            batch, self._pending = self._pending, []
-            for record, state, then in batch:
-                self._complete_and_hand_on(record, state, then)
+        self._started = False
+        self._offpath.flush()

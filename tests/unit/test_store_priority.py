@@ -48,21 +48,25 @@ async def _thread_idle(w: StoreWriter) -> bool:
     return priority.is_idle(w._tid)
 
 
+async def _goes_idle(w: StoreWriter) -> None:
+    await until(lambda: w._tid != 0 and priority.is_idle(w._tid))
+
+
 async def test_writer_thread_waits_in_sched_idle_and_still_commits(writer_of):
     w = writer_of(flush_interval_s=0.05)
-    await until(lambda: priority.is_idle(w._tid) if w._tid else False)
+    await _goes_idle(w)
     sink = SQLiteSink(w)
     result = await sink.export([make_record(i) for i in range(20)])
     await sink.flush()
     assert result.accepted == 20
     assert not w._records
     # Caught up again: back in the idle class.
-    await until(lambda: priority.is_idle(w._tid))
+    await _goes_idle(w)
 
 
 async def test_a_caller_waiting_on_the_writer_raises_it_to_normal(writer_of):
     w = writer_of()
-    await until(lambda: priority.is_idle(w._tid) if w._tid else False)
+    await _goes_idle(w)
     release = threading.Event()
     seen: list[bool] = []
 
@@ -76,7 +80,7 @@ async def test_a_caller_waiting_on_the_writer_raises_it_to_normal(writer_of):
     assert seen == [False] and not priority.is_idle(w._tid)
     release.set()
     assert await asyncio.wrap_future(fut) == "done"
-    await until(lambda: priority.is_idle(w._tid))
+    await _goes_idle(w)
 
 
 async def test_a_late_record_makes_the_loop_raise_a_starved_idle_writer(tmp_path):
@@ -133,7 +137,7 @@ async def test_a_refused_raise_is_tried_once_and_the_writer_is_never_lowered_aga
     writer_of, monkeypatch
 ):
     w = writer_of(flush_interval_s=0.05)
-    await until(lambda: priority.is_idle(w._tid) if w._tid else False)
+    await _goes_idle(w)
     calls: list[bool] = []
     real = priority.set_idle
 
