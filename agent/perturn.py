@@ -14,10 +14,23 @@ class PerTurn(Generic[T]):
     """Queues items and hands them to `handle` at most `per_turn` at a time, one slice per
     event-loop turn (`call_soon`), so that a burst (a cost tick's release, a backlog of
     off-path checks) never stalls the requests in flight for long. Items keep their order.
-    Off a running loop, `add` hands everything on at once."""
+    Off a running loop, `add` hands everything on at once.
 
-    def __init__(self, handle: Callable[[list[T]], None], per_turn: int) -> None:
+    With `gap_s`, slices are also spaced in time (`call_later`) while fewer than
+    `catch_up` items wait: slices on consecutive turns still land on a few requests, each
+    delayed by several of them (one per step of its own); spaced, a request meets one at
+    most. A backlog of `catch_up` or more goes a slice per turn again, so a rate the gap
+    cannot carry never piles up."""
+
+    def __init__(
+        self,
+        handle: Callable[[list[T]], None],
+        per_turn: int,
+        gap_s: float = 0.0,
+        catch_up: int = 4096,
+    ) -> None:
         self._handle, self._per_turn = handle, per_turn
+        self._gap_s, self._catch_up = gap_s, catch_up
         self._items: deque[T] = deque()
         self._scheduled = False
 
@@ -47,7 +60,11 @@ class PerTurn(Generic[T]):
         batch = self._pop(self._per_turn)
         if self._items:  # scheduled first: a failing `handle` leaves the rest on their way
             self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._next)
+            loop = asyncio.get_running_loop()
+            if self._gap_s and len(self._items) < self._catch_up:
+                loop.call_later(self._gap_s, self._next)
+            else:
+                loop.call_soon(self._next)
         if batch:
             self._handle(batch)
 

@@ -100,10 +100,23 @@ def stop(server: Server) -> None:
         shutil.rmtree(server.data_dir, ignore_errors=True)
 
 
-def start_agent(name: str, upstream: str, root: Path, extra_env: dict | None = None) -> Server:
-    """`python -m agent.cli up` run from `root` (a checkout), quiet logs, on a free port."""
+def start_agent(
+    name: str,
+    upstream: str,
+    root: Path,
+    extra_env: dict | None = None,
+    probe_out: str | None = None,
+) -> Server:
+    """`python -m agent.cli up` run from `root` (a checkout), quiet logs, on a free port.
+    With `probe_out`, run through bench/tail_probe.py, which writes the agent's background
+    work's timings to that file when it exits."""
     port = free_port()
-    argv = ["-m", "agent.cli", "up", "--upstream", upstream, "--listen", f"127.0.0.1:{port}"]
+    argv = ["up", "--upstream", upstream, "--listen", f"127.0.0.1:{port}"]
+    argv = (
+        [str(BENCH / "tail_probe.py"), probe_out, *argv]
+        if probe_out
+        else ["-m", "agent.cli", *argv]
+    )
     # PYTHONPATH so that `root`'s agent package wins over any installed one. Each agent gets
     # a database of its own: agents run from one checkout must not share (and lock) one.
     data = tempfile.mkdtemp(prefix=f"inferwatch-bench-{name}-")
@@ -122,6 +135,14 @@ def start_agent(name: str, upstream: str, root: Path, extra_env: dict | None = N
     return server
 
 
+def start_upstream() -> Server:
+    """The instant upstream (bench/instant_upstream.py) on a free port."""
+    port = free_port()
+    return start(
+        "upstream", [str(BENCH / "instant_upstream.py"), "--port", str(port)], port, "/health"
+    )
+
+
 def start_all(
     candidate: Path | None = None, candidate_env: dict | None = None
 ) -> dict[str, Server]:
@@ -129,10 +150,7 @@ def start_all(
     checkout), each on a free port. Stops all on failure."""
     servers: dict[str, Server] = {}
     try:
-        port = free_port()
-        up = servers["upstream"] = start(
-            "upstream", [str(BENCH / "instant_upstream.py"), "--port", str(port)], port, "/health"
-        )
+        up = servers["upstream"] = start_upstream()
         port = free_port()
         servers["floor"] = start(
             "floor",

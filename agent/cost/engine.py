@@ -142,7 +142,24 @@ class CostEngine(Restartable):
             self._waiting.append(req)
         if rows:
             self._cols.finished(rows)
-        self.housekeep()
+        if self._finish_may_progress():
+            self.housekeep()
+        elif self._sink:
+            self._sink.held(len(self._waiting))
+
+    def _finish_may_progress(self) -> bool:
+        """Whether `housekeep` could do anything after a finish. A finish lets a pending
+        tick settle (it may have waited for the request that just ended) or, when the
+        record reached the engine after its devices metered past its end (an off-path check
+        held it), lets it leave; everything else waits for a tick or the timer. A full pass
+        per finish cost ~30 us per request at concurrency 1, for nothing most of the time."""
+        if self._pending:
+            return True
+        waiting = self._waiting
+        if not waiting:
+            return False
+        now = self._clock()
+        return waiting[0].end <= max(self._covered_until(now) - 1, now - self._hold_ns)
 
     def _complete(self, req: Req, r: RequestRecord) -> tuple:
         """Note the end of a request; returns its row for `Columns.finished`."""

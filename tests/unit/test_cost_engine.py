@@ -205,3 +205,31 @@ def test_work_is_spread_over_the_span_unless_split_at_first_token(split):
         assert cost["a"] < 0.8 * cost["b"]
     else:  # same work over the same span: same cost, whatever the first token says
         assert math.isclose(cost["a"], cost["b"], rel_tol=1e-9)
+
+
+def test_a_record_reaching_the_engine_after_its_tick_leaves_at_its_finish():
+    """An off-path check can hand a finished record on after the tick covering it was
+    metered: its finish must release it (with that tick's share), not the next timer."""
+    sim = Sim()
+    eng = sim.engine
+    late = record("late", 0, 400 * MS)
+    eng.begin("late", 0, "t", "m", True)
+    sim.now = 1000 * MS
+    eng.on_intervals([interval(0, 1000 * MS)])  # the request still runs for the engine
+    assert sim.out == []
+    eng.finish(late)
+    assert [r.request_id for r in sim.out] == ["late"]
+    assert sim.out[0].cost_amount == pytest.approx(0.4)  # its 400 ms of the busy second
+
+
+def test_a_finish_with_nothing_to_settle_or_release_holds_its_record():
+    sim = Sim()
+    eng = sim.engine
+    eng.on_intervals([interval(0, 1000 * MS)])
+    eng.begin("r", 1100 * MS, "t", "m", True)
+    sim.now = 1500 * MS
+    eng.finish(record("r", 1100 * MS, 1400 * MS))
+    assert sim.out == [] and eng.held == 1  # the next tick (or the timer) settles it
+    sim.now = 2000 * MS
+    eng.on_intervals([interval(1000 * MS, 2000 * MS)])
+    assert [r.request_id for r in sim.out] == ["r"]

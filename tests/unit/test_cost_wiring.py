@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from agent.config import MetricsConfig
+from agent.cost import wiring
 from agent.cost.budgets import Budgets
 from agent.cost.config import CostConfig
 from agent.cost.metrics import CostMetrics
@@ -41,7 +42,9 @@ async def test_finish_is_deferred_off_the_request_path_then_costed():
     assert x.cost_amount == pytest.approx(0.5)
 
 
-async def test_a_tick_releasing_many_records_hands_them_on_a_slice_per_loop_turn():
+async def test_a_tick_releasing_many_records_hands_them_on_in_spaced_slices(monkeypatch):
+    gap = 0.05  # wider than the real one: a slow machine's few loop turns stay inside it
+    monkeypatch.setattr(wiring, "_GAP_S", gap)
     out = []
     svc = service(out)
     n = 3 * _SLICE + 5
@@ -50,11 +53,16 @@ async def test_a_tick_releasing_many_records_hands_them_on_a_slice_per_loop_turn
         svc.finish(record(f"r{i}", 0, S // 2, None, 10, 10, stream=False))
     await asyncio.sleep(0)
     svc.on_intervals([interval(0, S)])
-    seen = []
-    while len(out) < n:
+    await asyncio.sleep(0)
+    assert len(out) == _SLICE  # the first slice on the next turn, never all at once
+    for _ in range(5):
         await asyncio.sleep(0)
-        seen.append(len(out))
-    assert seen[0] == _SLICE and len(seen) == 4  # never all in one turn
+    assert len(out) == _SLICE  # the next one waits its gap, however many turns pass
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    while len(out) < n:
+        await asyncio.sleep(gap / 10)
+    assert loop.time() - t0 >= 2 * gap * 0.9  # three more slices: two more gaps at least
     assert [r.request_id for r in out] == [f"r{i}" for i in range(n)]  # in release order
     assert sum(r.cost_amount for r in out) == pytest.approx(0.5)  # as one alone: busy half
 

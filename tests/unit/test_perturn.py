@@ -49,3 +49,17 @@ async def test_flush_hands_on_everything_now():
     q.add(range(5))
     q.flush()
     assert got == [[0, 1, 2, 3, 4]] and len(q) == 0
+
+
+async def test_with_a_gap_slices_are_spaced_in_time_until_a_backlog_builds():
+    loop = asyncio.get_running_loop()
+    seen: list[tuple[float, list[int]]] = []
+    q = PerTurn(lambda b: seen.append((loop.time(), b)), 2, gap_s=0.02, catch_up=6)
+    q.add(range(9))
+    for _ in range(5):  # the backlog (9, then 7 >= 6) goes a slice per turn
+        await asyncio.sleep(0)
+    assert [b for _, b in seen] == [[0, 1], [2, 3]]  # 5 left: under catch_up, now spaced
+    await asyncio.sleep(0.1)
+    assert [b for _, b in seen] == [[0, 1], [2, 3], [4, 5], [6, 7], [8]]
+    gaps = [b[0] - a[0] for a, b in zip(seen[1:], seen[2:], strict=False)]
+    assert all(g >= 0.015 for g in gaps), gaps
