@@ -4,8 +4,8 @@ time, side by side with the floor (a bare pass-through), against the instant ups
 Each variant is the same checkout started with environment overrides (`INFERWATCH_*`), all
 running at once; rounds are interleaved (each round visits every variant, in a rotating
 order). Printed per variant, medians over rounds: requests/s and its ratio to the floor's,
-server CPU ms per request (psutil, all threads), latency p50 and p99 (whole response, or
-time to the first chunk with --stream).
+server CPU ms per request (psutil, all threads), latency p50, p99 and p99.9 (whole response,
+or time to the first chunk with --stream).
 
 Run: `python bench/proxy_ablation.py [--concurrency 1] [--stream] [--variants full,no-store]
 [--checkout NAME=DIR ...]` (`--checkout` adds the full agent of another checkout, e.g. an
@@ -97,7 +97,7 @@ def main() -> None:
         for name, root in args.checkout.items():
             servers[name] = proxy_procs.start_agent(name, up, root)
         names = ["floor", *args.variants, *args.checkout]
-        rows: dict[str, list[tuple[float, float, float, float]]] = {n: [] for n in names}
+        rows: dict[str, list[tuple[float, ...]]] = {n: [] for n in names}
         for r in range(args.rounds):
             for name in names[r % len(names) :] + names[: r % len(names)]:
                 srv = servers[name]
@@ -105,8 +105,8 @@ def main() -> None:
                 batch = uvloop.run(drive(srv.url, args))
                 cpu = (srv.cpu_s() - cpu0) * 1e3 / (args.requests + 200)
                 lat = sorted(batch.latencies_ns)
-                p50, p99 = lat[len(lat) // 2] / 1e6, lat[int(len(lat) * 0.99)] / 1e6
-                rows[name].append((batch.rps, cpu, p50, p99))
+                p50, p99, p999 = (lat[int(len(lat) * q)] / 1e6 for q in (0.5, 0.99, 0.999))
+                rows[name].append((batch.rps, cpu, p50, p99, p999))
     finally:
         proxy_procs.stop_all(servers)
     floor = statistics.median(x[0] for x in rows["floor"])
@@ -114,10 +114,14 @@ def main() -> None:
     print(f"c{args.concurrency} {kind}, {args.requests} requests x {args.rounds} rounds")
     print(
         f"{'variant':18} {'req/s':>7} {'/floor':>7} {'CPU ms/req':>10} {'p50 ms':>7} {'p99 ms':>7}"
+        f" {'p99.9 ms':>8}"
     )
     for name in names:
-        rps, cpu, p50, p99 = (statistics.median(x[i] for x in rows[name]) for i in range(4))
-        print(f"{name:18} {rps:7.0f} {rps / floor:6.2f}x {cpu:10.3f} {p50:7.3f} {p99:7.3f}")
+        rps, cpu, p50, p99, p999 = (statistics.median(x[i] for x in rows[name]) for i in range(5))
+        print(
+            f"{name:18} {rps:7.0f} {rps / floor:6.2f}x {cpu:10.3f} {p50:7.3f} {p99:7.3f} "
+            f"{p999:8.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -102,3 +102,17 @@ def test_cli_config_show_masks(tmp_path):
     shown = yaml.safe_load(proc.stdout)
     assert shown["tenants"]["api_keys"]["acme"] != "sk-very-secret-123"
     assert "sk-very-secret-123" not in proc.stdout
+
+
+def test_objects_built_at_start_are_frozen_out_of_the_collectors_reach():
+    import gc
+
+    from agent import cli
+
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    try:
+        cli._freeze_startup_objects()
+        assert gc.get_freeze_count() > 1000  # the modules and objects of this process
+    finally:
+        gc.unfreeze()
