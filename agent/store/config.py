@@ -53,9 +53,9 @@ class StoreConfig(_Section):
         "idle",
         description="CPU priority of the writer thread in `batch` durability. `idle`: "
         "Linux's SCHED_IDLE class, so commits use only CPU the request path leaves free "
-        "(measured: it keeps the store's work out of the agent's p99 latency); raised to "
-        "normal while a record has waited two flush intervals or a caller waits on a "
-        "commit. That needs leave to return from SCHED_IDLE: CAP_SYS_NICE or RLIMIT_NICE 20 "
+        "(measured: it cuts the store's share of the agent's p99 latency, see BENCHMARKS.md); "
+        "raised to normal while a record has waited two flush intervals or a caller waits on "
+        "a commit. That needs leave to return from SCHED_IDLE: CAP_SYS_NICE or RLIMIT_NICE 20 "
         "(in a container, `--cap-add SYS_NICE` or `--ulimit nice=20`); without it, or off "
         "Linux, the writer runs at `normal` priority (logged at start).",
     )
