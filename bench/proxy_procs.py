@@ -143,6 +143,13 @@ def start_upstream() -> Server:
     )
 
 
+def start_floor(upstream: str) -> Server:
+    """The floor (bench/floor_proxy.py, a bare pass-through) in front of `upstream`."""
+    port = free_port()
+    argv = [str(BENCH / "floor_proxy.py"), "--upstream", upstream, "--port", str(port)]
+    return start("floor", argv, port, "/health")
+
+
 def start_all(
     candidate: Path | None = None, candidate_env: dict | None = None
 ) -> dict[str, Server]:
@@ -151,13 +158,7 @@ def start_all(
     servers: dict[str, Server] = {}
     try:
         up = servers["upstream"] = start_upstream()
-        port = free_port()
-        servers["floor"] = start(
-            "floor",
-            [str(BENCH / "floor_proxy.py"), "--upstream", up.url, "--port", str(port)],
-            port,
-            "/health",
-        )
+        servers["floor"] = start_floor(up.url)
         servers["agent"] = start_agent("agent", up.url, REPO)
         if candidate is not None:
             servers["candidate"] = start_agent("candidate", up.url, candidate, candidate_env)
