@@ -97,11 +97,6 @@ def _sqlite_work(rows: int):
     schema.migrate(conn)
     base = make_record(request_id="x")
     n = [0]
-    update = (
-        f"UPDATE requests SET {', '.join(c + ' = ?' for c in schema.UPDATE_COLUMNS)}, "  # noqa: S608
-        "cost_status = 'final', ship_seq = ? WHERE id = (SELECT min(id) FROM requests "
-        "WHERE request_id = ? AND cost_status = 'pending')"
-    )
 
     def work() -> None:
         first = n[0]
@@ -113,9 +108,14 @@ def _sqlite_work(rows: int):
         )
         if first:  # complete the previous wake's rows, as the cost engine's release does
             conn.executemany(
-                update,
+                schema.UPDATE_SQL,
                 [
-                    (*to_data(r)[2:], first - rows + i + 1, f"r{first - rows + i}")
+                    (
+                        *to_data(r)[2:],
+                        schema.COST_FINAL,
+                        first - rows + i + 1,
+                        f"r{first - rows + i}",
+                    )
                     for i, r in enumerate(recs)
                 ],
             )
