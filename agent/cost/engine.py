@@ -149,17 +149,18 @@ class CostEngine(Restartable):
 
     def _finish_may_progress(self) -> bool:
         """Whether `housekeep` could do anything after a finish. A finish lets a pending
-        tick settle (it may have waited for the request that just ended) or, when the
-        record reached the engine after its devices metered past its end (an off-path check
-        held it), lets it leave; everything else waits for a tick or the timer. A full pass
-        per finish cost ~30 us per request at concurrency 1, for nothing most of the time."""
+        tick settle (it may have waited for the request that just ended: so it is when an
+        off-path check held the record past the tick's end), or lets the oldest held record
+        leave when nothing holds it back any more (its tick was settled without it after
+        `max_hold_s`, or its devices went quiet); everything else waits for a tick or the
+        timer. A full pass per finish cost ~30 us per request at c1, mostly for nothing."""
         if self._pending:
             return True
         waiting = self._waiting
         if not waiting:
             return False
-        now = self._clock()
-        return waiting[0].end <= max(self._covered_until(now) - 1, now - self._hold_ns)
+        now = self._clock()  # the bound `_release` pops by (no pending tick here)
+        return waiting[0].end <= max(self._ready_until(now) - 1, now - self._hold_ns)
 
     def _complete(self, req: Req, r: RequestRecord) -> tuple:
         """Note the end of a request; returns its row for `Columns.finished`."""
@@ -274,9 +275,7 @@ class CostEngine(Restartable):
     def _release(self, now: int, limit: int) -> None:
         """Release finished records that no unsettled tick overlaps and every live device has
         metered past (strictly: a tick starting at a request's end still includes it)."""
-        covered = self._covered_until(now)
-        unsettled = min((t.start for t in self._pending if not t.settled), default=RUNNING)
-        ready = min(covered, unsettled)
+        ready = self._ready_until(now)
         waiting, done, bound = self._waiting, [], max(ready - 1, limit)  # ints: < is <= -1
         while waiting and waiting[0].end <= bound:
             req = waiting.popleft()
@@ -297,6 +296,12 @@ class CostEngine(Restartable):
             gone.append(recent.popleft().slot)
         if gone:
             self._cols.tracked[gone] = False  # they join no more ticks
+
+    def _ready_until(self, now: int) -> int:
+        """Records that ended before this may leave: every live device metered past them
+        and no unsettled tick overlaps them."""
+        unsettled = min((t.start for t in self._pending if not t.settled), default=RUNNING)
+        return min(self._covered_until(now), unsettled)
 
     def _covered_until(self, now: int) -> int:
         """Time up to which every live device (seen within `max_hold_s`) has metered."""

@@ -209,7 +209,7 @@ def test_work_is_spread_over_the_span_unless_split_at_first_token(split):
 
 def test_a_record_reaching_the_engine_after_its_tick_leaves_at_its_finish():
     """An off-path check can hand a finished record on after the tick covering it was
-    metered: its finish must release it (with that tick's share), not the next timer."""
+    metered (the tick waits for it): its finish must release it, not the next timer."""
     sim = Sim()
     eng = sim.engine
     late = record("late", 0, 400 * MS)
@@ -233,3 +233,19 @@ def test_a_finish_with_nothing_to_settle_or_release_holds_its_record():
     sim.now = 2000 * MS
     eng.on_intervals([interval(1000 * MS, 2000 * MS)])
     assert [r.request_id for r in sim.out] == ["r"]
+
+
+def test_a_finish_after_its_tick_was_settled_without_it_releases_it_at_once():
+    """No tick pending: the tick covering the request was settled, with its estimate, once
+    `max_hold_s` passed. Its late finish must release it then, not at the next timer."""
+    sim = Sim(hold_s=1.0)
+    eng = sim.engine
+    eng.begin("late", 0, "t", "m", True)
+    sim.now = 1000 * MS
+    eng.on_intervals([interval(0, 1000 * MS)])
+    sim.now = 2100 * MS
+    eng.housekeep()  # the timer: the tick waited past max_hold_s, settled as it is
+    assert sim.out == []
+    eng.finish(record("late", 0, 400 * MS, prompt=10, completion=10))
+    assert [r.request_id for r in sim.out] == ["late"]
+    assert sim.out[0].cost_amount > 0  # the share it was given when the tick settled
