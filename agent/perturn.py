@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
@@ -16,23 +17,28 @@ class PerTurn(Generic[T]):
     off-path checks) never stalls the requests in flight for long. Items keep their order.
     Off a running loop, `add` hands everything on at once.
 
-    With `gap_s`, slices are also spaced in time (`call_later`) while fewer than
-    `catch_up` items wait: slices on consecutive turns still land on a few requests, each
-    delayed by several of them (one per step of its own); spaced, a request meets one at
-    most. A backlog of `catch_up` or more goes a slice per turn again, so a rate the gap
-    cannot carry never piles up."""
+    With `spread_s`, slices are paced instead: each `add` sets the pace so that everything
+    queued then is handed on evenly over the next `spread_s` (slices at least `min_gap_s`
+    apart, made larger than `per_turn` when that gap cannot carry the queue). A burst
+    handed on in slices on consecutive turns, or even a millisecond apart, still loads a
+    stretch of the loop and of whatever the handler feeds several times over the steady
+    rate; spread over the interval between bursts, it costs each request a little and no
+    request a lot."""
 
     def __init__(
         self,
         handle: Callable[[list[T]], None],
         per_turn: int,
-        gap_s: float = 0.0,
-        catch_up: int = 4096,
+        spread_s: float = 0.0,
+        min_gap_s: float = 0.001,
     ) -> None:
         self._handle, self._per_turn = handle, per_turn
-        self._gap_s, self._catch_up = gap_s, catch_up
+        self._spread_s, self._min_gap_s = spread_s, min_gap_s
+        self._slice, self._gap = per_turn, 0.0  # the pace set by the last `add`
         self._items: deque[T] = deque()
         self._scheduled = False
+        self._timer: asyncio.TimerHandle | None = None  # the next paced slice
+        self._last = 0.0  # loop time of the last paced slice
 
     def __len__(self) -> int:
         return len(self._items)
@@ -40,6 +46,8 @@ class PerTurn(Generic[T]):
     def add(self, items: Iterable[T]) -> None:
         """Queue items; the next loop turn starts handing them on."""
         self._items.extend(items)
+        if self._spread_s and self._items:
+            self._pace()
         if self._scheduled:
             return
         try:
@@ -50,19 +58,32 @@ class PerTurn(Generic[T]):
         self._scheduled = True
         loop.call_soon(self._next)
 
+    def _pace(self) -> None:
+        n = len(self._items)
+        self._slice = max(self._per_turn, math.ceil(n * self._min_gap_s / self._spread_s))
+        self._gap = self._spread_s * self._slice / n
+        timer = self._timer
+        if timer is not None and not timer.cancelled() and timer.when() > self._last + self._gap:
+            # Waiting out the old, slower pace (a few records, then a tick's thousands) would
+            # start this batch late, into the next one's time: the next slice comes sooner.
+            timer.cancel()
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_at(max(loop.time(), self._last + self._gap), self._next)
+
     def flush(self) -> None:
         """Hand on everything queued, now (at a stop)."""
         while self._items:  # `handle` may queue more
             self._handle(self._pop(len(self._items)))
 
     def _next(self) -> None:
-        self._scheduled = False
-        batch = self._pop(self._per_turn)
+        self._scheduled, self._timer = False, None
+        batch = self._pop(self._slice)
         if self._items:  # scheduled first: a failing `handle` leaves the rest on their way
             self._scheduled = True
             loop = asyncio.get_running_loop()
-            if self._gap_s and len(self._items) < self._catch_up:
-                loop.call_later(self._gap_s, self._next)
+            if self._gap:
+                self._last = loop.time()
+                self._timer = loop.call_later(self._gap, self._next)
             else:
                 loop.call_soon(self._next)
         if batch:

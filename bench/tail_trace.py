@@ -51,6 +51,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quantile", type=float, default=0.99, help="slow = at or over it (0.99)")
     p.add_argument("--checkout", type=Path, default=proxy_procs.REPO, help="agent checkout")
     p.add_argument(
+        "--dump",
+        type=Path,
+        help="also write the raw timings here as JSON: {spans: [[sent, received] ns], events: "
+        "the probe's [kind, start, end, cpu] list}, for analyses this report does not make",
+    )
+    p.add_argument(
         "--env",
         action="append",
         default=[],
@@ -158,6 +164,8 @@ def main() -> None:
         proxy_procs.stop_all(servers)
     events = orjson.loads(Path(out).read_bytes())
     os.unlink(out)
+    if args.dump:
+        args.dump.write_bytes(orjson.dumps({"spans": spans, "events": events}))
     print(f"c{args.concurrency} {'stream TTFC' if args.stream else 'json latency'}, {env or ''}")
     report(spans, events, args.quantile)
 

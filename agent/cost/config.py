@@ -96,6 +96,18 @@ class CostConfig(_Section):
         "older intervals are settled with estimates for requests still running.",
     )
     tick_s: float = Field(1.0, gt=0, description="How often held records are checked for age.")
+    release_spread_s: float | None = Field(
+        None,
+        ge=0,
+        description="Time over which the records one collector tick releases are handed on "
+        "(to the store, Elasticsearch, webhooks and the per-request cost metrics), evenly; "
+        "unset: three quarters of `collectors.interval_s`, at most 10 s. 0: as fast as the event loop "
+        "turns. A tick releases every record of the interval it covers at once: handed on in "
+        "a burst, that work (and the store's writes of those records) loaded the agent several "
+        "times over its steady rate for a stretch of each interval, which was most of its "
+        "p99 latency at concurrency 1 (BENCHMARKS.md). A record's cost is final when it is "
+        "released; only its delivery waits.",
+    )
     hosted_prices: dict[str, HostedPrice] = Field(
         default_factory=dict, description="Hosted-API list prices per model, for comparison."
     )

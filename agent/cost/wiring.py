@@ -21,8 +21,9 @@ from agent.record import RequestRecord
 
 log = logging.getLogger("inferwatch.cost")
 
-_SLICE = 16  # released records handed on per loop turn (~0.2-0.3 ms of work)
-_GAP_S = 0.001  # between slices: a tick's release (~1,000 records at c1) over ~0.1 s
+_SLICE = 16  # released records handed on per loop turn when not spread (~0.3 ms of work)
+_SPREAD_OF_TICK = 0.75  # default release spread, of the collector interval: done before the next
+_SPREAD_MAX_S = 10.0  # ... and at most this: a record reaches the store soon after its cost
 
 
 class CostService:
@@ -41,6 +42,7 @@ class CostService:
         sink: CostMetrics | None,
         budgets: Budgets,
         clock: Callable[[], int] = time.monotonic_ns,
+        spread_s: float | None = None,
     ) -> None:
         self.config, self.budgets = config, budgets
         self._forward, self._sink, self._clock = forward, sink, clock
@@ -48,11 +50,15 @@ class CostService:
         self._finished: list[RequestRecord] = []
         self._drain_scheduled = False
         # A tick releases every record it held at once (thousands at a few thousand
-        # requests/s, some 10-20 us each to cost, count and forward): handed on in one go that
-        # stalled every request in flight for tens of ms. A slice per loop turn interleaves;
-        # spaced by a millisecond (measured with bench/tail_trace.py: back to back, the
-        # slices were in 73% of the slowest 1% of requests at c1 with the store off).
-        self._out: PerTurn[Released] = PerTurn(self._hand_on_now, _SLICE, _GAP_S)
+        # requests/s, some 10-20 us each to cost, count and forward, then as many store
+        # writes). In one go that stalled every request in flight for tens of ms; in slices a
+        # millisecond apart it still loaded the next ~150 ms several times over: measured
+        # with bench/tail_trace.py at c1, 60% of the slowest 1% of requests came in the
+        # 200 ms after a tick. Spread over most of the interval, the load is even.
+        spread = config.release_spread_s if spread_s is None else spread_s
+        # Spread: as few at a time as the pace allows (each record is ~20 us of work).
+        per_turn = 1 if spread else _SLICE
+        self._out: PerTurn[Released] = PerTurn(self._hand_on_now, per_turn, spread or 0.0)
         self._task: asyncio.Task | None = None
         self._restart_due = False
         self._stopped = False
@@ -176,7 +182,11 @@ def attach_cost(agent, settings: Settings, collectors=None) -> CostService | Non
         )
     budgets = Budgets(cfg.budgets, cfg.currency)
     sink = CostMetrics(agent.instruments, cfg, settings.metrics, budgets)
-    service = CostService(cfg, agent.proxy.finish, sink, budgets)
+    spread = cfg.release_spread_s
+    if spread is None:  # the interval between two releases: the collectors' (or the timer's)
+        interval = tick_s if tick_s is not None else cfg.tick_s
+        spread = min(_SPREAD_MAX_S, _SPREAD_OF_TICK * interval)
+    service = CostService(cfg, agent.proxy.finish, sink, budgets, spread_s=spread)
     agent.proxy.finish = service.finish
     previous = agent.proxy.on_begin
     agent.proxy.on_begin = service.begin if previous is None else _chain(previous, service.begin)

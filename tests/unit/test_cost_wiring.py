@@ -42,29 +42,64 @@ async def test_finish_is_deferred_off_the_request_path_then_costed():
     assert x.cost_amount == pytest.approx(0.5)
 
 
-async def test_a_tick_releasing_many_records_hands_them_on_in_spaced_slices(monkeypatch):
-    gap = 0.05  # wider than the real one: a slow machine's few loop turns stay inside it
-    monkeypatch.setattr(wiring, "_GAP_S", gap)
+async def test_a_tick_releasing_many_records_hands_them_on_spread_over_time():
+    spread = 0.2  # wide enough that a slow machine's few loop turns stay inside one gap
     out = []
-    svc = service(out)
-    n = 3 * _SLICE + 5
+    svc = service(out, release_spread_s=spread)
+    n = 10
+    for i in range(n):
+        svc.begin(f"r{i}", 0, "t", "m", False)
+        svc.finish(record(f"r{i}", 0, S // 2, None, 10, 10, stream=False))
+    await asyncio.sleep(0)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    svc.on_intervals([interval(0, S)])
+    await asyncio.sleep(0)
+    assert len(out) == 1  # the first on the next turn, never all at once
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert len(out) == 1  # the next one waits its share of the spread (0.02 s)
+    while len(out) < n:
+        await asyncio.sleep(spread / 50)
+    assert loop.time() - t0 >= spread * 0.8  # nine gaps of spread / 10
+    assert [r.request_id for r in out] == [f"r{i}" for i in range(n)]  # in release order
+    assert sum(r.cost_amount for r in out) == pytest.approx(0.5)  # as one alone: busy half
+
+
+async def test_release_spread_zero_hands_slices_on_one_loop_turn_after_another():
+    out = []
+    svc = service(out, release_spread_s=0.0)
+    n = 2 * _SLICE + 3
     for i in range(n):
         svc.begin(f"r{i}", 0, "t", "m", False)
         svc.finish(record(f"r{i}", 0, S // 2, None, 10, 10, stream=False))
     await asyncio.sleep(0)
     svc.on_intervals([interval(0, S)])
-    await asyncio.sleep(0)
-    assert len(out) == _SLICE  # the first slice on the next turn, never all at once
-    for _ in range(5):
+    seen = []
+    for _ in range(3):
         await asyncio.sleep(0)
-    assert len(out) == _SLICE  # the next one waits its gap, however many turns pass
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
-    while len(out) < n:
-        await asyncio.sleep(gap / 10)
-    assert loop.time() - t0 >= 2 * gap * 0.9  # three more slices: two more gaps at least
-    assert [r.request_id for r in out] == [f"r{i}" for i in range(n)]  # in release order
-    assert sum(r.cost_amount for r in out) == pytest.approx(0.5)  # as one alone: busy half
+        seen.append(len(out))
+    assert seen == [_SLICE, 2 * _SLICE, n]
+
+
+def test_attach_cost_spreads_releases_over_most_of_the_collector_interval():
+    from types import SimpleNamespace
+
+    from agent.config import Settings
+
+    settings = Settings.model_validate({"collectors": {"interval_s": 4.0}})
+    agent = SimpleNamespace(
+        proxy=SimpleNamespace(finish=lambda r: None, on_begin=None),
+        instruments=new_registry()[1],
+        on_startup=[],
+        on_cleanup=[],
+    )
+    svc = wiring.attach_cost(agent, settings)
+    assert svc._out._spread_s == pytest.approx(3.0)
+    settings = Settings.model_validate({"collectors": {"interval_s": 60.0}})
+    assert wiring.attach_cost(agent, settings)._out._spread_s == pytest.approx(10.0)
+    settings = Settings.model_validate({"cost": {"release_spread_s": 0.5}})
+    assert wiring.attach_cost(agent, settings)._out._spread_s == pytest.approx(0.5)
 
 
 async def test_stop_hands_on_what_is_still_queued():

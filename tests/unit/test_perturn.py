@@ -51,15 +51,46 @@ async def test_flush_hands_on_everything_now():
     assert got == [[0, 1, 2, 3, 4]] and len(q) == 0
 
 
-async def test_with_a_gap_slices_are_spaced_in_time_until_a_backlog_builds():
+async def test_spread_hands_on_what_is_queued_evenly_over_the_spread():
     loop = asyncio.get_running_loop()
     seen: list[tuple[float, list[int]]] = []
-    q = PerTurn(lambda b: seen.append((loop.time(), b)), 2, gap_s=0.02, catch_up=6)
-    q.add(range(9))
-    for _ in range(5):  # the backlog (9, then 7 >= 6) goes a slice per turn
+    q = PerTurn(lambda b: seen.append((loop.time(), b)), 1, spread_s=0.2, min_gap_s=0.001)
+    t0 = loop.time()
+    q.add(range(5))
+    await asyncio.sleep(0)
+    assert [b for _, b in seen] == [[0]]  # the first on the next turn, not all of them
+    for _ in range(5):
         await asyncio.sleep(0)
-    assert [b for _, b in seen] == [[0, 1], [2, 3]]  # 5 left: under catch_up, now spaced
-    await asyncio.sleep(0.1)
-    assert [b for _, b in seen] == [[0, 1], [2, 3], [4, 5], [6, 7], [8]]
-    gaps = [b[0] - a[0] for a, b in zip(seen[1:], seen[2:], strict=False)]
-    assert all(g >= 0.015 for g in gaps), gaps
+    assert len(seen) == 1  # the next waits its gap (0.2 s / 5), however many turns pass
+    while len(seen) < 5:
+        await asyncio.sleep(0.005)
+    assert [b for _, b in seen] == [[0], [1], [2], [3], [4]]
+    gaps = [b[0] - a[0] for a, b in zip(seen, seen[1:], strict=False)]
+    assert all(g >= 0.035 for g in gaps), gaps  # 0.04 s each (timers never fire early)
+    assert seen[-1][0] - t0 >= 0.15
+
+
+async def test_spread_grows_the_slice_when_the_least_gap_cannot_carry_the_queue():
+    loop = asyncio.get_running_loop()
+    seen: list[list[int]] = []
+    # 40 items over 0.1 s with gaps of at least 0.01 s: 10 slices of 4, not 40 of 1.
+    q = PerTurn(seen.append, 1, spread_s=0.1, min_gap_s=0.01)
+    q.add(range(40))
+    t0 = loop.time()
+    while len(q):
+        await asyncio.sleep(0.005)
+    assert [len(b) for b in seen] == [4] * 10
+    assert [i for b in seen for i in b] == list(range(40))
+    assert loop.time() - t0 >= 0.08
+
+
+async def test_spread_an_add_resets_the_pace_for_everything_queued():
+    seen: list[list[int]] = []
+    q = PerTurn(seen.append, 1, spread_s=10.0, min_gap_s=0.001)
+    q.add(range(2))  # 2 over 10 s: a gap of 5 s
+    await asyncio.sleep(0)
+    assert seen == [[0]]
+    q.add(range(2, 10_002))  # now 10,001 over 10 s: ~1 ms apart, a slice of 2 at least
+    await asyncio.sleep(0.3)
+    assert len(seen) > 20  # the 5 s gap of the first pace no longer holds them
+    assert [i for b in seen for i in b] == list(range(sum(map(len, seen))))
