@@ -49,7 +49,7 @@ _ALL_FIELDS = attrgetter(*_RECORD_FIELDS)  # one C call returns every field, in 
 _COST_AT = _RECORD_FIELDS.index("cost_currency")
 _SLOTS = [vars(RequestRecord)[name] for name in _RECORD_FIELDS]  # member descriptors
 _SET, _NEW = MemberDescriptorType.__set__, object.__new__
-_SLOT_OF = attrgetter("slot")
+_SLOT_OF, _END_OF, _RELEASED = attrgetter("slot"), attrgetter("end"), attrgetter("released")
 assert not hasattr(RequestRecord, "__post_init__")  # else `_costed` would skip it
 assert _RECORD_FIELDS[_COST_AT : _COST_AT + 4] == [
     "cost_currency", "cost_amount", "cost_device_seconds", "cost_joules",
@@ -142,6 +142,9 @@ class CostEngine(Restartable):
             self._waiting.append(req)
         if rows:
             self._cols.finished(rows)
+            # Drop finished requests from the head of the start order now, a few per finish,
+            # rather than a tick's worth (~1 ms at 1,000 requests/s) in the tick's pass.
+            self._oldest_start()
         if self._finish_may_progress():
             self.housekeep()
         elif self._sink:
@@ -277,6 +280,12 @@ class CostEngine(Restartable):
         metered past (strictly: a tick starting at a request's end still includes it)."""
         ready = self._ready_until(now)
         waiting, done, bound = self._waiting, [], max(ready - 1, limit)  # ints: < is <= -1
+        if waiting and max(map(_END_OF, waiting)) < ready:
+            # The usual case after a tick: every held record may go, none waited past its
+            # ticks. Taken in one go: the loop below costs ~1 us a record, ~2 ms per tick
+            # at 1,000 requests/s, in one stall of the event loop.
+            done = list(waiting)
+            waiting.clear()
         while waiting and waiting[0].end <= bound:
             req = waiting.popleft()
             if req.end >= ready:  # waited max_hold_s: settle the ticks it is in, as they are
@@ -292,6 +301,9 @@ class CostEngine(Restartable):
         metered = min((until for until, _ in self._devices.values()), default=-1)
         forget = max(metered - 1, now - 10 * self._hold_ns)
         recent, gone = self._recent, []
+        if recent and all(map(_RELEASED, recent)) and max(map(_END_OF, recent)) <= forget:
+            gone = list(map(_SLOT_OF, recent))  # all of them (as above: one go, not a loop)
+            recent.clear()
         while recent and recent[0].released and recent[0].end <= forget:
             gone.append(recent.popleft().slot)
         if gone:
