@@ -14,6 +14,12 @@ from concurrent.futures import Future
 from agent.store import schema
 from agent.store.writer import StoreWriter
 
+# `+wall_time`: not through the wall-time index, which SQLite otherwise walks from the oldest
+# row of the whole log to the first pending one; the pending rows' partial index is small.
+OLDEST_WAITING_SQL = (
+    f"SELECT min(+wall_time) FROM requests WHERE cost_status = '{schema.COST_PENDING}'"  # noqa: S608
+)
+
 
 class Outbox:
     """Unshipped rows of the store, oldest first."""
@@ -45,8 +51,7 @@ class Outbox:
             "SELECT wall_time FROM requests WHERE ship_state = 0 AND ship_seq IS NOT NULL "
             "ORDER BY ship_seq LIMIT 1"
         )
-        waiting = f"SELECT min(wall_time) FROM requests WHERE cost_status = '{schema.COST_PENDING}'"
-        found = [self._one(sql) for sql in (complete, waiting)]
+        found = [self._one(sql) for sql in (complete, OLDEST_WAITING_SQL)]
         return min((t for t in found if t is not None), default=None)
 
     def backlog(self) -> int:

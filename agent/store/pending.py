@@ -35,17 +35,23 @@ def complete(
     return [r for i, r in enumerate(records) if seq + i + 1 not in used]
 
 
+def lost_sql(ended_before: float | None) -> tuple[str, tuple]:
+    """The query of `finalise_lost`: pending rows, through their partial index. Sorted in
+    Python, not by `ORDER BY id`: with it SQLite chose to scan the whole table in id order,
+    every 10 s, however few rows were pending."""
+    sql = f"SELECT id FROM requests WHERE cost_status = '{schema.COST_PENDING}'"  # noqa: S608
+    if ended_before is None:
+        return sql, ()
+    return sql + " AND wall_time + latency_s < ?", (ended_before,)
+
+
 def finalise_lost(conn: sqlite3.Connection, ended_before: float | None, seq: int) -> int:
     """Finalise, as cost-lost, rows pending whose request ended before `ended_before`
     (epoch seconds; None: all of them). Its own transaction; returns the rows finalised."""
-    sql = f"SELECT id FROM requests WHERE cost_status = '{schema.COST_PENDING}'"  # noqa: S608
-    params: tuple = ()
-    if ended_before is not None:
-        sql += " AND wall_time + latency_s < ?"
-        params = (ended_before,)
+    sql, params = lost_sql(ended_before)
     conn.execute("BEGIN IMMEDIATE")
     try:
-        ids = [row[0] for row in conn.execute(sql + " ORDER BY id", params)]
+        ids = sorted(row[0] for row in conn.execute(sql, params))
         conn.executemany(
             f"UPDATE requests SET cost_status = '{schema.COST_LOST}', ship_seq = ? WHERE id = ?",
             [(seq + i + 1, row_id) for i, row_id in enumerate(ids)],

@@ -44,6 +44,16 @@ def used_bytes(conn: sqlite3.Connection) -> int:
     return (pages - free) * size
 
 
+def age_sql(keep: str = "") -> str:
+    """The age rule's DELETE (cutoff, chunk). Oldest first by `wall_time`, so SQLite walks
+    the wall-time index from its start: ordered by id it scanned the whole table on every
+    pass, and most passes find nothing to delete."""
+    return (
+        "DELETE FROM requests WHERE id IN "  # noqa: S608
+        f"(SELECT id FROM requests WHERE wall_time < ?{keep} ORDER BY wall_time LIMIT ?)"
+    )
+
+
 def apply(
     conn: sqlite3.Connection,
     config: RetentionConfig,
@@ -53,12 +63,7 @@ def apply(
     """One pass: age first, then size. Frees the pages it emptied."""
     keep = f" AND ship_state != {PENDING}" if keep_unshipped else ""
     cutoff = (now or time.time()) - config.max_age_days * 86400
-    by_age = _delete(
-        conn,
-        f"DELETE FROM requests WHERE id IN "
-        f"(SELECT id FROM requests WHERE wall_time < ?{keep} ORDER BY id LIMIT ?)",
-        (cutoff, CHUNK),
-    )
+    by_age = _delete(conn, age_sql(keep), (cutoff, CHUNK))
     by_size = _trim_to_size(conn, int(config.max_size_mb * 1024 * 1024), keep)
     if by_age or by_size:
         conn.execute("PRAGMA incremental_vacuum")
