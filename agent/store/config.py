@@ -77,9 +77,11 @@ class StoreConfig(_Section):
     pending_timeout_s: float = Field(
         60.0,
         gt=0,
-        description="A row written as its request ended waits this long (keep it above "
-        "`cost.max_hold_s`) for its costed version; then it is finalised and shipped with "
-        "`cost_status: lost`. At start, rows left pending by a killed agent are finalised at once.",
+        description="A record journalled as its request ended (the store's early write, "
+        "`pending-*.jsonl` beside the database, while the cost engine holds it) waits this long "
+        "(keep it above `cost.max_hold_s`) for its costed version; then it is stored and "
+        "shipped with `cost_status: lost`. At start, records a killed agent left in the "
+        "journal are stored that way at once.",
     )
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
 

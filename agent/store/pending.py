@@ -1,4 +1,5 @@
-"""Rows written before their cost: completing them, and finalising those it never reached.
+"""Pending rows, written before their cost by agents older than the early-write journal
+(see `journal`): finalising those whose cost never came, at start.
 
 Every function runs on the store's writer thread, inside (or as) one transaction, and
 numbers the rows it makes shippable from `seq + 1` on (`ship_seq`, see `schema`).
@@ -7,32 +8,14 @@ numbers the rows it makes shippable from `seq + 1` on (`ship_seq`, see `schema`)
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 
-from agent.record import RequestRecord
 from agent.store import schema
-from agent.store.rows import to_update
 
 
 def last_seq(conn: sqlite3.Connection) -> int:
     """The highest `ship_seq` of the outbox (new numbers go above it; the index answers)."""
     sql = "SELECT max(ship_seq) FROM requests WHERE ship_state = 0 AND ship_seq IS NOT NULL"
     return conn.execute(sql).fetchone()[0] or 0
-
-
-def complete(
-    conn: sqlite3.Connection, records: Sequence[RequestRecord], seq: int
-) -> list[RequestRecord]:
-    """Update the pending rows of `records` with them (numbered seq+1...); returns the
-    records that had no pending row. Inside the caller's transaction."""
-    before = conn.total_changes
-    conn.executemany(schema.UPDATE_SQL, [to_update(r, seq + i + 1) for i, r in enumerate(records)])
-    if conn.total_changes - before == len(records):
-        return []
-    # Rare (an early write skipped): find which numbers were not used.
-    sql = "SELECT ship_seq FROM requests WHERE ship_state = 0 AND ship_seq BETWEEN ? AND ?"
-    used = {row[0] for row in conn.execute(sql, (seq + 1, seq + len(records)))}
-    return [r for i, r in enumerate(records) if seq + i + 1 not in used]
 
 
 def lost_sql(ended_before: float | None) -> tuple[str, tuple]:

@@ -23,11 +23,6 @@ def to_row(r: RequestRecord, cost_status: str = COST_FINAL, ship_seq: int | None
     return (*to_data(r), PENDING, cost_status, ship_seq)
 
 
-def to_update(r: RequestRecord, ship_seq: int) -> tuple:
-    """The values of `schema.UPDATE_SQL`: the costed record completes its pending row."""
-    return (*to_data(r)[2:], COST_FINAL, ship_seq, r.request_id)
-
-
 def to_data(r: RequestRecord) -> tuple:
     """The values of `schema.DATA_COLUMNS` (orjson serializes the dataclass)."""
     return (

@@ -9,6 +9,9 @@ cost engine has its cost (`cost_status` 'pending'), and the costed version later
 that row ('final'); rows whose cost never came (the agent was killed while the cost
 engine held them) are finalised as 'lost'. Only final or lost rows get a `ship_seq`, the
 order the shipper reads the outbox in, so its cursor never passes a row still pending.
+Since the early-write journal (see `journal`) the agent writes no pending rows: the
+early write is a journal line and the costed record one final row. The schema keeps the
+status for rows written by older agents, finalised as lost at start.
 """
 
 from __future__ import annotations
@@ -95,16 +98,6 @@ _INSERT = (*DATA_COLUMNS, "ship_state", "cost_status", "ship_seq")
 INSERT_SQL = (
     f"INSERT INTO requests ({', '.join(_INSERT)}) "  # noqa: S608
     f"VALUES ({', '.join('?' * len(_INSERT))})"
-)
-# The costed version of a record written early: the oldest pending row of its request id
-# (request ids come from clients and may repeat) takes every column that may have changed
-# and becomes final. The two leading columns (request id, start time) cannot change and are
-# indexed: leaving them out spares two index rewrites per row.
-UPDATE_COLUMNS = DATA_COLUMNS[2:]
-UPDATE_SQL = (
-    f"UPDATE requests SET {', '.join(c + ' = ?' for c in UPDATE_COLUMNS)}, "  # noqa: S608
-    "cost_status = ?, ship_seq = ? WHERE id = (SELECT min(id) FROM requests "
-    f"WHERE request_id = ? AND cost_status = '{COST_PENDING}')"
 )
 
 

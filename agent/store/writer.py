@@ -9,10 +9,12 @@ dropped. Other writes (outbox marks, retention) run on the same thread, so there
 writer and SQLite never sees two of ours competing for the lock.
 
 With `early` on (a cost engine holds records for seconds before they reach the pipeline),
-`put_early` queues each record the moment its request ends and it is inserted as a pending
-row; the costed version that later comes through `put` updates that row and makes it
-final (see `schema`). Rows left pending by a killed agent are finalised as cost-lost at
-start and, periodically, once older than `pending_timeout_s`.
+`put_early` queues each record the moment its request ends and it is appended to the
+early-write journal (see `journal`); the costed version that later comes through `put` is
+inserted as a final row and leaves the journal. Journal records without a row (a killed
+agent held them) are inserted as cost-lost at start and, periodically, once their request
+ended more than `pending_timeout_s` ago. (Rows left pending by an agent older than the
+journal are finalised as cost-lost at start.)
 
 With `writer_priority: idle` the thread runs in Linux's SCHED_IDLE class (see `priority`):
 the event loop raises it to normal when a record has waited two flush intervals or a
@@ -22,7 +24,9 @@ caller waits on it, and it lowers itself again once nothing is left.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import math
 import sqlite3
 import threading
 import time
@@ -32,6 +36,7 @@ from concurrent.futures import Future, InvalidStateError
 from agent.record import RequestRecord
 from agent.store import pending, priority, retention, schema
 from agent.store.config import StoreConfig
+from agent.store.journal import Journal
 from agent.store.rows import to_row
 from agent.store.stats import StoreStats
 
@@ -39,6 +44,9 @@ log = logging.getLogger("inferwatch.store")
 
 _BACKOFF_MIN_S, _BACKOFF_MAX_S = 0.05, 2.0
 _RETENTION_CATCH_UP_S = 0.5
+# Whether a journal record already has its row (request ids may repeat; with the start
+# time, a record's row). Through the request id index.
+HAS_ROW_SQL = "SELECT 1 FROM requests WHERE request_id = ? AND wall_time = ? LIMIT 1"
 Entry = tuple[RequestRecord, bool]  # (record, final): final False for an early write
 
 
@@ -51,8 +59,12 @@ def _settle(fut: Future, result: object = None, error: BaseException | None = No
             fut.set_result(result)
 
 
-def error_kind(err: sqlite3.Error) -> str:
-    """A bounded label for a SQLite failure: locked, disk_full, io, readonly or other."""
+def error_kind(err: sqlite3.Error | OSError) -> str:
+    """A bounded label for a SQLite (or journal file) failure: locked, disk_full, io,
+    readonly or other."""
+    if isinstance(err, OSError):
+        full = err.errno in (errno.ENOSPC, errno.EDQUOT)
+        return "disk_full" if full else "readonly" if err.errno == errno.EROFS else "io"
     name = getattr(err, "sqlite_errorname", "") or ""
     for prefix, kind in (("SQLITE_BUSY", "locked"), ("SQLITE_LOCKED", "locked")):
         if name.startswith(prefix):
@@ -71,6 +83,8 @@ class StoreWriter:
         self._stats = stats
         self._keep_unshipped = keep_unshipped
         self._early = early
+        self._journal = Journal(config.dir, config.fsync) if early else None
+        self._finals: list[RequestRecord] = []  # the batch's final records (out of the journal)
         # Sync mode commits at once (no batching interval): early writes included.
         self._eager = config.durability == "sync"
         self._seq = 0  # the last `ship_seq` given (the writer thread owns it)
@@ -100,16 +114,22 @@ class StoreWriter:
         self._conn = schema.connect(str(self._c.path), self._c.busy_timeout_ms, self._c.fsync)
         schema.migrate(self._conn)
         self._seq = pending.last_seq(self._conn)
-        # Rows pending now were held by the cost engine of an agent that died: this one has
+        # Rows pending now (written by an agent older than the journal) and journal records
+        # without a row were held by the cost engine of an agent that died: this one has
         # written none yet, so no cost can come for them. (One agent per database.)
         try:
             self._finalise_stale(None, "restart")
-        except sqlite3.Error as err:  # e.g. locked by another process: the timeout pass will
-            self._rollback()
+            if self._journal is not None:
+                self._recover_journal()
+        except (sqlite3.Error, OSError) as err:  # e.g. locked by another process: the journal
+            self._rollback()  # files stay, for the next start
             self._stats.write_error(error_kind(err))
             log.error("store could not finalise rows left pending", extra={"error": str(err)})
         self._next_retention = time.monotonic()  # first pass right away
-        self._next_stale = time.monotonic() + self._stale_every_s()
+        # Only journal records can go stale (a cost engine holds records): else no pass at all.
+        self._next_stale = (
+            time.monotonic() + self._stale_every_s() if self._journal is not None else math.inf
+        )
         # Sync mode: every request waits on a commit, so the writer is never in the background.
         self._may_idle = (
             self._c.writer_priority == "idle" and not self._eager and priority.can_leave_idle()
@@ -126,6 +146,8 @@ class StoreWriter:
             self._thread.join()
         if self._conn is not None:
             self._conn.close()
+        if self._journal is not None:
+            self._journal.close()
         if self._records:
             log.error("store closed with records not written", extra={"count": len(self._records)})
 
@@ -284,33 +306,25 @@ class StoreWriter:
             conn.execute("BEGIN IMMEDIATE")
             inserted = self._apply(conn, batch)
             conn.execute("COMMIT")
-        except sqlite3.Error as err:
+        except (sqlite3.Error, OSError) as err:  # OSError: the journal's file
             self._seq = seq  # nothing of this batch was committed: give its numbers again
             self._rollback()
             self._write_failed(err, len(batch))
             return False
+        if self._journal is not None and self._finals:
+            self._journal.done(self._finals)
         self._committed(len(batch), inserted)
         return True
 
     def _apply(self, conn: sqlite3.Connection, batch: list[Entry]) -> int:
-        """Insert early and final records, complete pending rows; returns rows inserted."""
-        rows, updates = [], []
-        for record, final in batch:
-            if not final:
-                rows.append(to_row(record, schema.COST_PENDING))
-            elif self._early:
-                updates.append(record)
-            else:
-                rows.append(to_row(record, schema.COST_FINAL, self._next_seq()))
-        conn.executemany(schema.INSERT_SQL, rows)  # early rows first: an update may need one
-        if updates:
-            missed = pending.complete(conn, updates, self._seq)
-            self._seq += len(updates)
-            # No pending row (its early write was skipped at the memory bound): insert it.
-            conn.executemany(
-                schema.INSERT_SQL, [to_row(r, schema.COST_FINAL, self._next_seq()) for r in missed]
-            )
-            rows.extend(missed)
+        """Journal early records, insert final ones; returns rows inserted."""
+        finals = [record for record, final in batch if final]
+        if self._journal is not None:
+            done = {r.span_id for r in finals}  # early and final in one batch: the row only
+            self._journal.append([r for r, final in batch if not final and r.span_id not in done])
+            self._finals = finals
+        rows = [to_row(r, schema.COST_FINAL, self._next_seq()) for r in finals]
+        conn.executemany(schema.INSERT_SQL, rows)
         return len(rows)
 
     def _next_seq(self) -> int:
@@ -383,11 +397,12 @@ class StoreWriter:
         return min(10.0, self._c.pending_timeout_s / 4)
 
     def _maybe_finalise_stale(self) -> None:
-        if time.monotonic() < self._next_stale:
+        if time.monotonic() < self._next_stale or self._journal is None:
             return
         self._next_stale = time.monotonic() + self._stale_every_s()
         try:
-            self._finalise_stale(time.time() - self._c.pending_timeout_s, "timeout")
+            stale = self._journal.older_than(time.time() - self._c.pending_timeout_s)
+            self._insert_lost(stale, "timeout")
         except sqlite3.Error as err:
             self._rollback()
             self._stats.write_error(error_kind(err))
@@ -403,6 +418,40 @@ class StoreWriter:
                 "store rows finalised without their cost",
                 extra={"rows": n, "reason": reason},
             )
+
+    def _recover_journal(self) -> None:
+        """Insert journal records an earlier run left without a row as cost-lost, then
+        delete its segments."""
+        found = self._journal.recover()  # type: ignore[union-attr]
+        lost = [
+            r
+            for r in found
+            if self._conn.execute(HAS_ROW_SQL, (r.request_id, r.wall_time)).fetchone() is None
+        ]
+        self._insert_lost(lost, "restart")
+        self._journal.clear()  # type: ignore[union-attr]
+
+    def _insert_lost(self, records: list[RequestRecord], reason: str) -> None:
+        """Insert records whose cost never came as cost-lost rows (its own transaction)."""
+        if not records:
+            return
+        conn, seq = self._conn, self._seq
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows = [to_row(r, schema.COST_LOST, self._next_seq()) for r in records]
+            conn.executemany(schema.INSERT_SQL, rows)
+            conn.execute("COMMIT")
+        except BaseException:
+            self._seq = seq
+            self._rollback()
+            raise
+        if self._journal is not None:
+            self._journal.done(records)
+        self._stats.cost_lost(reason, len(records))
+        log.warning(
+            "store rows finalised without their cost",
+            extra={"rows": len(records), "reason": reason},
+        )
 
     def _backoff(self) -> None:
         delay = min(_BACKOFF_MAX_S, _BACKOFF_MIN_S * 2 ** min(self._failures, 10))

@@ -1,7 +1,7 @@
 """Write early, complete later, through a real agent (test upstream, not vLLM) with its
-cost engine on: a request's record is in the store (pending) while the cost engine still
-holds it; the shipper passes over it; once the costed version comes, the same row is
-completed and shipped once, with its cost, to the Elasticsearch emulator (noida-db).
+cost engine on: a request's record is on disk (the store's early-write journal) while the
+cost engine still holds it, and not offered to the shipper; once the costed version comes,
+it is one final row, shipped once, with its cost, to the Elasticsearch emulator (noida-db).
 
 The collectors tick once an hour here, so only the test releases the held record: it
 feeds the cost engine one stand-in interval (a synthetic busy cpu-core, not a real
@@ -46,6 +46,10 @@ def _rows(db) -> list[tuple]:
         conn.close()
 
 
+def _journal(folder) -> list:
+    return sorted(folder.glob("pending-*.jsonl"))
+
+
 async def _source(es: AsyncElasticsearch, request_id: str) -> dict | None:
     doc = (await es.mget(index=DATA_STREAM, ids=[request_id]))["docs"][0]
     return doc["_source"] if doc.get("found") else None
@@ -67,8 +71,10 @@ async def test_a_held_record_is_stored_at_once_shipped_only_when_costed(
             async with session.post(url, json=CHAT) as resp:
                 assert resp.status == 200
                 held = resp.headers["x-request-id"]
-        # In the store while the cost engine still holds it (no tick has covered it).
-        await until(lambda: _rows(db) == [(held, "pending", None)])
+        # On disk while the cost engine still holds it (no tick has covered it): in the
+        # store's early-write journal, not yet a row.
+        await until(lambda: any(held.encode() in f.read_bytes() for f in _journal(tmp_path)))
+        assert _rows(db) == []
         # A complete record written after it is shipped; the pending one is passed over.
         other = make_record(1)
         agent.pipeline.submit(other)
@@ -82,7 +88,7 @@ async def test_a_held_record_is_stored_at_once_shipped_only_when_costed(
         await wait_for(lambda: _has(es, held))
         cost = (await _source(es, held))["inferwatch"]["cost"]
         assert cost["status"] == "final" and cost["currency"] == "USD" and cost["amount"] > 0
-        (row,) = [r for r in _rows(db) if r[0] == held]  # one row, completed in place
+        (row,) = [r for r in _rows(db) if r[0] == held]  # one row, final when written
         assert row[1] == "final" and row[2] == pytest.approx(cost["amount"])
         assert await doc_count(es) == 2
     finally:

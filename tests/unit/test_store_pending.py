@@ -1,10 +1,13 @@
-"""Write early, complete later: a record is stored (pending) the moment its request ends,
-its costed version completes that row, the outbox never offers a pending row, and rows
-whose cost never came are finalised as cost-lost (at start, and after a timeout)."""
+"""Write early, complete later: a record is journalled the moment its request ends, its
+costed version is one final row (and leaves the journal), and records whose cost never
+came become cost-lost rows (at start, and after a timeout); rows left pending by an older
+agent are finalised as lost at start."""
 
 from __future__ import annotations
 
 import dataclasses
+import errno
+import os
 import sqlite3
 import time
 
@@ -12,9 +15,8 @@ import pytest
 
 from agent.metrics import new_registry
 from agent.record import SafetyVerdict
-from agent.store import schema
+from agent.store import journal, schema
 from agent.store.config import StoreConfig
-from agent.store.outbox import Outbox
 from agent.store.rows import to_data
 from agent.store.stats import StoreStats
 from agent.store.writer import StoreWriter
@@ -61,18 +63,28 @@ def _costed(record, **kw):
     return dataclasses.replace(record, cost_currency="USD", cost_amount=0.25, **kw)
 
 
-def test_the_early_write_is_pending_and_the_costed_version_completes_the_same_row(store):
+def _segments(tmp_path) -> list:
+    return sorted(tmp_path.glob("pending-*.jsonl"))
+
+
+def test_the_early_write_goes_to_the_journal_and_the_costed_version_is_one_final_row(
+    store, tmp_path
+):
     writer, registry, rows = store()
     raw = _uncosted(1)
     writer.put_early(raw)
     assert writer.flush().result(timeout=20)
-    assert rows() == [(raw.request_id, "pending", None, 2, None)]
+    assert rows() == []  # not a row while the cost engine holds it: a journal line
+    (segment,) = _segments(tmp_path)
+    assert raw.request_id.encode() in segment.read_bytes()
     # The costed version also carries what changed meanwhile (a verdict merged off-path).
     more = (*raw.safety, SafetyVerdict("secret.aws_key", "output", "block", 1))
     writer.put([_costed(raw, safety=more)])
     assert writer.flush().result(timeout=20)
     assert rows() == [(raw.request_id, "final", 0.25, 3, 1)]
     assert registry.get_sample_value("inferwatch_store_records_written_total") == 1
+    writer.close()  # nothing open: the journal leaves no file behind
+    assert _segments(tmp_path) == []
 
 
 def test_a_costed_record_whose_early_write_was_skipped_is_inserted_once(store):
@@ -86,47 +98,44 @@ def test_a_costed_record_whose_early_write_was_skipped_is_inserted_once(store):
         (first.request_id, "final", 0.25, 2),
         (second.request_id, "final", 0.25, 2),
     ]
-    assert got[0][4] < got[1][4]  # both offered to the shipper, in order (numbers may skip)
+    assert got[0][4] < got[1][4]  # both offered to the shipper, in order
 
 
-def test_the_outbox_never_offers_a_pending_row_and_offers_it_once_final(store, tmp_path):
+def test_records_held_by_a_killed_agent_become_lost_rows_at_start(store, tmp_path):
     writer, _, _ = store()
-    early, late = _uncosted(1, wall_time=time.time() - 5), _uncosted(2)
-    empty = Outbox(str(tmp_path / "requests.sqlite3"), writer)
-    assert empty.backlog() == 0 and empty.oldest_wall_time() is None
-    empty.close()
-    writer.put_early(early)
-    writer.put_early(late)
-    writer.put([_costed(late)])
+    orphan, done = _uncosted(1), _uncosted(2)
+    writer.put_early(orphan)
+    writer.put_early(done)
     assert writer.flush().result(timeout=20)
-    outbox = Outbox(str(tmp_path / "requests.sqlite3"), writer)
-    try:
-        offered = outbox.fetch(0, 100)
-        assert [r[3] for r in offered] == ["final"]
-        assert outbox.backlog() == 2  # the complete row and the one waiting for its cost
-        assert outbox.oldest_wall_time() == early.wall_time  # the waiting one counts for lag
-        assert late.request_id in offered[0][2]
-        cursor = offered[-1][1]  # the shipper's cursor is past `late`, whose id is higher
-        writer.put([_costed(early)])
-        assert writer.flush().result(timeout=20)
-        (again,) = outbox.fetch(cursor, 100)
-        assert early.request_id in again[2] and again[3] == "final"
-    finally:
-        outbox.close()
+    writer.put([_costed(done)])
+    assert writer.flush().result(timeout=20)
+    writer.close()  # the costed `orphan` never comes: the agent "died" holding it
+    with _segments(tmp_path)[0].open("ab") as f:
+        f.write(b'{"request_id": "cut off by the cra')  # a line a crash cut short
+    _, registry, rows = store()
+    assert rows() == [
+        (done.request_id, "final", 0.25, 2, 1),
+        (orphan.request_id, "lost", None, 2, 2),
+    ]
+    assert registry.get_sample_value("inferwatch_store_cost_lost_total", {"reason": "restart"}) == 1
+    assert _segments(tmp_path) == []  # recovered, then cleared
 
 
-def test_rows_left_pending_by_a_killed_agent_are_finalised_as_lost_at_start(store):
+def test_a_batch_retried_after_a_failed_commit_is_journalled_twice_and_recovered_once(
+    store, tmp_path
+):
     writer, _, _ = store()
     orphan = _uncosted(1)
     writer.put_early(orphan)
     assert writer.flush().result(timeout=20)
-    writer.close()  # the costed version never comes: the agent "died" holding it
-    _, registry, rows = store()
+    writer.close()
+    (segment,) = _segments(tmp_path)
+    segment.write_bytes(segment.read_bytes() * 2)  # the same line twice
+    _, _, rows = store()
     assert rows() == [(orphan.request_id, "lost", None, 2, 1)]
-    assert registry.get_sample_value("inferwatch_store_cost_lost_total", {"reason": "restart"}) == 1
 
 
-def test_rows_pending_past_the_timeout_are_finalised_as_lost(store):
+def test_journal_records_past_the_timeout_become_lost_rows(store):
     writer, registry, rows = store(pending_timeout_s=0.2)
     stale, fresh = _uncosted(1, wall_time=time.time() - 60), _uncosted(2)
     writer.put_early(stale)
@@ -136,7 +145,51 @@ def test_rows_pending_past_the_timeout_are_finalised_as_lost(store):
         if registry.get_sample_value("inferwatch_store_cost_lost_total", lost):
             break
         time.sleep(0.01)
-    assert [r[:2] for r in rows()] == [(stale.request_id, "lost"), (fresh.request_id, "pending")]
+    assert rows() == [(stale.request_id, "lost", None, 2, 1)]  # `fresh` may still get its cost
+    writer.put([_costed(fresh)])
+    assert writer.flush().result(timeout=20)
+    assert [r[:2] for r in rows()] == [(stale.request_id, "lost"), (fresh.request_id, "final")]
+
+
+def test_a_journal_that_cannot_be_written_keeps_the_records_until_it_can(store, monkeypatch):
+    writer, registry, rows = store()
+    real_write = os.write
+
+    def disk_full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(journal.os, "write", disk_full)
+    raw, other = _uncosted(1), _costed(_uncosted(2))
+    writer.put_early(raw)
+    writer.put([other])
+    assert writer.flush().result(timeout=20) is False  # tried, failed, kept in memory
+    errors = {"error_type": "disk_full"}
+    assert registry.get_sample_value("inferwatch_store_write_errors_total", errors) >= 1
+    assert registry.get_sample_value("inferwatch_store_records_pending") == 2
+    assert rows() == []
+    monkeypatch.setattr(journal.os, "write", real_write)
+    writer.put([_costed(raw)])
+    for _ in range(2000):  # the writer retries after its backoff
+        if len(rows()) == 2:
+            break
+        time.sleep(0.01)
+    want = [(raw.request_id, "final"), (other.request_id, "final")]
+    assert sorted(r[:2] for r in rows()) == sorted(want)
+
+
+def test_rows_left_pending_by_an_older_agent_are_finalised_as_lost_at_start(store, tmp_path):
+    writer, _, _ = store()
+    writer.close()
+    db = sqlite3.connect(tmp_path / "requests.sqlite3")
+    from agent.store.rows import to_row
+
+    old = _uncosted(1)
+    db.execute(schema.INSERT_SQL, to_row(old, schema.COST_PENDING))
+    db.commit()
+    db.close()
+    _, registry, rows = store()
+    assert rows() == [(old.request_id, "lost", None, 2, 1)]
+    assert registry.get_sample_value("inferwatch_store_cost_lost_total", {"reason": "restart"}) == 1
 
 
 def test_a_v1_database_is_migrated_and_its_outbox_keeps_its_order(tmp_path):

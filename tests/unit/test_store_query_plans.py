@@ -12,7 +12,7 @@ import sqlite3
 
 import pytest
 
-from agent.store import outbox, pending, retention, schema
+from agent.store import outbox, pending, retention, schema, writer
 from agent.store.rows import to_row
 from tests.store_records import make_record
 
@@ -61,13 +61,13 @@ def test_the_age_rule_walks_the_wall_time_index(conn, keep):
     _assert_no_table_scan(conn, retention.age_sql(keep), (1e9, 1000))
 
 
-def test_completing_a_pending_row_and_the_outbox_cursor_use_indexes(conn):
-    _assert_no_table_scan(conn, schema.UPDATE_SQL, (None,) * (len(schema.UPDATE_COLUMNS) + 3))
+def test_the_outbox_cursor_and_the_restart_check_use_indexes(conn):
     _assert_no_table_scan(
         conn,
         "SELECT max(ship_seq) FROM requests WHERE ship_state = 0 AND ship_seq IS NOT NULL",
         (),
     )
+    _assert_no_table_scan(conn, writer.HAS_ROW_SQL, ("x", 1.0))
 
 
 def test_the_shipper_status_finds_the_oldest_pending_row_through_its_partial_index(conn):
