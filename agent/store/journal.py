@@ -37,6 +37,13 @@ _PREFIX, _SUFFIX = "pending-", ".jsonl"
 _ROTATE_S = 10.0  # a new segment this often: an old one goes once all its records are done
 
 
+def _number(path: Path) -> int:
+    try:
+        return int(path.name[len(_PREFIX) : -len(_SUFFIX)])
+    except ValueError:
+        return -1
+
+
 @dataclass(slots=True)
 class _Segment:
     path: Path
@@ -134,6 +141,8 @@ class Journal:
         if seg is not None and now - seg.opened < self._rotate_s:
             return
         self.close()  # drops the segment when nothing in it is open
+        if self._current < 0:  # after any left behind (a start that could not recover them)
+            self._current = max((_number(p) for p in self.files()), default=-1)
         self._current += 1
         path = self._dir / f"{_PREFIX}{self._current:08d}{_SUFFIX}"
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

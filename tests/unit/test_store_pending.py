@@ -205,3 +205,13 @@ def test_a_v1_database_is_migrated_and_its_outbox_keeps_its_order(tmp_path):
     got = conn.execute("SELECT id, cost_status, ship_seq FROM requests ORDER BY id").fetchall()
     assert got == [(1, "final", 1), (2, "final", None), (3, "final", 3), (4, "final", None)]
     conn.close()
+
+
+def test_new_segments_never_append_to_one_a_failed_start_left_behind(tmp_path):
+    left = tmp_path / "pending-00000007.jsonl"
+    left.write_bytes(b"old\n")
+    j = journal.Journal(tmp_path)
+    j.append([_uncosted(1)])
+    j.close()
+    assert left.read_bytes() == b"old\n"
+    assert [p.name for p in _segments(tmp_path)] == [left.name, "pending-00000008.jsonl"]
