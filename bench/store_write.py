@@ -3,9 +3,9 @@ durability (with and without fsync), side by side with a bare `executemany` of t
 cost of `SQLiteSink.export` on the event loop (what the request side pays).
 
 `batch+early` is the path with the cost engine on: every record is first written as its
-request ends (`put_early`, a pending row) and its costed version completes the row later
+request ends (`put_early`, a journal line) and its costed version is inserted as a final row later
 (here LAG batches later, as the cost engine holds records for seconds), so each record
-costs an insert and an update. `batch@normal` is `batch` with the writer thread at normal
+costs a journal line and an insert. `batch@normal` is `batch` with the writer thread at normal
 priority (`store.writer_priority: normal`) instead of the default idle class.
 
     python bench/store_write.py [--records N] [--rounds R]
