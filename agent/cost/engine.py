@@ -280,7 +280,8 @@ class CostEngine(Restartable):
         metered past (strictly: a tick starting at a request's end still includes it)."""
         ready = self._ready_until(now)
         waiting, done, bound = self._waiting, [], max(ready - 1, limit)  # ints: < is <= -1
-        if waiting and max(map(_END_OF, waiting)) < ready:
+        # (The last one first: ends come nearly in order, so most passes stop there, O(1).)
+        if waiting and waiting[-1].end < ready and max(map(_END_OF, waiting)) < ready:
             # The usual case after a tick: every held record may go, none waited past its
             # ticks. Taken in one go: the loop below costs ~1 us a record, ~2 ms per tick
             # at 1,000 requests/s, in one stall of the event loop.
@@ -301,7 +302,13 @@ class CostEngine(Restartable):
         metered = min((until for until, _ in self._devices.values()), default=-1)
         forget = max(metered - 1, now - 10 * self._hold_ns)
         recent, gone = self._recent, []
-        if recent and all(map(_RELEASED, recent)) and max(map(_END_OF, recent)) <= forget:
+        if (
+            recent
+            and recent[-1].released
+            and recent[-1].end <= forget
+            and all(map(_RELEASED, recent))
+            and max(map(_END_OF, recent)) <= forget
+        ):
             gone = list(map(_SLOT_OF, recent))  # all of them (as above: one go, not a loop)
             recent.clear()
         while recent and recent[0].released and recent[0].end <= forget:

@@ -42,7 +42,7 @@ class CostService:
         sink: CostMetrics | None,
         budgets: Budgets,
         clock: Callable[[], int] = time.monotonic_ns,
-        spread_s: float | None = None,
+        spread_s: float = 0.0,
     ) -> None:
         self.config, self.budgets = config, budgets
         self._forward, self._sink, self._clock = forward, sink, clock
@@ -55,10 +55,10 @@ class CostService:
         # millisecond apart it still loaded the next ~150 ms several times over: measured
         # with bench/tail_trace.py at c1, 60% of the slowest 1% of requests came in the
         # 200 ms after a tick. Spread over most of the interval, the load is even.
-        spread = config.release_spread_s if spread_s is None else spread_s
-        # Spread: as few at a time as the pace allows (each record is ~20 us of work).
-        per_turn = 1 if spread else _SLICE
-        self._out: PerTurn[Released] = PerTurn(self._hand_on_now, per_turn, spread or 0.0)
+        # `spread_s` (see `release_spread`): as few at a time as the pace allows (each record
+        # is ~20 us of work); without, a slice per loop turn.
+        per_turn = 1 if spread_s else _SLICE
+        self._out: PerTurn[Released] = PerTurn(self._hand_on_now, per_turn, spread_s)
         self._task: asyncio.Task | None = None
         self._restart_due = False
         self._stopped = False
@@ -182,10 +182,7 @@ def attach_cost(agent, settings: Settings, collectors=None) -> CostService | Non
         )
     budgets = Budgets(cfg.budgets, cfg.currency)
     sink = CostMetrics(agent.instruments, cfg, settings.metrics, budgets)
-    spread = cfg.release_spread_s
-    if spread is None:  # the interval between two releases: the collectors' (or the timer's)
-        interval = tick_s if tick_s is not None else cfg.tick_s
-        spread = min(_SPREAD_MAX_S, _SPREAD_OF_TICK * interval)
+    spread = release_spread(cfg, tick_s)
     service = CostService(cfg, agent.proxy.finish, sink, budgets, spread_s=spread)
     agent.proxy.finish = service.finish
     previous = agent.proxy.on_begin
@@ -195,6 +192,15 @@ def attach_cost(agent, settings: Settings, collectors=None) -> CostService | Non
     agent.on_startup.append(lambda _agent: service.start())
     agent.on_cleanup.append(lambda _agent: service.stop())
     return service
+
+
+def release_spread(cfg: CostConfig, tick_s: float | None) -> float:
+    """`cost.release_spread_s`, or by default most of the interval between two releases:
+    the collectors' `tick_s` (or, without collectors, the cost timer's)."""
+    if cfg.release_spread_s is not None:
+        return cfg.release_spread_s
+    interval = tick_s if tick_s is not None else cfg.tick_s
+    return min(_SPREAD_MAX_S, _SPREAD_OF_TICK * interval)
 
 
 def _chain(first: Callable, second: Callable) -> Callable:

@@ -84,7 +84,6 @@ class StoreWriter:
         self._keep_unshipped = keep_unshipped
         self._early = early
         self._journal = Journal(config.dir, config.fsync) if early else None
-        self._finals: list[RequestRecord] = []  # the batch's final records (out of the journal)
         # Sync mode commits at once (no batching interval): early writes included.
         self._eager = config.durability == "sync"
         self._seq = 0  # the last `ship_seq` given (the writer thread owns it)
@@ -304,28 +303,27 @@ class StoreWriter:
         conn, seq = self._conn, self._seq
         try:
             conn.execute("BEGIN IMMEDIATE")
-            inserted = self._apply(conn, batch)
+            finals = self._apply(conn, batch)
             conn.execute("COMMIT")
         except (sqlite3.Error, OSError) as err:  # OSError: the journal's file
             self._seq = seq  # nothing of this batch was committed: give its numbers again
             self._rollback()
             self._write_failed(err, len(batch))
             return False
-        if self._journal is not None and self._finals:
-            self._journal.done(self._finals)
-        self._committed(len(batch), inserted)
+        if self._journal is not None and finals:
+            self._journal.done(finals)  # their rows are committed: out of the journal
+        self._committed(len(batch), len(finals))
         return True
 
-    def _apply(self, conn: sqlite3.Connection, batch: list[Entry]) -> int:
-        """Journal early records, insert final ones; returns rows inserted."""
+    def _apply(self, conn: sqlite3.Connection, batch: list[Entry]) -> list[RequestRecord]:
+        """Journal early records, insert final ones; returns the final records (inserted)."""
         finals = [record for record, final in batch if final]
         if self._journal is not None:
             done = {r.span_id for r in finals}  # early and final in one batch: the row only
             self._journal.append([r for r, final in batch if not final and r.span_id not in done])
-            self._finals = finals
         rows = [to_row(r, schema.COST_FINAL, self._next_seq()) for r in finals]
         conn.executemany(schema.INSERT_SQL, rows)
-        return len(rows)
+        return finals
 
     def _next_seq(self) -> int:
         self._seq += 1

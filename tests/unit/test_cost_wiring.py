@@ -20,11 +20,11 @@ pytestmark = pytest.mark.unit
 S = 1_000_000_000
 
 
-def service(out, **cfg):
+def service(out, spread_s=0.0, **cfg):
     config = CostConfig(prices={"cpu-core": {"per_hour": 3600.0}}, **cfg)
     budgets = Budgets(config.budgets, "USD")
     sink = CostMetrics(new_registry()[1], config, MetricsConfig(), budgets)
-    return CostService(config, out.append, sink, budgets, clock=lambda: 0)
+    return CostService(config, out.append, sink, budgets, clock=lambda: 0, spread_s=spread_s)
 
 
 async def test_finish_is_deferred_off_the_request_path_then_costed():
@@ -45,7 +45,7 @@ async def test_finish_is_deferred_off_the_request_path_then_costed():
 async def test_a_tick_releasing_many_records_hands_them_on_spread_over_time():
     spread = 0.2  # wide enough that a slow machine's few loop turns stay inside one gap
     out = []
-    svc = service(out, release_spread_s=spread)
+    svc = service(out, spread_s=spread)
     n = 10
     for i in range(n):
         svc.begin(f"r{i}", 0, "t", "m", False)
@@ -68,7 +68,7 @@ async def test_a_tick_releasing_many_records_hands_them_on_spread_over_time():
 
 async def test_release_spread_zero_hands_slices_on_one_loop_turn_after_another():
     out = []
-    svc = service(out, release_spread_s=0.0)
+    svc = service(out, spread_s=0.0)
     n = 2 * _SLICE + 3
     for i in range(n):
         svc.begin(f"r{i}", 0, "t", "m", False)
