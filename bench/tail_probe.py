@@ -15,6 +15,7 @@ import atexit
 import functools
 import gc
 import inspect
+import os
 import sys
 import time
 
@@ -59,6 +60,42 @@ def _gc_callback(phase: str, info: dict, _start=[0, 0]) -> None:  # noqa: B006 -
         EVENTS.append((f"gc{info['generation']}", _start[0], _now(), _cpu() - _start[1]))
 
 
+CENSUS: list[dict] = []
+COLLECTED: list[
+    int
+] = []  # unreachable objects found by each young collection  # with INFERWATCH_PROBE_GC_CENSUS=N: every Nth young collection
+
+
+def _census_callback(phase: str, info: dict, _n=[0]) -> None:  # noqa: B006 - a cell
+    """What a young collection is about to walk: objects by type, and the biggest
+    containers (a gen-0 pass costs its objects plus every reference they hold)."""
+    if info["generation"] != 0:
+        return
+    if phase == "stop":
+        COLLECTED.append(info["collected"])
+        return
+    _n[0] += 1
+    if _n[0] % _CENSUS_EVERY[0]:
+        return
+    young = gc.get_objects(0)
+    types: dict[str, int] = {}
+    big = []
+    for o in young:
+        name = type(o).__qualname__
+        types[name] = types.get(name, 0) + 1
+        try:
+            size = len(o)  # type: ignore[arg-type]
+        except Exception:
+            continue
+        if size >= 64:
+            big.append((size, name))
+    big.sort(reverse=True)
+    CENSUS.append({"young": len(young), "types": types, "big": big[:10]})
+
+
+_CENSUS_EVERY = [0]
+
+
 def install() -> None:
     """Wrap the background work of the agent's classes in timers."""
     from agent.cost.engine import CostEngine
@@ -70,6 +107,10 @@ def install() -> None:
     from collectors import registry
 
     gc.callbacks.append(_gc_callback)
+    every = int(os.environ.get("INFERWATCH_PROBE_GC_CENSUS", "0"))
+    if every > 0:
+        _CENSUS_EVERY[0] = every
+        gc.callbacks.insert(0, _census_callback)  # before the timer starts
     _patch(StoreWriter, "_write", "store.write")
     _patch(StoreWriter, "_maybe_retention", "store.housekeeping")
     _patch(StoreWriter, "_maybe_finalise_stale", "store.housekeeping")
@@ -101,6 +142,9 @@ def install() -> None:
 def _dump(path: str) -> None:
     with open(path, "wb") as f:
         f.write(orjson.dumps(EVENTS))
+    if CENSUS:
+        with open(path + ".census.json", "wb") as f:
+            f.write(orjson.dumps({"samples": CENSUS, "collected": COLLECTED}))
 
 
 def main() -> None:

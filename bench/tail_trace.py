@@ -164,6 +164,12 @@ def main() -> None:
         proxy_procs.stop_all(servers)
     events = orjson.loads(Path(out).read_bytes())
     os.unlink(out)
+    census = Path(out + ".census.json")  # the probe's INFERWATCH_PROBE_GC_CENSUS output
+    if census.exists():
+        if args.dump:
+            census.replace(Path(str(args.dump) + ".census.json"))
+        else:
+            census.unlink()
     if args.dump:
         args.dump.write_bytes(orjson.dumps({"spans": spans, "events": events}))
     print(f"c{args.concurrency} {'stream TTFC' if args.stream else 'json latency'}, {env or ''}")
