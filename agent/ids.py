@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 def new_request_id() -> str:
-    """A fresh request id (32 hex chars)."""
-    return os.urandom(16).hex()
+    """A fresh request id: a UUIDv7 (RFC 9562) as 32 hex chars, time-ordered.
+
+    48 bits of Unix milliseconds, then 74 random bits (version and variant bits between).
+    Time order is for the store: its request-id index then grows at its right edge, as
+    the wall-time index does. With random ids every insert landed on a random page of the
+    index, and each commit rewrote one page per row: measured 25-30 us of writer CPU per
+    row with random ids against 15-18 us with these (60,000 rows, bench notes in
+    BENCHMARKS.md), a gap that widens as the index outgrows memory. The ids stay
+    unguessable (74 random bits); they reveal when the request came, as the logs do.
+    """
+    tail = bytearray(os.urandom(10))
+    tail[0] = 0x70 | tail[0] & 0x0F  # version 7
+    tail[2] = 0x80 | tail[2] & 0x3F  # variant 0b10
+    return ((time.time_ns() // 1_000_000).to_bytes(6, "big") + tail).hex()
 
 
 def request_id_from(header: str | None) -> str:

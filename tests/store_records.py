@@ -6,6 +6,7 @@ import asyncio
 import os
 import time
 
+from agent.ids import new_request_id
 from agent.record import RequestRecord, SafetyVerdict
 
 
@@ -13,7 +14,7 @@ def make_record(i: int = 0, **kw) -> RequestRecord:
     """A complete, plausible record; keyword arguments override fields."""
     start = 1_000_000_000 + i * 1_000_000
     fields = dict(
-        request_id=os.urandom(16).hex(),
+        request_id=new_request_id(),  # as the agent makes them (time-ordered)
         trace_id=os.urandom(16).hex(),
         span_id=os.urandom(8).hex(),
         tenant=f"tenant-{i % 3}",

@@ -1,5 +1,8 @@
 """Tenants, label caps and ids: the small pieces that keep labels bounded and keys secret."""
 
+import time
+import uuid
+
 import pytest
 from pydantic import SecretStr
 
@@ -40,6 +43,19 @@ def test_request_id_honoured_only_when_sane():
     generated = request_id_from("bad id with spaces\n")
     assert len(generated) == 32 and " " not in generated
     assert request_id_from(None) != request_id_from(None)
+
+
+def test_generated_request_ids_are_uuid7_in_time_order():
+    first = request_id_from(None)
+    time.sleep(0.002)  # the next millisecond at least
+    later = [request_id_from(None) for _ in range(200)]
+    for rid in [first, *later]:
+        u = uuid.UUID(rid)
+        assert len(rid) == 32 and rid == rid.lower()
+        assert u.version == 7 and u.variant == uuid.RFC_4122
+        assert abs(int(rid[:12], 16) - time.time() * 1000) < 60_000  # Unix milliseconds
+    assert all(first < rid for rid in later)  # the store's index grows at its right edge
+    assert len(set(later)) == len(later)
 
 
 def test_traceparent_parsed_or_new_trace():
