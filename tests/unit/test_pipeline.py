@@ -70,3 +70,23 @@ async def test_slow_sink_batch_in_progress_is_finished_at_close():
     await asyncio.sleep(0.01)  # the consumer is now inside a slow export
     await p.close()
     assert sorted(int(r.request_id) for r in slow.records) == list(range(12))
+
+
+async def test_close_with_a_full_queue_waits_for_room_and_delivers_all_in_order():
+    registry, inst = new_registry()
+
+    class Slow(MemorySink):
+        async def export(self, batch):
+            await asyncio.sleep(0.01)
+            return await super().export(batch)
+
+    slow = Slow()
+    p = RecordPipeline([slow], queue_size=4, batch_size=2, instruments=inst)
+    p.start()
+    for i in range(4):
+        assert p.submit(rec(i))
+    await asyncio.sleep(0)  # the consumer took a batch; fill the queue up again
+    assert p.submit(rec(4)) and p.submit(rec(5))
+    await asyncio.wait_for(p.close(), 5)  # the end mark waits for room: no deadlock
+    assert [int(r.request_id) for r in slow.records] == list(range(6))
+    assert registry.get_sample_value("inferwatch_records_queued") == 0
