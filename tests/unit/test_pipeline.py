@@ -28,6 +28,18 @@ class Exploding:
         pass
 
 
+class Slow(MemorySink):
+    """A sink whose every export takes `delay` seconds."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    async def export(self, batch):
+        await asyncio.sleep(self.delay)
+        return await super().export(batch)
+
+
 async def test_full_queue_counts_drops():
     registry, inst = new_registry()
     p = RecordPipeline([MemorySink()], queue_size=2, batch_size=10, instruments=inst)
@@ -56,13 +68,7 @@ async def test_failing_sink_does_not_starve_others_and_close_delivers_all():
 
 async def test_slow_sink_batch_in_progress_is_finished_at_close():
     registry, inst = new_registry()
-
-    class Slow(MemorySink):
-        async def export(self, batch):
-            await asyncio.sleep(0.05)
-            return await super().export(batch)
-
-    slow = Slow()
+    slow = Slow(0.05)
     p = RecordPipeline([slow], queue_size=100, batch_size=5, instruments=inst)
     p.start()
     for i in range(12):
@@ -74,13 +80,7 @@ async def test_slow_sink_batch_in_progress_is_finished_at_close():
 
 async def test_close_with_a_full_queue_waits_for_room_and_delivers_all_in_order():
     registry, inst = new_registry()
-
-    class Slow(MemorySink):
-        async def export(self, batch):
-            await asyncio.sleep(0.01)
-            return await super().export(batch)
-
-    slow = Slow()
+    slow = Slow(0.01)
     p = RecordPipeline([slow], queue_size=4, batch_size=2, instruments=inst)
     p.start()
     for i in range(4):
