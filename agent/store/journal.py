@@ -28,6 +28,7 @@ from pathlib import Path
 
 import orjson
 
+from agent.gil import in_slices
 from agent.record import RequestRecord
 from agent.store.rows import from_json
 
@@ -103,7 +104,9 @@ class Journal:
         if not records:
             return
         self._maybe_rotate()
-        data = b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in records)
+        data = b"".join(
+            orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in in_slices(records)
+        )
         view = memoryview(data)
         while view:
             view = view[os.write(self._fd, view) :]  # type: ignore[arg-type]

@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
 
+from agent.gil import in_slices
 from agent.record import RequestRecord
 from agent.store import pending, priority, retention, schema
 from agent.store.config import StoreConfig
@@ -331,7 +332,7 @@ class StoreWriter:
         if self._journal is not None:
             done = {r.span_id for r in finals}  # early and final in one batch: the row only
             self._journal.append([r for r, final in batch if not final and r.span_id not in done])
-        rows = [to_row(r, schema.COST_FINAL, self._next_seq()) for r in finals]
+        rows = [to_row(r, schema.COST_FINAL, self._next_seq()) for r in in_slices(finals)]
         conn.executemany(schema.INSERT_SQL, rows)
         return finals
 
