@@ -12,6 +12,7 @@ code under test, unchanged.
 from __future__ import annotations
 
 import atexit
+import collections
 import functools
 import gc
 import inspect
@@ -69,6 +70,12 @@ COLLECTED: list[
 def _census_callback(phase: str, info: dict, _n=[0]) -> None:  # noqa: B006 - a cell
     """What a young collection is about to walk: objects by type, and the biggest
     containers (a gen-0 pass costs its objects plus every reference they hold)."""
+    if info["generation"] == 2 and phase == "start":
+        old = collections.Counter(type(o).__qualname__ for o in gc.get_objects(2))
+        CENSUS.append(
+            {"generation": 2, "objects": sum(old.values()), "types": dict(old.most_common(25))}
+        )
+        return
     if info["generation"] != 0:
         return
     if phase == "stop":
