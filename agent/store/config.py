@@ -47,7 +47,9 @@ class StoreConfig(_Section):
         "batch",
         description="`batch`: commit every flush interval. `sync`: every batch is committed "
         "before the store acknowledges it, no interval (nothing acknowledged is lost to a "
-        "crash of the agent).",
+        "crash of the agent). Records are handed to the store after their response is sent "
+        "(the request path does no I/O), so a crash can still lose the last request or two "
+        "answered in the millisecond before it.",
     )
     writer_priority: Literal["idle", "normal"] = Field(
         "idle",
