@@ -42,7 +42,7 @@ from agent.cost.slots import Columns
 from agent.record import RequestRecord
 from collectors.base import DeviceInterval
 
-Released = tuple[Req, float, float, float]  # request, cost, device-seconds, joules (final)
+Released = Req  # released: its final cost, device-seconds and joules set on it
 _EWMA = 0.1  # weight of the newest request in the estimated work rate
 _RECORD_FIELDS = [f.name for f in dataclasses.fields(RequestRecord)]
 _ALL_FIELDS = attrgetter(*_RECORD_FIELDS)  # one C call returns every field, in order
@@ -339,16 +339,17 @@ class CostEngine(Restartable):
         slots = np.fromiter(map(_SLOT_OF, reqs), np.int64, len(reqs))
         c.released[slots] = True
         cost, secs, joules = (col[slots].tolist() for col in (c.cost, c.device_seconds, c.joules))
-        for req in reqs:
+        for req, amount, seconds, joule in zip(reqs, cost, secs, joules, strict=True):
             req.released = True
-        self.hand_on(list(zip(reqs, cost, secs, joules, strict=True)))
+            req.cost, req.device_seconds, req.joules = amount, seconds, joule
+        self.hand_on(list(reqs))
 
     def hand_on_now(self, released: Sequence[Released]) -> None:
         """Write each released request's cost into its record, count it and forward it.
         (`hand_on` by default; a service may call it later, a slice at a time.)"""
         sink, forward, costed = self._sink, self._forward, self._costed
-        for req, amount, seconds, joule in released:
-            rec = costed(req.record, amount, seconds, joule)
+        for req in released:
+            rec = costed(req.record, req.cost, req.device_seconds, req.joules)
             req.record = None  # forwarded: the engine may keep the Req a while longer
             if sink:
                 sink.released(rec, req)

@@ -47,6 +47,12 @@ class Req:
     end: int = RUNNING
     record: object | None = None  # the finished RequestRecord
     released: bool = False
+    # Its final share, set when it is released (on the Req rather than in a tuple per
+    # record: a tick releases ~1,700 at c1, and as many new tuples set off two young
+    # collections in the tick's stall, 0.85 of its 2.2 ms).
+    cost: float = 0.0
+    device_seconds: float = 0.0
+    joules: float = 0.0
 
 
 @dataclass(slots=True, eq=False)
