@@ -99,13 +99,15 @@ class Journal:
 
     # ---- the writer thread's batches ----------------------------------------------------
 
-    def append(self, records: list[RequestRecord]) -> None:
-        """Write records to the current segment. Raises OSError (nothing is noted then)."""
+    def append(self, records: list[RequestRecord], paced: bool = False) -> None:
+        """Write records to the current segment (with `paced`, pausing for the GIL between
+        slices, see `agent.gil`). Raises OSError (nothing is noted then)."""
         if not records:
             return
         self._maybe_rotate()
         data = b"".join(
-            orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in in_slices(records)
+            orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE)
+            for r in (in_slices(records) if paced else records)
         )
         view = memoryview(data)
         while view:
