@@ -16,10 +16,10 @@ def new_request_id() -> str:
     48 bits of Unix milliseconds, then 74 random bits (version and variant bits between).
     Time order is for the store: its request-id index then grows at its right edge, as
     the wall-time index does. With random ids every insert landed on a random page of the
-    index, and each commit rewrote one page per row: measured 25-30 us of writer CPU per
-    row with random ids against 15-18 us with these (60,000 rows, bench notes in
-    BENCHMARKS.md), a gap that widens as the index outgrows memory. The ids stay
-    unguessable (74 random bits); they reveal when the request came, as the logs do.
+    index, and each commit rewrote about one page per row: 33.8 us of SQLite CPU per row
+    with random ids against 16.9 us with these at 200,000 rows (`bench/store_ids.py`), a
+    gap that widens as the index outgrows memory. The ids stay unguessable (74 random
+    bits); they reveal when the request came, as the logs do.
     """
     tail = bytearray(os.urandom(10))
     tail[0] = 0x70 | tail[0] & 0x0F  # version 7

@@ -232,7 +232,8 @@ class StoreWriter:
 
     def _late(self) -> bool:
         # The oldest record has waited past its flush: the idle writer is starved of CPU.
-        first = self._first_at
+        # A batch under way counts: a writer starved in the middle of one is the case.
+        first = self._taken_at if self._taken_at is not None else self._first_at
         return first is not None and time.monotonic() - first > self._boost_after
 
     def _boost(self) -> None:
@@ -272,11 +273,7 @@ class StoreWriter:
             self._wait_for_work()
             if self._stopping and not self._records and not self._ops:
                 return True
-            batch = self._records[: self._c.max_batch]
-            self._taken_at = self._first_at
-            if len(batch) == len(self._records):  # all taken: the next record starts anew
-                self._first_at = None
-            ops, self._ops = self._ops, []
+            batch, ops = self._take()
         ok = self._write(batch) if batch else True
         self._run_ops(ops)
         self._maybe_retention()
@@ -286,6 +283,15 @@ class StoreWriter:
             self._backoff()
         # When stopping, one last try that failed ends it: close() reports the loss.
         return self._stopping and not ok
+
+    def _take(self) -> tuple[list[Entry], list[tuple[Callable, Future]]]:
+        """The next batch and the queued operations (under the lock)."""
+        batch = self._records[: self._c.max_batch]
+        self._taken_at = self._first_at
+        if len(batch) == len(self._records):  # all taken: the next record starts anew
+            self._first_at = None
+        ops, self._ops = self._ops, []
+        return batch, ops
 
     def _lower(self) -> None:
         """Back to SCHED_IDLE once caught up (nothing late, nobody waiting)."""
@@ -352,6 +358,7 @@ class StoreWriter:
     def _committed(self, n: int, inserted: int) -> None:
         with self._cond:
             del self._records[:n]
+            self._taken_at = None
             self._failures = 0
             done = [f for left, f in self._waiters if left <= n]
             self._waiters = [(left - n, f) for left, f in self._waiters if left > n]
@@ -368,7 +375,7 @@ class StoreWriter:
             extra={"error_type": kind, "error": str(err), "records": n, "attempt": self._failures},
         )
         with self._cond:
-            self._first_at = self._taken_at  # the batch's records are the oldest again
+            self._first_at, self._taken_at = self._taken_at, None  # the oldest again
             waiters, self._waiters = self._waiters, []
             # Waiters are released (the records are still held): the pipeline must move on.
             for _, f in waiters:

@@ -4,6 +4,7 @@ SCHED_IDLE while it keeps up, normal while a caller waits or a record is late.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 
@@ -83,8 +84,10 @@ async def test_a_caller_waiting_on_the_writer_raises_it_to_normal(writer_of):
     await _goes_idle(w)
 
 
-async def test_a_late_record_makes_the_loop_raise_a_starved_idle_writer(tmp_path):
-    # A stand-in writer thread that never runs the writer's loop: it is "starved".
+@contextlib.contextmanager
+def starved_idle_writer(tmp_path):
+    """A writer whose thread is a stand-in that never runs the writer's loop ("starved"),
+    at SCHED_IDLE."""
     w = StoreWriter(
         StoreConfig(dir=tmp_path, flush_interval_s=0.05),
         StoreStats(new_registry()[1]),
@@ -105,14 +108,33 @@ async def test_a_late_record_makes_the_loop_raise_a_starved_idle_writer(tmp_path
         w._tid, w._may_idle = tids[0], True
         w._idle = priority.set_idle(w._tid, True)
         assert priority.is_idle(w._tid)
+        yield w
+    finally:
+        stop.set()
+        t.join()
+
+
+async def test_a_late_record_makes_the_loop_raise_a_starved_idle_writer(tmp_path):
+    with starved_idle_writer(tmp_path) as w:
         w.put_early(make_record(1))
         assert priority.is_idle(w._tid)  # just queued: not late yet
         time.sleep(0.15)  # over two flush intervals
         w.put_early(make_record(2))
         assert not priority.is_idle(w._tid) and not w._idle
-    finally:
-        stop.set()
-        t.join()
+
+
+async def test_an_idle_writer_starved_in_the_middle_of_a_batch_is_raised(tmp_path):
+    # The stand-in has taken the batch (as the writer does before writing it) and is
+    # starved before its commit: a record that comes then starts its own flush interval,
+    # yet the batch under way is late, and that must raise the writer.
+    with starved_idle_writer(tmp_path) as w:
+        w.put_early(make_record(1))
+        with w._cond:
+            batch, _ = w._take()
+        assert len(batch) == 1
+        time.sleep(0.15)  # the batch is over two flush intervals old, still not committed
+        w.put_early(make_record(2))
+        assert not priority.is_idle(w._tid) and not w._idle
 
 
 @pytest.mark.parametrize(
