@@ -40,6 +40,16 @@ class Slow(MemorySink):
         return await super().export(batch)
 
 
+def started(sinks, queue_size: int, batch_size: int, submitted: int = 0):
+    """(registry, a started pipeline with records 0..submitted-1 submitted)."""
+    registry, inst = new_registry()
+    p = RecordPipeline(sinks, queue_size=queue_size, batch_size=batch_size, instruments=inst)
+    p.start()
+    for i in range(submitted):
+        assert p.submit(rec(i))
+    return registry, p
+
+
 async def test_full_queue_counts_drops():
     registry, inst = new_registry()
     p = RecordPipeline([MemorySink()], queue_size=2, batch_size=10, instruments=inst)
@@ -51,12 +61,8 @@ async def test_full_queue_counts_drops():
 
 
 async def test_failing_sink_does_not_starve_others_and_close_delivers_all():
-    registry, inst = new_registry()
     good = MemorySink()
-    p = RecordPipeline([Exploding(), good], queue_size=1000, batch_size=7, instruments=inst)
-    p.start()
-    for i in range(50):
-        p.submit(rec(i))
+    registry, p = started([Exploding(), good], queue_size=1000, batch_size=7, submitted=50)
     await asyncio.sleep(0)
     await p.close()
     assert [r.request_id for r in good.records] == [str(i) for i in range(50)]
@@ -67,24 +73,16 @@ async def test_failing_sink_does_not_starve_others_and_close_delivers_all():
 
 
 async def test_slow_sink_batch_in_progress_is_finished_at_close():
-    registry, inst = new_registry()
     slow = Slow(0.05)
-    p = RecordPipeline([slow], queue_size=100, batch_size=5, instruments=inst)
-    p.start()
-    for i in range(12):
-        p.submit(rec(i))
+    _, p = started([slow], queue_size=100, batch_size=5, submitted=12)
     await asyncio.sleep(0.01)  # the consumer is now inside a slow export
     await p.close()
     assert sorted(int(r.request_id) for r in slow.records) == list(range(12))
 
 
 async def test_close_with_a_full_queue_waits_for_room_and_delivers_all_in_order():
-    registry, inst = new_registry()
     slow = Slow(0.01)
-    p = RecordPipeline([slow], queue_size=4, batch_size=2, instruments=inst)
-    p.start()
-    for i in range(4):
-        assert p.submit(rec(i))
+    registry, p = started([slow], queue_size=4, batch_size=2, submitted=4)
     await asyncio.sleep(0)  # the consumer took a batch; fill the queue up again
     assert p.submit(rec(4)) and p.submit(rec(5))
     await asyncio.wait_for(p.close(), 5)  # the end mark waits for room: no deadlock
