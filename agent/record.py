@@ -42,7 +42,7 @@ class RequestRecord:
     for `@timestamp` and nothing else.
     """
 
-    request_id: str
+    request_id: str  # made by the agent, unique: the store's key and Elasticsearch's `_id`
     trace_id: str  # 32 hex chars, W3C trace id
     span_id: str  # 16 hex chars, the agent's span for this request
     tenant: str
@@ -74,6 +74,9 @@ class RequestRecord:
     prompt_text: str | None = None
     completion_text: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # The client's own `x-request-id`, cleaned at the edge; kept for correlation only, never
+    # a key (a client that chooses ids must not be able to overwrite or hide a document).
+    client_request_id: str | None = None
 
     @property
     def duration_s(self) -> float:
