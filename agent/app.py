@@ -15,9 +15,10 @@ from agent.config import Settings
 from agent.cost.wiring import attach_cost
 from agent.metrics import RequestMetrics, new_registry
 from agent.pipeline import RecordPipeline, Sink
-from agent.proxy import OPERATIONS, Proxy
+from agent.proxy import Proxy
 from agent.safety.wiring import install_safety
 from agent.store.wiring import attach_store
+from agent.tenancy import known_tenants
 from agent.upstream import Upstream
 from collectors.vllm import VLLMCollector
 from collectors.wiring import attach_collectors
@@ -41,7 +42,9 @@ class Agent:
         self.settings = settings
         self.started = time.time()
         self.registry, self.instruments = new_registry()
-        self.metrics = RequestMetrics(self.instruments, settings.metrics)
+        self.metrics = RequestMetrics(
+            self.instruments, settings.metrics, known_tenants(settings.tenants)
+        )
         p = settings.pipeline
         self.pipeline = RecordPipeline(sinks or [], p.queue_size, p.batch_size, self.instruments)
         if settings.otel.endpoint:
@@ -76,9 +79,8 @@ class Agent:
         app.router.add_get("/metrics", self.handle_metrics)
         app.router.add_get("/health", self.handle_health)
         app.router.add_get("/health/live", self.handle_live)
-        for path in OPERATIONS:
-            app.router.add_post(path, self.proxy.handle_genai)
-        app.router.add_route("*", "/{tail:.*}", self.proxy.handle_passthrough)
+        # Everything else goes to the proxy, which routes on the canonical path itself.
+        app.router.add_route("*", "/{tail:.*}", self.proxy.handle)
         app.on_startup.append(self._startup)
         app.on_cleanup.append(self._cleanup)
         return app

@@ -11,7 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,6 +28,7 @@ from pydantic_settings import (
 )
 
 from agent.cost.config import CostConfig
+from agent.routes import RoutesConfig
 from agent.safety.config import SafetyConfig
 from agent.shipping.config import ElasticsearchConfig
 from agent.store.config import StoreConfig
@@ -62,12 +71,6 @@ class UpstreamConfig(_Section):
         "/health", description="Path probed to tell whether the upstream is up."
     )
     max_connections: int = Field(1024, ge=1, description="Pooled connections to the upstream.")
-    client: Literal["lean", "aiohttp"] = Field(
-        "lean",
-        description="HTTP client of the generative endpoints: `lean` (agent/httpclient.py, "
-        "httptools parsing, ~4x less CPU per request) or `aiohttp` (its full client). Other "
-        "paths and health probes always use aiohttp.",
-    )
 
     @field_validator("url")
     @classmethod
@@ -94,8 +97,24 @@ class TenantsConfig(_Section):
     default: str = Field("default", description="Tenant of requests that name none.")
     api_keys: dict[str, SecretStr] = Field(
         default_factory=dict,
-        description="Map of tenant name to its bearer API key (the key is never stored or logged).",
+        description="Map of tenant name to its bearer API key (the key is never stored or "
+        "logged). When set, the key decides the tenant and the header is not trusted.",
     )
+    require_key: bool = Field(
+        False,
+        description="Answer 401 to requests without a key from `api_keys` (needs `api_keys`).",
+    )
+    known: list[str] = Field(
+        default_factory=list,
+        description="Tenants whose names always keep their own metric label (those of "
+        "`api_keys` always do); others share the `metrics.max_tenants` slots, then `other`.",
+    )
+
+    @model_validator(mode="after")
+    def _key_needed(self) -> TenantsConfig:
+        if self.require_key and not self.api_keys:
+            raise ValueError("require_key needs api_keys")
+        return self
 
 
 class MetricsConfig(_Section):
@@ -149,6 +168,7 @@ class Settings(BaseSettings):
     listen: ListenConfig = Field(default_factory=ListenConfig)
     upstream: UpstreamConfig = Field(default_factory=UpstreamConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    routes: RoutesConfig = Field(default_factory=RoutesConfig)
     tenants: TenantsConfig = Field(default_factory=TenantsConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     otel: OtelConfig = Field(default_factory=OtelConfig)

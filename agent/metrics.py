@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import disable_created_metrics
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
@@ -37,9 +39,11 @@ def new_registry(specs: dict[str, MetricSpec] | None = None) -> tuple[AgentRegis
 class RequestMetrics:
     """Turns finished `RequestRecord`s into observations. Pure memory; safe on the request path."""
 
-    def __init__(self, instruments: dict, config: MetricsConfig) -> None:
+    def __init__(
+        self, instruments: dict, config: MetricsConfig, known_tenants: Iterable[str] = ()
+    ) -> None:
         self._i = instruments
-        self._tenant = LabelCap(config.max_tenants)
+        self._tenant = LabelCap(config.max_tenants, known_tenants)
         self._model = LabelCap(config.max_models)
         self.in_flight = instruments["inferwatch_requests_in_flight"]
 
