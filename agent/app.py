@@ -46,7 +46,9 @@ class Agent:
             self.instruments, settings.metrics, known_tenants(settings.tenants)
         )
         p = settings.pipeline
-        self.pipeline = RecordPipeline(sinks or [], p.queue_size, p.batch_size, self.instruments)
+        self.pipeline = RecordPipeline(
+            sinks or [], p.queue_size, p.batch_size, self.instruments, p.max_bytes
+        )
         if settings.otel.endpoint:
             from agent.tracing import SpanSink  # the OTel SDK is only loaded when used
 

@@ -156,6 +156,12 @@ class PipelineConfig(_Section):
         100_000, ge=1, description="Records held in memory before new ones are counted as dropped."
     )
     batch_size: int = Field(512, ge=1, description="Records handed to each sink at once.")
+    max_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Approximate memory of the records held in the queue; past it new records "
+        "are counted as dropped (`queue_bytes`), as past `queue_size`.",
+    )
 
 
 class Settings(BaseSettings):

@@ -97,6 +97,17 @@ class RequestRecord:
             return None
         return (self.end_ns - self.first_token_ns) / 1e9 / (self.completion_tokens - 1)
 
+    def approx_bytes(self) -> int:
+        """Roughly the memory the record holds: fixed fields plus its variable text. For
+        byte bounds on queues; cheap (a few len() calls), not exact."""
+        n = 800 + len(self.model) + len(self.path) + len(self.tenant)
+        for text in (self.error_message, self.prompt_text, self.completion_text):
+            if text:
+                n += len(text)
+        for k, v in self.extra.items():
+            n += len(k) + len(str(v))
+        return n + 100 * len(self.safety)
+
     def to_dict(self) -> dict:
         """A plain dict of all fields (safety verdicts as dicts), for stores and shippers."""
         return dataclasses.asdict(self)
