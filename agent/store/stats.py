@@ -15,6 +15,7 @@ class StoreStats:
         self._dropped = instruments["inferwatch_store_records_dropped_total"]
         self._retention = instruments["inferwatch_store_retention_deleted_total"]
         self._cost_lost = instruments["inferwatch_store_cost_lost_total"]
+        self._rejected = instruments["inferwatch_store_records_rejected_total"]
 
     def set_pending(self, fn: Callable[[], int]) -> None:
         """Read the number of records waiting in memory at scrape time."""
@@ -42,3 +43,8 @@ class StoreStats:
     def cost_lost(self, reason: str, n: int) -> None:
         """`n` pending rows were finalised without their cost (restart, timeout)."""
         self._cost_lost.labels(reason).inc(n)
+
+    def rejected(self, reason: str, n: int = 1) -> None:
+        """`n` records were refused and kept in the rejects table (duplicate, unencodable,
+        invalid)."""
+        self._rejected.labels(reason).inc(n)
