@@ -35,7 +35,7 @@ from concurrent.futures import Future, InvalidStateError
 
 from agent.gil import in_slices
 from agent.record import RequestRecord
-from agent.store import pending, priority, rejects, retention, schema
+from agent.store import files, pending, priority, rejects, retention, schema
 from agent.store.config import StoreConfig
 from agent.store.journal import Journal
 from agent.store.rows import to_row
@@ -120,7 +120,8 @@ class StoreWriter:
 
     def start(self) -> None:
         """Open (creating and migrating) the database and start the thread. Blocking."""
-        self._c.dir.mkdir(parents=True, exist_ok=True)
+        files.private_dir(self._c.dir)
+        files.private_database(self._c.path)
         self._conn = schema.connect(str(self._c.path), self._c.busy_timeout_ms, self._c.fsync)
         schema.migrate(self._conn)
         self._seq = pending.last_seq(self._conn)
