@@ -170,6 +170,9 @@ def connect(path: str, busy_timeout_ms: int = 2000, fsync: bool = False) -> sqli
     """A connection in WAL mode. `fsync` makes every commit fsync (synchronous=FULL)."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    # Before WAL mode, which writes the header of a new file: set after it (as `migrate`
+    # did), auto_vacuum stayed off and retention never gave space back. No-op otherwise.
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
     conn.execute("PRAGMA journal_mode=WAL")
     # NORMAL in WAL mode survives a crash of the process (not of the OS); FULL survives both.
     conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")

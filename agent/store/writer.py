@@ -45,6 +45,7 @@ log = logging.getLogger("inferwatch.store")
 
 _BACKOFF_MIN_S, _BACKOFF_MAX_S = 0.05, 2.0
 _RETENTION_CATCH_UP_S = 0.5
+_DISK_LOG_EVERY_S = 60.0
 # Whether a journal record was already dealt with: its row is stored (request ids are the
 # agent's own and unique) or it was refused into `rejects`. Through the request id indexes.
 HAS_ROW_SQL = (
@@ -108,6 +109,7 @@ class StoreWriter:
         self._next_retention = 0.0
         self._last_drop_log = 0.0
         self._logged_rejects: set[str] = set()
+        self._last_disk_log = -math.inf
         self._conn: sqlite3.Connection | None = None
         self._thread: threading.Thread | None = None
         self._tid = 0  # the writer thread's kernel id, for its scheduling class
@@ -456,16 +458,44 @@ class StoreWriter:
         if time.monotonic() < self._next_retention:
             return
         self._next_retention = time.monotonic() + self._c.retention.check_interval_s
+        disk = (self._c.max_disk_bytes, self._disk_bytes)
         try:
-            deleted = retention.apply(self._conn, self._c.retention, self._keep_unshipped)
-        except sqlite3.Error as err:
+            deleted = retention.apply(
+                self._conn, self._c.retention, self._keep_unshipped, disk=disk
+            )
+        except (sqlite3.Error, OSError) as err:
             self._rollback()
             self._stats.write_error(error_kind(err))
             log.error("store retention failed", extra={"error": str(err)})
             return
-        self._stats.retention(deleted.by_age, deleted.by_size)
+        self._stats.retention(
+            deleted.by_age, deleted.by_size, deleted.by_disk, deleted.unshipped_by_disk
+        )
+        if deleted.by_disk and time.monotonic() - self._last_disk_log >= _DISK_LOG_EVERY_S:
+            self._last_disk_log = time.monotonic()
+            log.warning(
+                "store at its disk bound; oldest rows deleted",
+                extra={
+                    "deleted": deleted.by_disk,
+                    "unshipped": deleted.unshipped_by_disk,
+                    "max_disk_bytes": self._c.max_disk_bytes,
+                },
+            )
         if deleted.more:  # more to delete: come back soon, between batches of records
             self._next_retention = time.monotonic() + _RETENTION_CATCH_UP_S
+
+    def _disk_bytes(self) -> int:
+        """Bytes of the store's files but the database (whose pages in use retention
+        counts): its -wal and -shm, the journal."""
+        db = self._c.path
+        paths = [db.with_name(db.name + s) for s in files.SQLITE_SUFFIXES[1:]]
+        if self._journal is not None:
+            paths += self._journal.files()
+        total = 0
+        for p in paths:
+            with contextlib.suppress(FileNotFoundError):  # -wal/-shm come and go
+                total += p.stat().st_size
+        return total
 
     def _stale_every_s(self) -> float:
         return min(10.0, self._c.pending_timeout_s / 4)
