@@ -20,7 +20,7 @@ _DEFAULTS = {
 
 def to_row(r: RequestRecord, cost_status: str = COST_FINAL, ship_seq: int | None = None) -> tuple:
     """The values of `schema.INSERT_SQL` for one record."""
-    return (*to_data(r), PENDING, cost_status, ship_seq)
+    return (*to_data(r), PENDING, cost_status, ship_seq, r.client_request_id)
 
 
 def to_data(r: RequestRecord) -> tuple:
