@@ -90,33 +90,57 @@ def _add_up(sub) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    """Start the agent and serve until SIGINT/SIGTERM.
-
-    Everything that can be checked is checked before anything starts: the config, the data
-    folder's lock, the listen port. Each expected failure is one line and exit status 1."""
+    """Start the agent and serve until SIGINT/SIGTERM."""
     settings = settings_from(args)
-    from agent.datadir import DataDirBusy, lock_data_dir
     from agent.logs import setup_logging
-    from agent.startup import PortBusy, check_port_free
 
     secrets = secret_values(settings)
     setup_logging(settings.logging, secrets)
     try:
-        # Held for the agent's life (released by the kernel however the process ends).
-        lock = lock_data_dir(settings.store.dir)
-    except (DataDirBusy, OSError) as err:
-        return _fail(err if isinstance(err, DataDirBusy) else f"data folder: {err}")
-    with lock:
-        try:
-            check_port_free(settings.listen.host, settings.listen.port)
-        except PortBusy as err:
-            return _fail(err)
+        lock = _preflight(settings)
+    except CannotStart as err:
+        print(f"inferwatch: {err}", file=sys.stderr)
+        return err.status
+    with lock:  # held for the agent's life (the kernel drops it however the process ends)
         return _up(settings, secrets, getattr(args, "demo", False))
 
 
-def _fail(err: object) -> int:
-    print(f"inferwatch: {err}", file=sys.stderr)
-    return 1
+class CannotStart(Exception):
+    """An expected reason `up` cannot start: one line for the user, and the exit status."""
+
+    def __init__(self, message: object, status: int = 1) -> None:
+        super().__init__(str(message))
+        self.status = status
+
+
+def _preflight(settings: Settings):
+    """Everything checked before anything starts: a configured model folder (status 2),
+    then the data folder's lock and the listen port (status 1). Returns the held lock."""
+    from agent.datadir import DataDirBusy, lock_data_dir
+    from agent.startup import PortBusy, check_port_free
+
+    if settings.upstream.url is None:
+        from serving.bundled import check_model
+
+        try:
+            check_model(settings.serving)
+        except FileNotFoundError as err:
+            raise CannotStart(err, status=2) from None
+    try:
+        lock = lock_data_dir(settings.store.dir)
+    except DataDirBusy as err:
+        raise CannotStart(err) from None
+    except OSError as err:
+        raise CannotStart(f"cannot use data folder {settings.store.dir}: {err}") from None
+    try:
+        check_port_free(settings.listen.host, settings.listen.port)
+        if settings.upstream.url is None:  # a fixed port for the bundled vLLM
+            serving = settings.serving
+            check_port_free(serving.host, serving.port, "set serving.port (0: any free port)")
+    except PortBusy as err:
+        lock.release()
+        raise CannotStart(err) from None
+    return lock
 
 
 def _up(settings: Settings, secrets: set[str], demo: bool) -> int:
@@ -155,7 +179,6 @@ async def _run_up(
     if launch is not None:  # the bundled vLLM: supervised, the agent in front of it
         from serving.bundled import announce_ready, attach
 
-        log.info("vLLM's output goes to its own file", extra={"path": str(output.path)})
         announce = announce_ready(
             agent_url, launch, demo, request_log_line(settings), str(output.path)
         )
@@ -166,7 +189,10 @@ async def _run_up(
     except OSError as err:  # another process took the port since the check: rare race
         # serve() has run the startup hooks already; a vLLM they started gets SIGTERM from
         # the kernel as this process exits (its parent-death signal).
-        return _fail(describe_bind_error(host, settings.listen.port, err))
+        print(
+            f"inferwatch: {describe_bind_error(host, settings.listen.port, err)}", file=sys.stderr
+        )
+        return 1
     _freeze_startup_objects()
     agent_url.append(f"http://{host}:{bound_port(runner)}")
     log.info("agent listening", extra={"listen": agent_url[0], "upstream": upstream_url})

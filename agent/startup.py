@@ -14,7 +14,10 @@ class PortBusy(RuntimeError):
     """The address the agent should listen on cannot be bound."""
 
 
-def check_port_free(host: str, port: int) -> None:
+_LISTEN_HINT = "pass --listen HOST:PORT"
+
+
+def check_port_free(host: str, port: int, hint: str = _LISTEN_HINT) -> None:
     """Bind `host:port` once, as the agent's server will (SO_REUSEADDR, every address the
     host name resolves to), and let it go; raises `PortBusy` with one clear line.
 
@@ -32,15 +35,15 @@ def check_port_free(host: str, port: int) -> None:
             try:
                 sock.bind(addr)
             except OSError as err:
-                raise PortBusy(describe_bind_error(host, port, err)) from None
+                raise PortBusy(describe_bind_error(host, port, err, hint)) from None
 
 
-def describe_bind_error(host: str, port: int, err: OSError) -> str:
-    """One line for a failed bind of the agent's listen address."""
+def describe_bind_error(host: str, port: int, err: OSError, hint: str = _LISTEN_HINT) -> str:
+    """One line for a failed bind of `host:port`; `hint` says how to choose another."""
     if err.errno == errno.EADDRINUSE:
         return (
             f"cannot listen on {host}:{port}: the port is already in use (another "
-            "inferwatch or server runs there); stop it or pass --listen HOST:PORT"
+            f"inferwatch or server runs there); stop it or {hint}"
         )
     return f"cannot listen on {host}:{port}: {err.strerror or err}"
 

@@ -3,6 +3,7 @@ in front of it, and tell the user where to look once it is ready."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from serving.vllm_args import Launch, build_launch, detect_machine, free_port
 from serving.vllm_log import VllmLog
 
 RESTARTS_METRIC = "inferwatch_vllm_restarts_total"
+log = logging.getLogger("inferwatch.serving")
 
 
 def default_model_dir(cfg: ServingConfig, progress: bool = True) -> Path:
@@ -27,17 +29,25 @@ def default_model_dir(cfg: ServingConfig, progress: bool = True) -> Path:
     return models.build_tiny(root / "tiny", progress=progress)
 
 
-def resolve_model(cfg: ServingConfig, progress: bool = True) -> Path:
-    """The model directory to serve; raises FileNotFoundError with advice if it is missing."""
+def check_model(cfg: ServingConfig) -> None:
+    """Raise FileNotFoundError with advice when a configured model directory is no model
+    (cheap: `up` checks it before anything starts; the default model is built later)."""
     if cfg.model is None:
-        return default_model_dir(cfg, progress)
+        return
     path = Path(cfg.model)
     if not (path / "config.json").is_file():
         raise FileNotFoundError(
             f"{path} is not a model directory (no config.json); build one with "
             f"`inferwatch model tiny {path}` or `inferwatch model smollm2 {path}`"
         )
-    return path
+
+
+def resolve_model(cfg: ServingConfig, progress: bool = True) -> Path:
+    """The model directory to serve; raises FileNotFoundError with advice if it is missing."""
+    if cfg.model is None:
+        return default_model_dir(cfg, progress)
+    check_model(cfg)
+    return Path(cfg.model)
 
 
 def prepare(cfg: ServingConfig, progress: bool = True) -> Launch:
@@ -58,10 +68,10 @@ class _StartProgress:
     def tick(self, elapsed: float) -> None:
         if not self._enabled:
             return
-        if not self._tty:  # a log file: one line every 10 s, no carriage returns
+        if not self._tty:  # a log file: one log record every 10 s (JSON lines stay JSON)
             if elapsed >= self._said + 10:
                 self._said = int(elapsed)
-                print(f"starting vLLM... {self._said}s", file=sys.stderr, flush=True)
+                log.info("vLLM still starting", extra={"waited_s": self._said})
             return
         if self._bar is None:
             self._bar = tqdm(desc="starting vLLM", unit="s", bar_format="{desc}: {elapsed}")
@@ -150,7 +160,7 @@ def announce_ready(
     def announce(took: float) -> None:
         url = agent_url[0] if agent_url else "(agent not listening yet)"
         if not state["first"]:
-            print(f"vLLM is back after {took:.0f}s", file=sys.stderr, flush=True)
+            log.info("vLLM is back", extra={"start_s": round(took, 1)})
             return
         state["first"] = False
         print(banner(url, launch, took, request_log, vllm_log), flush=True)
