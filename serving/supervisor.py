@@ -48,6 +48,7 @@ class Supervisor:
         self.ready_event = asyncio.Event()  # set each time vLLM becomes ready
         self.on_ready: Callable[[float], None] | None = None  # called with start seconds
         self.on_tick: Callable[[float], None] | None = None  # progress while starting
+        self.on_spawn: Callable[[int], None] | None = None  # each new vLLM's pid (the meter)
         self._stopping = False
         self._task: asyncio.Task | None = None
 
@@ -100,6 +101,8 @@ class Supervisor:
         if self.process is not None:  # reap what is left of the previous one
             await asyncio.to_thread(self.process.stop, 1.0)
         self.process = VLLMProcess(self.launch, self._on_line)
+        if self.on_spawn is not None:  # metered from its first instant, not from a port scan
+            self.on_spawn(self.process.pid)
         log.info("starting vLLM", extra={"argv": " ".join(self.launch.argv)})
         if not await self._wait_ready():
             return 0.0
