@@ -357,12 +357,13 @@ class CostEngine(Restartable):
         slots = np.fromiter(map(_SLOT_OF, reqs), np.int64, len(reqs))
         c.released[slots] = True
         cost, secs, joules = (col[slots].tolist() for col in (c.cost, c.device_seconds, c.joules))
-        unmetered = (c.unmetered[slots] | self._uncovered(c.start[slots], c.end[slots])).tolist()
-        for req, amount, seconds, joule, un in zip(
-            reqs, cost, secs, joules, unmetered, strict=True
-        ):
+        for req, amount, seconds, joule in zip(reqs, cost, secs, joules, strict=True):
             req.released = True
-            req.cost, req.device_seconds, req.joules, req.unmetered = amount, seconds, joule, un
+            req.cost, req.device_seconds, req.joules = amount, seconds, joule
+        unmetered = c.unmetered[slots] | self._uncovered(c.start[slots], c.end[slots])
+        if unmetered.any():  # rare: only then a second loop over them
+            for req, un in zip(reqs, unmetered.tolist(), strict=True):
+                req.unmetered = un
         self.hand_on(list(reqs))
 
     def _uncovered(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
