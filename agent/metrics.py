@@ -68,7 +68,9 @@ class RequestMetrics:
         ttft = r.ttft_s
         if ttft is not None:
             i["gen_ai_server_time_to_first_token_seconds"].labels(model, op, tenant).observe(ttft)
-        tpot = r.tpot_s
+        # Only where the agent saw tokens arrive one after another: a non-streamed response
+        # comes whole, its "first token" at its end, so its figure would be ~0 s (issue 15).
+        tpot = r.tpot_s if r.stream else None
         if tpot is not None:
             i["gen_ai_server_time_per_output_token_seconds"].labels(model, op, tenant).observe(tpot)
         usage = i["gen_ai_client_token_usage"]

@@ -22,6 +22,12 @@ OP_COMPLETION = "text_completion"
 OP_EMBEDDINGS = "embeddings"
 OP_OTHER = "other"
 
+# Values of `RequestRecord.cost_status` (None: no cost engine ran).
+COST_FINAL = "final"  # every moment of the request was metered: `cost_amount` is its cost
+# Some of it no meter covered (vLLM's processes not found, a collector failing, NVML gone):
+# `cost_amount` is the metered part only, a lower bound (0.0 when nothing was metered).
+COST_UNMETERED = "unmetered"
+
 
 @dataclass(frozen=True, slots=True)
 class SafetyVerdict:
@@ -70,6 +76,7 @@ class RequestRecord:
     cost_amount: float | None = None
     cost_device_seconds: float | None = None
     cost_joules: float | None = None
+    cost_status: str | None = None  # COST_* above
     # Prompt / completion text: only with capture switched on, and always redacted.
     prompt_text: str | None = None
     completion_text: str | None = None

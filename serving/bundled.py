@@ -135,6 +135,9 @@ def attach(
     agent.on_cleanup.append(sup.stop)
     bar = _StartProgress(progress, sys.stderr.isatty())
     sup.on_tick = bar.tick
+    meter = getattr(agent, "vllm_process", None)  # the collectors' vLLM process tree
+    if meter is not None:
+        sup.on_spawn = meter.follow
 
     def ready(took: float) -> None:
         bar.done()

@@ -55,6 +55,7 @@ class Supervisor:
         self.ready_event = asyncio.Event()  # set each time vLLM becomes ready
         self.on_ready: Callable[[float], None] | None = None  # called with start seconds
         self.on_tick: Callable[[float], None] | None = None  # progress while starting
+        self.on_spawn: Callable[[int], None] | None = None  # each new vLLM's pid (the meter)
         self._stopping = False
         self._task: asyncio.Task | None = None
 
@@ -111,6 +112,8 @@ class Supervisor:
         if self.output is not None:
             self.output.mark_start()
         self.process = VLLMProcess(self.launch, self._on_line)
+        if self.on_spawn is not None:  # metered from its first instant, not from a port scan
+            self.on_spawn(self.process.pid)
         where = {"output": str(self.output.path)} if self.output is not None else {}
         # Masked: vLLM's arguments may carry --api-key or a token.
         log.info("starting vLLM", extra={**where, "argv": " ".join(mask_argv(self.launch.argv))})

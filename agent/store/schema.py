@@ -61,6 +61,7 @@ CREATE INDEX requests_unshipped ON requests (id) WHERE ship_state = 0;
 COST_PENDING = "pending"  # written when the request ended; the cost engine still holds it
 COST_FINAL = "final"  # the complete record (its cost final, or no cost engine)
 COST_LOST = "lost"  # the cost never came (agent killed while holding it): shipped as is
+COST_UNMETERED = "unmetered"  # final, but part of it no meter covered (record.COST_UNMETERED)
 
 _V2 = f"""
 ALTER TABLE requests ADD COLUMN cost_status TEXT NOT NULL DEFAULT '{COST_FINAL}';
