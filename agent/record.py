@@ -99,8 +99,12 @@ class RequestRecord:
 
     @property
     def tpot_s(self) -> float | None:
-        """Mean time per output token after the first (OTel `time_per_output_token`)."""
-        if self.first_token_ns is None or not self.completion_tokens or self.completion_tokens < 2:
+        """Mean time per output token after the first (OTel `time_per_output_token`), for
+        streams only: a non-streamed answer arrives whole, so the agent sees no token times
+        (its `first_token_ns` is the end of the response)."""
+        if not self.stream or self.first_token_ns is None:
+            return None
+        if not self.completion_tokens or self.completion_tokens < 2:
             return None
         return (self.end_ns - self.first_token_ns) / 1e9 / (self.completion_tokens - 1)
 
