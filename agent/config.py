@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 from agent.cost.config import CostConfig
 from agent.safety.config import SafetyConfig
+from agent.server_config import AdminConfig, ServerLimits
 from agent.shipping.config import ElasticsearchConfig
 from agent.store.config import StoreConfig
 from collectors.config import CollectorsConfig
@@ -79,8 +80,8 @@ class UpstreamConfig(_Section):
         return v.rstrip("/")
 
 
-class LimitsConfig(_Section):
-    """Limits on what clients may send."""
+class LimitsConfig(ServerLimits):
+    """Limits on what clients may send (the connection limits are in ServerLimits)."""
 
     max_body_bytes: int = Field(
         16 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above it)."
@@ -149,6 +150,7 @@ class Settings(BaseSettings):
     listen: ListenConfig = Field(default_factory=ListenConfig)
     upstream: UpstreamConfig = Field(default_factory=UpstreamConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    admin: AdminConfig = Field(default_factory=AdminConfig)
     tenants: TenantsConfig = Field(default_factory=TenantsConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     otel: OtelConfig = Field(default_factory=OtelConfig)
