@@ -34,6 +34,7 @@ from agent.cost.config import CostConfig
 from agent.masking import argv_secrets, mask_argv, mask_url, url_secrets
 from agent.routes import RoutesConfig
 from agent.safety.config import SafetyConfig
+from agent.server_config import AdminConfig, ServerLimits
 from agent.shipping.config import ElasticsearchConfig
 from agent.store.config import StoreConfig
 from collectors.config import CollectorsConfig
@@ -86,8 +87,8 @@ class UpstreamConfig(_Section):
         return v.rstrip("/")
 
 
-class LimitsConfig(_Section):
-    """Limits on what clients may send."""
+class LimitsConfig(ServerLimits):
+    """Limits on what clients may send (the connection limits are in ServerLimits)."""
 
     max_body_bytes: int = Field(
         16 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above it)."
@@ -181,6 +182,7 @@ class Settings(BaseSettings):
     upstream: UpstreamConfig = Field(default_factory=UpstreamConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     routes: RoutesConfig = Field(default_factory=RoutesConfig)
+    admin: AdminConfig = Field(default_factory=AdminConfig)
     tenants: TenantsConfig = Field(default_factory=TenantsConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     otel: OtelConfig = Field(default_factory=OtelConfig)
