@@ -393,7 +393,10 @@ class Proxy:
         if request.content_length is not None and request.content_length > self._max_body:
             raise _Failure(413, errors.BODY_TOO_LARGE, f"request body over {self._max_body} bytes")
         try:
-            raw = await request.content.read(self._max_body + 1)
+            # The whole body: `content.read(n)` returns only what has arrived so far, which
+            # cut a body sent in pieces short (a 400 "malformed JSON" to a valid request).
+            # The app's client_max_size (max_body + 1) bounds a chunked body as it comes.
+            raw = await request.read()
         except aiohttp.web.HTTPRequestEntityTooLarge:
             raise _Failure(
                 413, errors.BODY_TOO_LARGE, f"request body over {self._max_body} bytes"

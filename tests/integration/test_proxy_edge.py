@@ -177,3 +177,22 @@ async def test_upstream_with_too_many_headers_is_a_502_in_the_record_too(start_a
         assert (r.http_status, r.status) == (502, "error")
     finally:
         server.close()
+
+
+async def test_a_body_sent_in_pieces_is_read_whole(fake_upstream, agent):
+    body = json_body("m", "word " * 8000)  # ~40 KB
+    port = int(agent.url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    writer.write(head.encode() + body[:1000])
+    await writer.drain()
+    await asyncio.sleep(0.2)  # the agent has the first piece before the rest is sent
+    writer.write(body[1000:])
+    await writer.drain()
+    data = await reader.read()
+    writer.close()
+    assert data.startswith(b"HTTP/1.1 200"), data[:300]
+    assert fake_upstream.received[0][1]["messages"][0]["content"] == "word " * 8000
