@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from agent.config import MetricsConfig
@@ -19,11 +20,16 @@ class CostMetrics:
     """Receives the engine's events (the engine's `sink`) and updates the cost instruments."""
 
     def __init__(
-        self, instruments: dict, config: CostConfig, caps: MetricsConfig, budgets: Budgets
+        self,
+        instruments: dict,
+        config: CostConfig,
+        caps: MetricsConfig,
+        budgets: Budgets,
+        known_tenants: Iterable[str] = (),
     ) -> None:
         self._i, self._cfg, self._budgets = instruments, config, budgets
         self._cur = config.currency
-        self._tenant = LabelCap(caps.max_tenants)
+        self._tenant = LabelCap(caps.max_tenants, known_tenants)
         self._model = LabelCap(caps.max_models)
         self._weights = config.weights
         # per model: [prefill cost, decode cost, prompt tokens, completion tokens]

@@ -196,3 +196,23 @@ async def test_a_body_sent_in_pieces_is_read_whole(fake_upstream, agent):
     writer.close()
     assert data.startswith(b"HTTP/1.1 200"), data[:300]
     assert fake_upstream.received[0][1]["messages"][0]["content"] == "word " * 8000
+
+
+async def test_unauthenticated_tenant_names_cannot_push_known_tenants_into_other(
+    fake_upstream, start_agent
+):
+    ra = await start_agent(
+        fake_upstream.url, metrics={"max_tenants": 2}, tenants={"known": ["acme"]}
+    )
+    hdr = {"Content-Type": "application/json"}
+    for tenant in ["junk1", "junk2", "junk3", "acme"]:
+        status, _, _ = await raw_request(
+            ra.url, "POST", "/v1/chat/completions", {**hdr, "x-tenant-id": tenant}, b"{}"
+        )
+        assert status == 200
+    await ra.records(4)
+    count = "gen_ai_server_request_duration_seconds_count"
+    base = {"gen_ai_request_model": "unknown", "gen_ai_operation_name": "chat", "status": "ok"}
+    assert ra.metric(count, {**base, "tenant": "acme"}) == 1
+    assert ra.metric(count, {**base, "tenant": "other"}) == 1  # junk3
+    assert ra.metric(count, {**base, "tenant": "junk3"}) is None
