@@ -111,4 +111,34 @@ def setup_logging(
     root.setLevel(config.level)
     # aiohttp's access log is one line per request: too costly on the hot path.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # aiohttp's server logs every malformed request at ERROR with a traceback: a client
+    # that sends garbage in a loop would flood the log (and the disk under it).
+    server_log = logging.getLogger("aiohttp.server")
+    server_log.filters[:] = [s for s in server_log.filters if not isinstance(s, RateLimit)]
+    server_log.addFilter(RateLimit(_CLIENT_ERROR_EVERY_S))
     return handler
+
+
+_CLIENT_ERROR_EVERY_S = 10.0
+
+
+class RateLimit(logging.Filter):
+    """Lets one record through per `every_s` seconds; the next one says how many were
+    dropped meanwhile. For loggers that clients can drive (malformed requests)."""
+
+    def __init__(self, every_s: float, clock=time.monotonic) -> None:
+        super().__init__()
+        self._every, self._clock = every_s, clock
+        self._next = float("-inf")
+        self.suppressed = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = self._clock()
+        if now < self._next:
+            self.suppressed += 1
+            return False
+        self._next = now + self._every
+        if self.suppressed:
+            record.suppressed = self.suppressed  # shown as an extra by both formatters
+            self.suppressed = 0
+        return True

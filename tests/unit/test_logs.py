@@ -10,7 +10,7 @@ import pytest
 from aiohttp.http_exceptions import BadHttpMessage
 
 from agent.config import LoggingConfig
-from agent.logs import setup_logging
+from agent.logs import RateLimit, setup_logging
 
 pytestmark = pytest.mark.unit
 
@@ -70,3 +70,24 @@ def test_secrets_are_masked_in_messages_extras_and_tracebacks(restore_root, fmt)
     assert "Error handling request from 127.0.0.1" in out and "BadHttpMessage" in out
     for secret in ("configured-key-1", "sk-raw-2", "urlpass-3"):
         assert secret not in out
+
+
+def test_rate_limit_lets_one_record_through_per_interval_and_counts_the_rest():
+    now = [0.0]
+    limit = RateLimit(10.0, clock=lambda: now[0])
+    logger = logging.getLogger("test.ratelimit")
+    rec = lambda: logger.makeRecord(logger.name, logging.ERROR, __file__, 1, "bad", None, None)  # noqa: E731
+    assert limit.filter(rec())
+    assert [limit.filter(rec()) for _ in range(5)] == [False] * 5
+    now[0] = 10.0
+    passed = rec()
+    assert limit.filter(passed) and passed.suppressed == 5
+
+
+def test_setup_logging_rate_limits_aiohttp_server_errors():
+    stream = io.StringIO()
+    setup_logging(LoggingConfig(format="json"), stream=stream)
+    server = logging.getLogger("aiohttp.server")
+    for _ in range(50):
+        server.error("Error handling request from 127.0.0.1")
+    assert stream.getvalue().count("Error handling request") == 1
