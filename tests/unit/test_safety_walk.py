@@ -8,7 +8,7 @@ from agent.record import OP_CHAT, OP_COMPLETION, OP_EMBEDDINGS
 from agent.safety.config import SafetyConfig
 from agent.safety.engine import SafetyEngine
 from agent.safety.stage import SafetyStage
-from agent.safety.walk import request_walk
+from agent.safety.walk import MAX_DEPTH, request_walk
 from tests.records import make_record
 
 pytestmark = pytest.mark.unit
@@ -187,3 +187,13 @@ def test_media_and_token_ids_are_not_text():
     d = SafetyEngine(SafetyConfig(actions={"secret": "redact"})).inspect_request(body, OP_CHAT)
     assert d.verdicts == () and body["messages"][0]["content"][0]["image_url"]["url"] == url
     assert [s[1] for s in request_walk({"prompt": [[1, 2], [3]]}, OP_COMPLETION).slots] == []
+
+
+def test_nesting_past_the_walk_depth_is_reported_as_truncated():
+    deep: dict = {"v": f"key {KEY}"}
+    for _ in range(MAX_DEPTH + 1):
+        deep = {"k": deep}
+    body = _chat(chat_template_kwargs=deep)
+    assert request_walk(body, OP_CHAT).too_deep
+    d = SafetyEngine(SafetyConfig()).inspect_request(body, OP_CHAT)
+    assert [(v.filter, v.action) for v in d.verdicts] == [("scan.truncated", "flag")]
