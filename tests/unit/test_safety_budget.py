@@ -166,3 +166,27 @@ async def test_a_big_response_is_checked_on_the_scan_thread_too():
     sent = orjson.loads(await task)["choices"][0]["message"]["content"]
     assert sent.startswith("[REDACTED:pii.card]") and "4111" not in sent
     await stage.close()
+
+
+def test_scans_on_several_threads_at_once_each_use_their_own_scratch_space():
+    """The event loop and the scan thread scan at once (Hyperscan releases the GIL): a
+    shared scratch space made every scan but one fail with ScratchInUseError."""
+    engine = SafetyEngine(SafetyConfig())
+    text = "mail a@b.co or 4111 1111 1111 1111\n" * 20_000
+    results: list = []
+    start = threading.Barrier(4)
+
+    def scan():
+        start.wait()
+        try:
+            results.append(len(engine.scan(text)))
+        except Exception as err:  # noqa: BLE001 (the failure is what is asserted on)
+            results.append(repr(err))
+
+    threads = [threading.Thread(target=scan) for _ in range(3)]
+    for t in threads:
+        t.start()
+    scan()
+    for t in threads:
+        t.join()
+    assert results == [40_000] * 4
