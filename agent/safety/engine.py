@@ -177,8 +177,10 @@ class SafetyEngine:
         budget.truncated = too_deep  # text nested past walk.MAX_DEPTH went unscanned too
         for slot in found:
             text = slots.read(slot)
-            # Hits lie within the scanned head, so they index `text` as they are.
-            hits = self.scan(budget.take(text), direction)
+            head = budget.take(text)  # hits lie within it, so they index `text` as they are
+            if not head and budget.left <= 0 and budget.truncated:
+                break  # spent: nothing after this is scanned either
+            hits = self.scan(head, direction) if head else ()
             if not hits:
                 continue
             mask = []

@@ -81,8 +81,11 @@ class Walk:
         elif depth >= MAX_DEPTH:
             self.too_deep = True
         elif isinstance(value, list):
-            for i in range(len(value)):
-                self._value(value, i, depth + 1, keys, media)
+            for i, item in enumerate(value):  # strings and scalars without a call each
+                if isinstance(item, str):
+                    self.slots.append((value, i))
+                elif isinstance(item, dict | list):
+                    self._value(value, i, depth + 1, keys, media)
         else:
             for k in list(value):
                 if media and _skipped(value, k):

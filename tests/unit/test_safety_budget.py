@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from agent.metrics import new_registry
 from agent.record import OP_CHAT
-from agent.safety.budget import Budget
+from agent.safety.budget import PER_STRING_BYTES, Budget
 from agent.safety.config import SafetyConfig
 from agent.safety.engine import CUT_MARK, INPUT, SafetyEngine
 from agent.safety.request import OFFLOAD_BYTES
@@ -54,12 +54,28 @@ def verdicts(r):
 
 
 def test_take_cuts_at_the_budget_in_utf8_bytes_and_on_a_character_boundary():
-    b = Budget(10)
+    b = Budget(10, per_string=0)
     assert b.take("abcd") == "abcd" and not b.truncated
     assert b.take("ééé") == "ééé" and b.left == 0  # 6 bytes
     assert b.take("x") == "" and b.truncated and b.scanned == 10
-    b = Budget(5)
+    b = Budget(5, per_string=0)
     assert b.take("ééé") == "éé" and b.truncated and b.scanned == 5
+
+
+def test_each_string_costs_at_least_per_string_bytes():
+    b = Budget(100, per_string=40)
+    assert [b.take("x") for _ in range(4)] == ["x", "x", "x", ""]
+    assert b.truncated and b.scanned == 3
+
+
+def test_a_body_of_many_tiny_strings_is_scanned_only_within_the_budget():
+    seen: list[int] = []
+    engine = spy_engine(SafetyConfig(actions={"pii": "redact"}, max_scan_bytes=BUDGET), seen)
+    body = chat("hi")
+    body["chat_template_kwargs"] = {"notes": ["a"] * 100_000}
+    d = engine.inspect_request(body, OP_CHAT)
+    assert len(seen) <= BUDGET // PER_STRING_BYTES
+    assert ("scan.truncated", "flag") in {(v.filter, v.action) for v in d.verdicts}
 
 
 def test_an_inline_scan_over_budget_reads_at_most_the_budget_and_says_truncated():
