@@ -124,7 +124,8 @@ class SafetyStage:
     def start(self) -> None:
         """Take records off the request path from now on (call from the running loop)."""
         self._started = True
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="inferwatch-safety-scan")
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="inferwatch-safety-scan")
 
     def _complete_all(self, batch: list[tuple[RequestRecord, RequestSafety, Then]]) -> None:
         for record, state, then in batch:
@@ -145,7 +146,7 @@ class SafetyStage:
         try:
             record, verdicts = fut.result()
             self._count(verdicts)
-        except Exception:  # as in _complete_and_hand_on: the record goes on, text-free
+        except (Exception, asyncio.CancelledError):  # the record goes on, text-free
             log.exception("safety off-path check failed for %s", record.request_id)
             record = dataclasses.replace(record, prompt_text=None, completion_text=None)
         then(record)
