@@ -384,7 +384,8 @@ class Proxy:
 
     # ---- the generative endpoints --------------------------------------------------------
 
-    async def _read_json(self, request: web.Request) -> dict:
+    async def _read_json(self, request: web.Request) -> tuple[dict, int]:
+        """The request's JSON object and its size in bytes; 400/413/415 otherwise."""
         ctype = request.headers.get("Content-Type", "")
         if ctype.split(";", 1)[0].strip().lower() != "application/json":
             raise _Failure(
@@ -409,14 +410,14 @@ class Proxy:
             raise _Failure(400, errors.BAD_REQUEST, f"malformed JSON body: {err}") from None
         if not isinstance(body, dict):
             raise _Failure(400, errors.BAD_REQUEST, "JSON body must be an object")
-        return body
+        return body, len(raw)
 
     async def _genai(self, request: web.Request, ctx: _Ctx) -> web.StreamResponse:
-        body = await self._read_json(request)
+        body, size = await self._read_json(request)
         model = body.get("model")
         ctx.model = model if isinstance(model, str) else ""
         ctx.stream = body.get("stream") is True and ctx.operation != OP_EMBEDDINGS
-        self._check_request(ctx, body)
+        await self._check_request(ctx, body, size)
         client_wants_usage = True
         if ctx.stream:
             opts = body.get("stream_options")
@@ -443,12 +444,15 @@ class Proxy:
             else:
                 resp.close()
 
-    def _check_request(self, ctx: _Ctx, body: dict) -> None:
-        """Safety filters on the request: redacts `body` in place, or refuses it (400)."""
+    async def _check_request(self, ctx: _Ctx, body: dict, size: int) -> None:
+        """Safety filters on the request: redacts `body` in place, or refuses it (400).
+        A big body is scanned on the scan thread, so it cannot stall other requests."""
         if self.safety is None:
             return
         ctx.safety = self.safety.begin(ctx.operation)
-        block = ctx.safety.check_request(body) if ctx.safety is not None else None
+        if ctx.safety is None:
+            return
+        block = await ctx.safety.check_request_async(body, size)
         if block is not None:
             raise _Failure(400, POLICY_CODE, block.message, orjson.dumps(block.error()))
 
@@ -471,7 +475,7 @@ class Proxy:
             ctx.fail(resp.status, str(resp.status), payload[:512].decode("utf-8", "replace"))
         elif resp.content_type == "application/json":
             if ctx.safety is not None:
-                payload = ctx.safety.check_response(payload)
+                payload = await ctx.safety.check_response_async(payload)
             self._note_json(ctx, payload)
         headers = self._response_headers(resp, ctx)
         ctx.overhead_ns += _now() - t
