@@ -72,6 +72,12 @@ class StoreConfig(_Section):
         description="Records held in memory while the database cannot be written (disk full, "
         "locked); records beyond it are counted as dropped.",
     )
+    max_pending_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Approximate memory of the records held while the database cannot be "
+        "written; records beyond it are counted as dropped, as past `max_pending_records`.",
+    )
     max_batch: int = Field(5000, ge=1, description="Most records written in one transaction.")
     busy_timeout_ms: int = Field(
         2000, ge=0, description="How long a write waits for a lock held by another process."

@@ -95,6 +95,7 @@ class StoreWriter:
         self._next_stale = 0.0
         self._cond = threading.Condition()
         self._records: list[Entry] = []
+        self._bytes = 0  # approx_bytes of `_records`: count alone does not bound memory
         self._waiters: list[tuple[int, Future]] = []  # (records still to commit, future)
         self._ops: list[tuple[Callable, Future]] = []
         # Arrival of the oldest record not yet taken into a batch (None: none waits). A batch
@@ -176,7 +177,7 @@ class StoreWriter:
         False when the write failed and the records wait in memory). Future only if `wait`."""
         with self._cond:
             room = max(0, self._c.max_pending_records - len(self._records))
-            accepted = batch if len(batch) <= room else batch[:room]
+            accepted = self._fit(batch if len(batch) <= room else batch[:room])
             was = len(self._records)
             if self._first_at is None and accepted:
                 self._first_at = time.monotonic()
@@ -201,7 +202,7 @@ class StoreWriter:
         """Queue a record as its request ends, before its cost is known (O(1), no I/O).
         At the memory bound it is skipped: its final version is inserted when it comes."""
         with self._cond:
-            if len(self._records) >= self._c.max_pending_records:
+            if len(self._records) >= self._c.max_pending_records or not self._fit((record,)):
                 return
             if self._first_at is None:
                 self._first_at = time.monotonic()
@@ -406,8 +407,20 @@ class StoreWriter:
                     extra={"reason": r.reason, "error": r.error, "request_id": r.request_id},
                 )
 
+    def _fit(self, batch: Sequence[RequestRecord]) -> Sequence[RequestRecord]:
+        """The first records of `batch` that fit under `max_pending_bytes` (counted in)."""
+        limit, total = self._c.max_pending_bytes, self._bytes
+        for i, r in enumerate(batch):
+            total += r.approx_bytes()
+            if total > limit:
+                self._bytes = total - r.approx_bytes()
+                return batch[:i]
+        self._bytes = total
+        return batch
+
     def _committed(self, n: int, inserted: int) -> None:
         with self._cond:
+            self._bytes -= sum(r.approx_bytes() for r, _ in self._records[:n])
             del self._records[:n]
             self._taken_at = None
             self._failures = 0

@@ -128,6 +128,22 @@ async def test_full_database_holds_records_up_to_the_bound_then_counts_drops(sto
     await until(lambda: _value(registry, "inferwatch_store_records_written_total") == 100)
 
 
+async def test_held_records_are_bounded_by_bytes_too(store, tmp_path):
+    # Stand-in for a full disk, as above; records with captured text hit the byte bound
+    # long before the count bound.
+    mb = 1024 * 1024
+    writer, sink, registry = store(max_pending_records=100_000, max_pending_bytes=mb)
+    pages = writer.submit(lambda c: c.execute("PRAGMA page_count").fetchone()[0]).result()
+    writer.submit(lambda c: c.execute(f"PRAGMA max_page_count={pages}")).result()
+    big = [make_record(i, prompt_text="x" * (mb // 4 - 2000)) for i in range(6)]
+    result = await sink.export(big)
+    assert result.accepted == 4 and result.error == "memory_bound"
+    assert _value(registry, "inferwatch_store_records_dropped_total", reason="memory_bound") == 2
+    writer.submit(lambda c: c.execute("PRAGMA max_page_count=1073741823")).result()
+    await until(lambda: _value(registry, "inferwatch_store_records_written_total") == 4)
+    assert (await sink.export(big[4:])).accepted == 2  # the bytes were given back
+
+
 def test_newer_schema_is_refused(tmp_path):
     conn = schema.connect(str(tmp_path / "db"))
     schema.migrate(conn)
