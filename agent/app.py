@@ -9,15 +9,21 @@ import time
 import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
+from yarl import URL
 
 from agent import __version__
 from agent.config import Settings
 from agent.cost.wiring import attach_cost
+from agent.errors import error_response
 from agent.metrics import RequestMetrics, new_registry
 from agent.pipeline import RecordPipeline, Sink
-from agent.proxy import OPERATIONS, Proxy
+from agent.proxy import Proxy
 from agent.safety.wiring import install_safety
+from agent.server import start_listener
+from agent.server_admin import attach_admin
+from agent.server_inflight import InflightBytes
 from agent.store.wiring import attach_store
+from agent.tenancy import known_tenants
 from agent.upstream import Upstream
 from collectors.vllm import VLLMCollector
 from collectors.wiring import attach_collectors
@@ -41,9 +47,13 @@ class Agent:
         self.settings = settings
         self.started = time.time()
         self.registry, self.instruments = new_registry()
-        self.metrics = RequestMetrics(self.instruments, settings.metrics)
+        self.metrics = RequestMetrics(
+            self.instruments, settings.metrics, known_tenants(settings.tenants)
+        )
         p = settings.pipeline
-        self.pipeline = RecordPipeline(sinks or [], p.queue_size, p.batch_size, self.instruments)
+        self.pipeline = RecordPipeline(
+            sinks or [], p.queue_size, p.batch_size, self.instruments, p.max_bytes
+        )
         if settings.otel.endpoint:
             from agent.tracing import SpanSink  # the OTel SDK is only loaded when used
 
@@ -73,15 +83,24 @@ class Agent:
     def build_app(self) -> web.Application:
         """The aiohttp application: the proxied API plus /health and /metrics."""
         app = web.Application(client_max_size=self.settings.limits.max_body_bytes + 1)
-        app.router.add_get("/metrics", self.handle_metrics)
-        app.router.add_get("/health", self.handle_health)
-        app.router.add_get("/health/live", self.handle_live)
-        for path in OPERATIONS:
-            app.router.add_post(path, self.proxy.handle_genai)
-        app.router.add_route("*", "/{tail:.*}", self.proxy.handle_passthrough)
+        self._add_ops_routes(app)  # /metrics, /health: here, or 404 when the admin port has them
+        # Everything else goes to the proxy, which routes on the canonical path itself.
+        app.router.add_route("*", "/{tail:.*}", self.proxy.handle)
         app.on_startup.append(self._startup)
         app.on_cleanup.append(self._cleanup)
         return app
+
+    def _add_ops_routes(self, app: web.Application) -> None:
+        ops = {"/metrics": self.handle_metrics, "/health": self.handle_health}
+        ops["/health/live"] = self.handle_live
+        if self.settings.admin.listen is None:  # compatible default: on the API port
+            for path, handler in ops.items():
+                app.router.add_get(path, handler)
+            return
+        # The admin listener serves them; here they answer 404 for every method, and are
+        # never forwarded to the upstream (vLLM has a /metrics and /health of its own).
+        for path in ops:
+            app.router.add_route("*", path, _served_on_admin_port)
 
     async def _startup(self, app: web.Application) -> None:
         self.pipeline.start()
@@ -128,7 +147,7 @@ class Agent:
             },
             "upstream": {
                 "status": upstream,
-                "url": self.upstream.url,
+                "url": public_url(self.upstream.url),
                 "error": state.last_error,
                 "checked_at": state.checked_at,
             },
@@ -141,12 +160,27 @@ class Agent:
 
 
 async def serve(agent: Agent, host: str, port: int) -> web.AppRunner:
-    """Start listening; returns the runner (call `runner.cleanup()` to stop)."""
-    runner = web.AppRunner(agent.build_app(), handler_cancellation=True, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=1024)
-    await site.start()
-    return runner
+    """Start listening, and the admin listener when `admin.listen` is set; returns the
+    API runner (`runner.cleanup()` stops both)."""
+    settings = agent.settings
+    app = agent.build_app()
+    limits = settings.limits
+    inflight = InflightBytes(
+        limits.max_inflight_bytes, limits.max_body_bytes, agent.instruments, "api"
+    )
+    app.middlewares.append(inflight.middleware)
+    if settings.admin.listen is not None:
+        attach_admin(app, agent)
+    return await start_listener(app, host, port, limits, agent.instruments, "api")
+
+
+async def _served_on_admin_port(request: web.Request) -> web.Response:
+    return error_response(404, "not found on this port (see admin.listen)", "not_found")
+
+
+def public_url(url: str) -> str:
+    """`url` without its user and password, fit to show on /health."""
+    return str(URL(url).with_user(None))
 
 
 def bound_port(runner: web.AppRunner) -> int:

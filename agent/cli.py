@@ -13,13 +13,14 @@ from collections.abc import Callable
 import yaml
 
 from agent import __version__
-from agent.config import ConfigError, Settings, load_settings, masked_dict
+from agent.config import ConfigError, Settings, load_settings, masked_dict, secret_values
 from agent.shipping.cli import add_es_command
 from agent.store.wiring import add_store_flags, store_overrides
 from collectors.wiring import add_collector_flags, collector_overrides
 from serving.cli import SERVING_SUBCOMMANDS, add_up_flags, serving_overrides
 
 log = logging.getLogger("inferwatch.cli")
+VLLM_LOG = "vllm.log"  # the bundled vLLM's output, in the data folder
 
 
 def _listen(value: str) -> dict:
@@ -93,19 +94,70 @@ def cmd_up(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     from agent.logs import setup_logging
 
-    setup_logging(settings.logging)
+    secrets = secret_values(settings)
+    setup_logging(settings.logging, secrets)
+    try:
+        lock = _preflight(settings)
+    except CannotStart as err:
+        print(f"inferwatch: {err}", file=sys.stderr)
+        return err.status
+    with lock:  # held for the agent's life (the kernel drops it however the process ends)
+        return _up(settings, secrets, getattr(args, "demo", False))
+
+
+class CannotStart(Exception):
+    """An expected reason `up` cannot start: one line for the user, and the exit status."""
+
+    def __init__(self, message: object, status: int = 1) -> None:
+        super().__init__(str(message))
+        self.status = status
+
+
+def _preflight(settings: Settings):
+    """Everything checked before anything starts: a configured model folder (status 2),
+    then the data folder's lock and the listen port (status 1). Returns the held lock."""
+    from agent.datadir import DataDirBusy, lock_data_dir
+    from agent.startup import PortBusy, check_port_free
+
     if settings.upstream.url is None:
-        from serving.bundled import prepare
+        from serving.bundled import check_model
 
         try:
-            launch = prepare(settings.serving)
+            check_model(settings.serving)
         except FileNotFoundError as err:
-            print(f"inferwatch: {err}", file=sys.stderr)
-            return 2
+            raise CannotStart(err, status=2) from None
+    try:
+        lock = lock_data_dir(settings.store.dir)
+    except DataDirBusy as err:
+        raise CannotStart(err) from None
+    except OSError as err:
+        raise CannotStart(f"cannot use data folder {settings.store.dir}: {err}") from None
+    try:
+        check_port_free(settings.listen.host, settings.listen.port)
+        if settings.upstream.url is None:  # a fixed port for the bundled vLLM
+            serving = settings.serving
+            check_port_free(serving.host, serving.port, "set serving.port (0: any free port)")
+    except PortBusy as err:
+        lock.release()
+        raise CannotStart(err) from None
+    return lock
+
+
+def _up(settings: Settings, secrets: set[str], demo: bool) -> int:
+    if settings.upstream.url is not None:
         _install_uvloop()
-        return asyncio.run(_run_up(settings, launch.url, launch, getattr(args, "demo", False)))
+        return asyncio.run(_run_up(settings, settings.upstream.url))
+    from serving.bundled import prepare
+    from serving.vllm_log import VllmLog
+
+    try:
+        launch = prepare(settings.serving)
+    except FileNotFoundError as err:
+        print(f"inferwatch: {err}", file=sys.stderr)
+        return 2
+    output = VllmLog(settings.store.dir / VLLM_LOG, secrets)
     _install_uvloop()
-    return asyncio.run(_run_up(settings, settings.upstream.url))
+    return asyncio.run(_run_up(settings, launch.url, launch, demo, output))
 
 
 def _install_uvloop() -> None:
@@ -116,23 +168,37 @@ def _install_uvloop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-async def _run_up(settings: Settings, upstream_url: str, launch=None, demo=False) -> int:
+async def _run_up(
+    settings: Settings, upstream_url: str, launch=None, demo=False, output=None
+) -> int:
     from agent.app import Agent, bound_port, serve
+    from agent.startup import describe_bind_error, request_log_line, upstream_banner
 
     agent = Agent(settings, upstream_url)
     agent_url: list[str] = []
     if launch is not None:  # the bundled vLLM: supervised, the agent in front of it
         from serving.bundled import announce_ready, attach
 
-        attach(agent, settings.serving, launch, announce=announce_ready(agent_url, launch, demo))
-    runner = await serve(agent, settings.listen.host, settings.listen.port)
+        announce = announce_ready(
+            agent_url, launch, demo, request_log_line(settings), str(output.path)
+        )
+        attach(agent, settings.serving, launch, announce=announce, output=output)
+    host = settings.listen.host
+    try:
+        runner = await serve(agent, host, settings.listen.port)
+    except OSError as err:  # another process took the port since the check: rare race
+        # serve() has run the startup hooks already; a vLLM they started gets SIGTERM from
+        # the kernel as this process exits (its parent-death signal).
+        print(
+            f"inferwatch: {describe_bind_error(host, settings.listen.port, err)}", file=sys.stderr
+        )
+        return 1
     _freeze_startup_objects()
-    port = bound_port(runner)
-    agent_url.append(f"http://{settings.listen.host}:{port}")
-    log.info(
-        "agent listening",
-        extra={"listen": f"http://{settings.listen.host}:{port}", "upstream": upstream_url},
-    )
+    agent_url.append(f"http://{host}:{bound_port(runner)}")
+    log.info("agent listening", extra={"listen": agent_url[0], "upstream": upstream_url})
+    if launch is None:
+        up = agent.upstream.state.up
+        print(upstream_banner(agent_url[0], upstream_url, settings, up), flush=True)
     await wait_for_signal()
     log.info("shutting down")
     await runner.cleanup()

@@ -8,10 +8,21 @@ Nested keys in the environment use a double underscore:
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,7 +31,10 @@ from pydantic_settings import (
 )
 
 from agent.cost.config import CostConfig
+from agent.masking import argv_secrets, mask_argv, mask_url, url_secrets
+from agent.routes import RoutesConfig
 from agent.safety.config import SafetyConfig
+from agent.server_config import AdminConfig, ServerLimits
 from agent.shipping.config import ElasticsearchConfig
 from agent.store.config import StoreConfig
 from collectors.config import CollectorsConfig
@@ -62,12 +76,6 @@ class UpstreamConfig(_Section):
         "/health", description="Path probed to tell whether the upstream is up."
     )
     max_connections: int = Field(1024, ge=1, description="Pooled connections to the upstream.")
-    client: Literal["lean", "aiohttp"] = Field(
-        "lean",
-        description="HTTP client of the generative endpoints: `lean` (agent/httpclient.py, "
-        "httptools parsing, ~4x less CPU per request) or `aiohttp` (its full client). Other "
-        "paths and health probes always use aiohttp.",
-    )
 
     @field_validator("url")
     @classmethod
@@ -79,8 +87,8 @@ class UpstreamConfig(_Section):
         return v.rstrip("/")
 
 
-class LimitsConfig(_Section):
-    """Limits on what clients may send."""
+class LimitsConfig(ServerLimits):
+    """Limits on what clients may send (the connection limits are in ServerLimits)."""
 
     max_body_bytes: int = Field(
         16 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above it)."
@@ -94,8 +102,24 @@ class TenantsConfig(_Section):
     default: str = Field("default", description="Tenant of requests that name none.")
     api_keys: dict[str, SecretStr] = Field(
         default_factory=dict,
-        description="Map of tenant name to its bearer API key (the key is never stored or logged).",
+        description="Map of tenant name to its bearer API key (the key is never stored or "
+        "logged). When set, the key decides the tenant and the header is not trusted.",
     )
+    require_key: bool = Field(
+        False,
+        description="Answer 401 to requests without a key from `api_keys` (needs `api_keys`).",
+    )
+    known: list[str] = Field(
+        default_factory=list,
+        description="Tenants whose names always keep their own metric label (those of "
+        "`api_keys` always do); others share the `metrics.max_tenants` slots, then `other`.",
+    )
+
+    @model_validator(mode="after")
+    def _key_needed(self) -> TenantsConfig:
+        if self.require_key and not self.api_keys:
+            raise ValueError("require_key needs api_keys")
+        return self
 
 
 class MetricsConfig(_Section):
@@ -122,11 +146,13 @@ class OtelConfig(_Section):
 
 
 class LoggingConfig(_Section):
-    """The agent's own logs (JSON lines on stderr)."""
+    """The agent's own logs, on stderr."""
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
-    format: Literal["json", "text"] = Field(
-        "json", description="`json` lines, or `text` for humans."
+    format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        description="`text`: one human-readable line per event (time, level, message, "
+        "key=value extras); `json`: JSON lines; `auto`: text when stderr is a terminal, else JSON.",
     )
 
 
@@ -137,6 +163,12 @@ class PipelineConfig(_Section):
         100_000, ge=1, description="Records held in memory before new ones are counted as dropped."
     )
     batch_size: int = Field(512, ge=1, description="Records handed to each sink at once.")
+    max_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Approximate memory of the records held in the queue; past it new records "
+        "are counted as dropped (`queue_bytes`), as past `queue_size`.",
+    )
 
 
 class Settings(BaseSettings):
@@ -149,6 +181,8 @@ class Settings(BaseSettings):
     listen: ListenConfig = Field(default_factory=ListenConfig)
     upstream: UpstreamConfig = Field(default_factory=UpstreamConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    routes: RoutesConfig = Field(default_factory=RoutesConfig)
+    admin: AdminConfig = Field(default_factory=AdminConfig)
     tenants: TenantsConfig = Field(default_factory=TenantsConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     otel: OtelConfig = Field(default_factory=OtelConfig)
@@ -166,12 +200,72 @@ class ConfigError(Exception):
     """The configuration is invalid; the message names each bad field and why."""
 
 
-def _format_errors(err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "(root)"
-        lines.append(f"  {where}: {e['msg']}")
+_ENV_PREFIX = "INFERWATCH_"
+_ENV_NESTING = "__"
+
+
+def _env_name(loc: tuple) -> str:
+    return _ENV_PREFIX + _ENV_NESTING.join(str(p) for p in loc).upper()
+
+
+def _from_env(loc: tuple, environ: Mapping[str, str]) -> str | None:
+    """The environment variable that supplied the key at `loc`, if one did."""
+    for depth in range(len(loc), 0, -1):  # a whole section may come as one JSON variable
+        name = _env_name(loc[:depth])
+        if any(k.upper() == name for k in environ):
+            return name
+    return None
+
+
+def _valid_keys(loc: tuple) -> list[str]:
+    """The keys the config model accepts beside the last element of `loc`."""
+    model: Any = Settings
+    for part in loc[:-1]:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = field.annotation
+    return list(getattr(model, "model_fields", {}))
+
+
+def _suggestion(loc: tuple, from_env: bool) -> str:
+    close = difflib.get_close_matches(str(loc[-1]), _valid_keys(loc), n=1, cutoff=0.6)
+    if not close:
+        return ""
+    fixed = (*loc[:-1], close[0])
+    shown = _env_name(fixed) if from_env else ".".join(str(p) for p in fixed)
+    return f"; did you mean {shown}?"
+
+
+def _describe(err: dict, environ: Mapping[str, str]) -> str:
+    loc = tuple(err["loc"])
+    where = ".".join(str(p) for p in loc) or "(root)"
+    env = _from_env(loc, environ) if loc else None
+    source = f" (from environment variable {env})" if env else ""
+    if err["type"] != "extra_forbidden":
+        return f"  {where}{source}: {err['msg']}"
+    return f"  {where}{source}: unknown key{_suggestion(loc, env is not None)}"
+
+
+def _format_errors(err: ValidationError, environ: Mapping[str, str]) -> str:
+    lines = [_describe(e, environ) for e in err.errors()]
     return "invalid configuration:\n" + "\n".join(lines)
+
+
+def _unknown_env_sections(environ: Mapping[str, str]) -> list[str]:
+    """`INFERWATCH_X__Y` variables whose section `x` does not exist. pydantic-settings
+    ignores them silently; the `__` shows they were meant as configuration (other
+    `INFERWATCH_*` names, used by tests and tools, have none)."""
+    lines = []
+    for name in sorted(environ):
+        parts = name.upper().removeprefix(_ENV_PREFIX).lower().split(_ENV_NESTING)
+        if not name.upper().startswith(_ENV_PREFIX) or len(parts) < 2:
+            continue
+        if parts[0] not in Settings.model_fields:
+            close = difflib.get_close_matches(parts[0], list(Settings.model_fields), n=1)
+            hint = f"; did you mean {_env_name((close[0], *parts[1:]))}?" if close else ""
+            lines.append(f"  {parts[0]} (from environment variable {name}): unknown key{hint}")
+    return lines
 
 
 def load_settings(
@@ -199,15 +293,55 @@ def load_settings(
                 sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
             return tuple(sources)
 
+    environ = dict(os.environ)
+    if bad_env := _unknown_env_sections(environ):
+        raise ConfigError("invalid configuration:\n" + "\n".join(bad_env))
     try:
         loaded = _Loader(**(overrides or {}))
     except ValidationError as err:
-        raise ConfigError(_format_errors(err)) from None
+        raise ConfigError(_format_errors(err, environ)) from None
     except Exception as err:  # YAML syntax errors and the like
         raise ConfigError(f"cannot read config {path}: {err}") from None
     return Settings.model_validate(loaded.model_dump())
 
 
 def masked_dict(settings: Settings) -> dict[str, Any]:
-    """The settings as plain data with every secret replaced by `********`."""
-    return settings.model_dump(mode="json")  # SecretStr dumps as '**********' in json mode
+    """The settings as plain data with every secret replaced by `********`: secret fields,
+    the password of every URL, and secret flags in `serving.extra_args`."""
+    data = settings.model_dump(mode="json")  # SecretStr dumps as '**********' in json mode
+    return _mask_values(data)
+
+
+def _mask_values(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _mask_values(v) for k, v in value.items()}
+    if isinstance(value, list):
+        if all(isinstance(v, str) for v in value):
+            return mask_argv(value)  # argument lists (serving.extra_args)
+        return [_mask_values(v) for v in value]
+    if isinstance(value, str) and "://" in value:
+        return mask_url(value)
+    return value
+
+
+def secret_values(settings: Settings) -> set[str]:
+    """Every secret the settings hold, in clear: masked wherever it might be printed
+    (the agent's logs, vLLM's output)."""
+    found: set[str] = set()
+    _collect_secrets(settings, found)
+    return found
+
+
+def _collect_secrets(value: Any, found: set[str]) -> None:
+    if isinstance(value, SecretStr):
+        found.add(value.get_secret_value())
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _collect_secrets(getattr(value, name), found)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _collect_secrets(v, found)
+    elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        found.update(argv_secrets(value))
+    elif isinstance(value, str):
+        found.update(url_secrets(value))

@@ -30,6 +30,11 @@ from prometheus_client.utils import floatToGoString
 
 
 def _escape(value: str) -> str:
+    # A value that UTF-8 cannot encode (aiohttp decodes a non-UTF-8 header byte as a lone
+    # surrogate, '\udcff') is written with Python's backslash escapes, which the escaping
+    # below then makes literal: the series shows `t\\udcff` and every scrape still renders.
+    if not value.isascii():
+        value = value.encode("utf-8", "backslashreplace").decode("utf-8")
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
@@ -243,8 +248,19 @@ class AgentRegistry(CollectorRegistry):
         out: list[str] = []
         for family in self._fast.values():
             family.render(out)
-        rest = generate_latest(_Slow(self))
-        return "".join(out).encode() + rest
+        # backslashreplace: a safety net for text that did not pass through `_escape`
+        # (help texts); a scrape must never fail on one unencodable character.
+        return "".join(out).encode("utf-8", "backslashreplace") + _render_slow(self)
+
+
+def _render_slow(registry: AgentRegistry) -> bytes:
+    """prometheus_client's rendering of the other collectors. It encodes strictly, so a
+    label value it cannot encode (e.g. from a scraped upstream page) is cleaned and the
+    page rendered again; the common case costs nothing extra."""
+    try:
+        return generate_latest(_Slow(registry))
+    except UnicodeEncodeError:
+        return generate_latest(_Cleaned(_Slow(registry)))
 
 
 class _Slow:
@@ -255,3 +271,23 @@ class _Slow:
 
     def collect(self) -> Iterable[Metric]:
         return CollectorRegistry.collect(self._registry)
+
+
+def _clean(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+class _Cleaned:
+    """A view of a registry whose metric texts and label values all encode as UTF-8."""
+
+    def __init__(self, source) -> None:
+        self._source = source
+
+    def collect(self) -> Iterable[Metric]:
+        for metric in self._source.collect():
+            metric.documentation = _clean(metric.documentation)
+            metric.samples = [
+                s._replace(labels={k: _clean(v) for k, v in s.labels.items()})
+                for s in metric.samples
+            ]
+            yield metric

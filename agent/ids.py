@@ -7,7 +7,6 @@ import re
 import time
 
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 def new_request_id() -> str:
@@ -25,13 +24,6 @@ def new_request_id() -> str:
     tail[0] = 0x70 | tail[0] & 0x0F  # version 7
     tail[2] = 0x80 | tail[2] & 0x3F  # variant 0b10
     return ((time.time_ns() // 1_000_000).to_bytes(6, "big") + tail).hex()
-
-
-def request_id_from(header: str | None) -> str:
-    """Honour a client's `x-request-id` when it is a sane token, else make one."""
-    if header and _SAFE_ID.match(header):
-        return header
-    return new_request_id()
 
 
 def trace_ids(traceparent: str | None) -> tuple[str, str | None]:

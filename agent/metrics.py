@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import disable_created_metrics
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
@@ -37,9 +39,11 @@ def new_registry(specs: dict[str, MetricSpec] | None = None) -> tuple[AgentRegis
 class RequestMetrics:
     """Turns finished `RequestRecord`s into observations. Pure memory; safe on the request path."""
 
-    def __init__(self, instruments: dict, config: MetricsConfig) -> None:
+    def __init__(
+        self, instruments: dict, config: MetricsConfig, known_tenants: Iterable[str] = ()
+    ) -> None:
         self._i = instruments
-        self._tenant = LabelCap(config.max_tenants)
+        self._tenant = LabelCap(config.max_tenants, known_tenants)
         self._model = LabelCap(config.max_models)
         self.in_flight = instruments["inferwatch_requests_in_flight"]
 
@@ -64,7 +68,9 @@ class RequestMetrics:
         ttft = r.ttft_s
         if ttft is not None:
             i["gen_ai_server_time_to_first_token_seconds"].labels(model, op, tenant).observe(ttft)
-        tpot = r.tpot_s
+        # Only where the agent saw tokens arrive one after another: a non-streamed response
+        # comes whole, its "first token" at its end, so its figure would be ~0 s (issue 15).
+        tpot = r.tpot_s if r.stream else None
         if tpot is not None:
             i["gen_ai_server_time_per_output_token_seconds"].labels(model, op, tenant).observe(tpot)
         usage = i["gen_ai_client_token_usage"]

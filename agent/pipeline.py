@@ -49,10 +49,19 @@ class Sink(Protocol):
 class RecordPipeline:
     """Bounded in-memory queue of records plus the task that feeds the sinks."""
 
-    def __init__(self, sinks: Sequence[Sink], queue_size: int, batch_size: int, instruments: dict):
+    def __init__(
+        self,
+        sinks: Sequence[Sink],
+        queue_size: int,
+        batch_size: int,
+        instruments: dict,
+        max_bytes: int = 256 * 1024 * 1024,
+    ):
         self._sinks = list(sinks)
         self._queue: asyncio.Queue[RequestRecord] = asyncio.Queue(maxsize=queue_size)
         self._batch_size = batch_size
+        # Count alone does not bound memory: a record with captured text can be megabytes.
+        self._max_bytes, self._bytes = max_bytes, 0
         self._dropped = instruments["inferwatch_records_dropped_total"]
         self._failures = instruments["inferwatch_sink_export_failures_total"]
         instruments["inferwatch_records_queued"].set_function(self._queue.qsize)
@@ -63,14 +72,25 @@ class RecordPipeline:
         self._sinks.append(sink)
 
     def submit(self, record: RequestRecord) -> bool:
-        """Enqueue a record without waiting. Returns False (and counts it) when the queue is full."""
+        """Enqueue a record without waiting. Returns False (and counts it) when the queue is
+        full, by count or by bytes."""
+        size = record.approx_bytes()
+        if self._bytes + size > self._max_bytes:
+            return self._drop(record, "queue_bytes")
         try:
             self._queue.put_nowait(record)
-            return True
         except asyncio.QueueFull:
-            self._dropped.labels("queue_full").inc()
-            log.error("record queue full; record dropped", extra={"request_id": record.request_id})
-            return False
+            return self._drop(record, "queue_full")
+        self._bytes += size
+        return True
+
+    def _drop(self, record: RequestRecord, reason: str) -> bool:
+        self._dropped.labels(reason).inc()
+        log.error("record queue full; record dropped", extra={"request_id": record.request_id})
+        return False
+
+    def _taken(self, batch: list[RequestRecord]) -> None:
+        self._bytes -= sum(r.approx_bytes() for r in batch if r is not _STOP)
 
     def start(self) -> None:
         """Start the background consumer task on the running loop."""
@@ -86,6 +106,7 @@ class RecordPipeline:
             batch = [await queue.get()]
             while len(batch) < self._batch_size and not queue.empty():
                 batch.append(queue.get_nowait())
+            self._taken(batch)
             stop = batch[-1] is _STOP  # nothing is queued after the sentinel
             if stop:
                 batch.pop()
@@ -109,6 +130,7 @@ class RecordPipeline:
         batch: list[RequestRecord] = []
         while not self._queue.empty():
             batch.append(self._queue.get_nowait())
+        self._taken(batch)
         if batch:
             await self._deliver(batch)
 

@@ -10,20 +10,21 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import aiohttp
 import orjson
 from aiohttp import web
+from yarl import URL
 
 from agent import errors
 from agent.config import Settings
 from agent.deadlines import Deadlines
-from agent.ids import new_span_id, request_id_from, trace_ids
+from agent.edge import EdgeError, canonical_path, check_headers, client_request_id
+from agent.ids import new_request_id, new_span_id, trace_ids
 from agent.metrics import RequestMetrics
 from agent.pipeline import RecordPipeline
 from agent.record import (
-    OP_CHAT,
-    OP_COMPLETION,
     OP_EMBEDDINGS,
     OP_OTHER,
     STATUS_CANCELLED,
@@ -31,6 +32,7 @@ from agent.record import (
     STATUS_OK,
     RequestRecord,
 )
+from agent.routes import FORWARD, MEASURE, Route, Router
 from agent.safety.engine import FINISH_BLOCKED, POLICY_CODE
 from agent.safety.request import RequestSafety
 from agent.safety.sse import SSEGuard
@@ -42,15 +44,15 @@ from agent.upstream import Upstream
 log = logging.getLogger("inferwatch.proxy")
 _now = time.monotonic_ns
 
-OPERATIONS = {
-    "/v1/chat/completions": OP_CHAT,
-    "/v1/completions": OP_COMPLETION,
-    "/v1/embeddings": OP_EMBEDDINGS,
-}
+# Never forwarded in either direction: the hop-by-hop headers of RFC 9110 section 7.6.1
+# (plus `Proxy-Connection`, which old clients still send), `Expect` (the agent answers
+# `100 Continue` itself: forwarded, the upstream's interim 100 would be taken for the
+# answer by a client that does not expect one), and what the agent sets itself.
 _HOP_BY_HOP = frozenset(
     h.lower()
     for h in (
         "Connection",
+        "Proxy-Connection",
         "Keep-Alive",
         "Proxy-Authenticate",
         "Proxy-Authorization",
@@ -58,6 +60,7 @@ _HOP_BY_HOP = frozenset(
         "Trailer",
         "Transfer-Encoding",
         "Upgrade",
+        "Expect",
         "Host",
         "Content-Length",
         "Accept-Encoding",
@@ -65,6 +68,19 @@ _HOP_BY_HOP = frozenset(
     )
 )
 OVERHEAD_HEADER = "x-inferwatch-overhead-ms"
+ROUTE_REFUSED = "route_refused"
+INTERNAL = "internal_error"
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"  # RFC 3986 pchar minus percent: kept as they are
+
+
+def _strip_hop_by_hop(headers) -> dict[str, str]:
+    """`headers` without hop-by-hop ones, including those named in `Connection` and
+    `Proxy-Connection` (a client may declare any header hop-by-hop there)."""
+    named = set(_HOP_BY_HOP)
+    for h in ("Connection", "Proxy-Connection"):
+        for value in headers.getall(h, ()):
+            named.update(t.strip().lower() for t in value.split(","))
+    return {k: v for k, v in headers.items() if k.lower() not in named}
 
 
 class _Failure(Exception):
@@ -104,6 +120,8 @@ class _Ctx:
     extra: dict = field(default_factory=dict)
     safety: RequestSafety | None = None
     stream_done: bool = False  # the client has the stream's `[DONE]`: a hang-up now is no cancel
+    prepared: bool = False  # the status line went out: `http_status` is final
+    client_request_id: str | None = None
 
     def fail(self, status: int, err_type: str, message: str) -> None:
         self.status, self.http_status = STATUS_ERROR, status
@@ -143,6 +161,7 @@ class _Ctx:
             overhead_ns=self.overhead_ns,
             extra=self.extra,
             parent_span_id=self.parent_span,
+            client_request_id=self.client_request_id,
         )
 
 
@@ -186,6 +205,7 @@ class Proxy:
         self._metrics = metrics
         self._pipeline = pipeline
         self._tenants = TenantResolver(settings.tenants)
+        self._router = Router(settings.routes)
         self._timeouts = settings.upstream.timeouts
         self._max_body = settings.limits.max_body_bytes
         self._deadlines = Deadlines()  # first-byte and body limits (asyncio.timeout costs more)
@@ -202,48 +222,30 @@ class Proxy:
         # The safety stage (agent.safety.wiring.install_safety sets it), or None.
         self.safety: SafetyStage | None = None
 
-    # ---- entry points -------------------------------------------------------------------
+    # ---- entry point --------------------------------------------------------------------
 
-    async def handle_genai(self, request: web.Request) -> web.StreamResponse:
-        """POST /v1/chat/completions, /v1/completions, /v1/embeddings."""
-        ctx = self._begin(request, OPERATIONS[request.path])
-        return await self._serve(request, ctx, self._genai)
-
-    async def handle_passthrough(self, request: web.Request) -> web.StreamResponse:
-        """Any other path (GET /v1/models, /tokenize, ...): forwarded as is, streamed back."""
-        ctx = self._begin(request, OP_OTHER)
-        return await self._serve(request, ctx, self._passthrough)
-
-    # ---- shared frame -------------------------------------------------------------------
-
-    def _begin(self, request: web.Request, operation: str) -> _Ctx:
-        h = request.headers
-        trace_id, parent = trace_ids(h.get("traceparent"))
-        return _Ctx(
-            start_ns=_now(),
-            wall=time.time(),
-            request_id=request_id_from(h.get("x-request-id")),
-            trace_id=trace_id,
-            parent_span=parent,
-            span_id=new_span_id(),
-            tenant=self._tenants.resolve(h),
-            operation=operation,
-            path=request.path,
-        )
-
-    async def _serve(self, request: web.Request, ctx: _Ctx, inner) -> web.StreamResponse:
-        gauge = self._metrics.in_flight.labels(ctx.operation)
-        gauge.inc()
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Every proxied request: cleaned and routed once on its canonical path, then
+        measured (chat, completions, embeddings), forwarded (the passthrough allow-list)
+        or refused. Each leaves one record whose status is what the client got."""
+        ctx = self._begin(request)
+        gauge = None
         try:
-            return await inner(request, ctx)
-        except _Failure as f:
-            ctx.fail(f.status, f.err_type, f.message)
-            if f.body is not None:
-                headers = {"x-request-id": ctx.request_id}
-                return web.Response(
-                    status=f.status, body=f.body, content_type="application/json", headers=headers
-                )
-            return self._error(ctx, f.status, f.message, f.err_type)
+            route = self._admit(request, ctx)
+            gauge = self._metrics.in_flight.labels(ctx.operation)
+            gauge.inc()
+            if route.kind == MEASURE:
+                return await self._genai(request, ctx)
+            if route.kind == FORWARD:
+                return await self._passthrough(request, ctx)
+            raise _Failure(route.status, ROUTE_REFUSED, route.reason)
+        except (EdgeError, _Failure) as f:
+            return self._refuse(ctx, f.status, f.err_type, f.message, getattr(f, "body", None))
+        except web.HTTPException as exc:  # aiohttp's own answers (a body over its limit: 413)
+            ctx.fail(exc.status, errors.BAD_REQUEST, exc.reason)
+            if exc.status == 413:
+                ctx.error_type = errors.BODY_TOO_LARGE
+            return self._refuse(ctx, exc.status, ctx.error_type, exc.reason, None)
         except (asyncio.CancelledError, ConnectionResetError):
             # Clients (the openai SDK) hang up once they read `[DONE]`, sometimes before the
             # upstream's last bytes reach the agent: such a stream was served in full.
@@ -252,8 +254,11 @@ class Proxy:
                 ctx.error_message = "client disconnected"
                 ctx.http_status = 499  # nginx's code for 'client closed request'
             raise
+        except Exception as exc:
+            return self._internal(ctx, exc)
         finally:
-            gauge.dec()
+            if gauge is not None:
+                gauge.dec()
             record = ctx.freeze(_now())
             self._metrics.observe(record)
             if ctx.safety is not None and self.safety is not None:
@@ -261,14 +266,63 @@ class Proxy:
             else:
                 self.finish(record)
 
+    # ---- shared frame -------------------------------------------------------------------
+
+    def _begin(self, request: web.Request) -> _Ctx:
+        trace_id, parent = trace_ids(request.headers.get("traceparent"))
+        return _Ctx(
+            start_ns=_now(),
+            wall=time.time(),
+            request_id=new_request_id(),  # always the agent's: unique, the document `_id`
+            trace_id=trace_id,
+            parent_span=parent,
+            span_id=new_span_id(),
+            tenant=self._s.tenants.default,
+            operation=OP_OTHER,
+            path=_printable(request.raw_path.partition("?")[0]),
+        )
+
+    def _admit(self, request: web.Request, ctx: _Ctx) -> Route:
+        """Edge checks, tenant and route; raises `EdgeError` to refuse the request."""
+        ctx.path = canonical_path(request.raw_path.partition("?")[0])
+        check_headers(request.headers)
+        ctx.client_request_id = client_request_id(request.headers.get("x-request-id"))
+        ctx.tenant = self._tenants.resolve(request.headers)
+        route = self._router.route(request.method, ctx.path)
+        ctx.operation = route.operation
+        return route
+
+    def _refuse(
+        self, ctx: _Ctx, status: int, err_type: str, message: str, body: bytes | None
+    ) -> web.Response:
+        ctx.fail(status, err_type, message)
+        headers = {"x-request-id": ctx.request_id}
+        if body is not None:  # a ready error body (a safety block names its policy)
+            return web.Response(
+                status=status, body=body, content_type="application/json", headers=headers
+            )
+        return self._error(ctx, status, message, err_type)
+
+    def _internal(self, ctx: _Ctx, exc: Exception) -> web.StreamResponse:
+        """A fault of the agent itself: logged with its traceback, answered 500 when nothing
+        was sent yet; the record says so either way."""
+        log.exception("request failed inside the agent", extra={"request_id": ctx.request_id})
+        sent = ctx.prepared
+        ctx.fail(ctx.http_status if sent else 500, INTERNAL, f"{type(exc).__name__} in the agent")
+        if sent:
+            raise exc  # the status line is out: aiohttp closes the connection
+        return self._error(ctx, 500, "internal error in the agent", INTERNAL)
+
     def _error(self, ctx: _Ctx, status: int, message: str, err_type: str) -> web.Response:
         headers = {"x-request-id": ctx.request_id}
+        if status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
         if status == 503:
             headers["Retry-After"] = "5"
         return errors.error_response(status, message, err_type, headers)
 
     def _upstream_headers(self, request: web.Request, ctx: _Ctx) -> dict[str, str]:
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        headers = _strip_hop_by_hop(request.headers)
         headers["x-request-id"] = ctx.request_id
         headers["traceparent"] = f"00-{ctx.trace_id}-{ctx.span_id}-01"
         # Set here rather than through the session's `skip_auto_headers`, which makes aiohttp
@@ -277,26 +331,32 @@ class Proxy:
         return headers
 
     def _response_headers(self, resp: aiohttp.ClientResponse, ctx: _Ctx) -> dict[str, str]:
-        headers = {k: v for k, v in resp.headers.items() if k.lower() not in _HOP_BY_HOP}
+        headers = _strip_hop_by_hop(resp.headers)
+        # A value that is not UTF-8 text cannot be written back out: dropped, not a 500.
+        headers = {k: v for k, v in headers.items() if v.isprintable()}
         headers["x-request-id"] = ctx.request_id
         return headers
 
+    def _url(self, path: str, query: str = "") -> URL:
+        """The upstream URL of a canonical path, sent as built (no re-normalising)."""
+        url = self._up.url + quote(path, safe=_PATH_SAFE)
+        return URL(url + ("?" + query if query else ""), encoded=True)
+
     async def _open(
-        self, method: str, ctx: _Ctx, url: str, headers, data, path: str | None = None
+        self, method: str, ctx: _Ctx, url: URL, headers, data
     ) -> aiohttp.ClientResponse:
         """Send the request upstream and wait for its headers, mapping failures to 502/504.
-        With `path` (a body of bytes to POST), the lean client sends it when configured."""
+        Redirects are the client's business: followed here, a redirect could lead a
+        measured request to an unmeasured route or the agent to another host."""
         if self.gate is not None:
             blocked = self.gate()
             if blocked is not None:
                 raise blocked
-        lean = self._up.lean if path is not None else None
         try:
             with self._deadlines.limit(self._timeouts.first_byte_s):
-                if lean is not None:
-                    resp = await lean.request(method, path, headers, data)
-                else:
-                    resp = await self._up.session.request(method, url, headers=headers, data=data)
+                resp = await self._up.session.request(
+                    method, url, headers=headers, data=data, allow_redirects=False
+                )
         except aiohttp.ConnectionTimeoutError:
             # Checked first: aiohttp's connect timeout is also a TimeoutError.
             self._up.mark(False, "connect timeout")
@@ -314,13 +374,18 @@ class Proxy:
             raise _Failure(
                 502, errors.UPSTREAM_UNAVAILABLE, f"upstream unavailable: {err}"
             ) from None
+        except aiohttp.ClientError as err:  # a response aiohttp refused: too many headers...
+            raise _Failure(
+                502, errors.UPSTREAM_PROTOCOL, f"upstream response refused: {err}"
+            ) from None
         if self._up.state.up is not True:
             self._up.mark(True)
         return resp
 
     # ---- the generative endpoints --------------------------------------------------------
 
-    async def _read_json(self, request: web.Request) -> dict:
+    async def _read_json(self, request: web.Request) -> tuple[dict, int]:
+        """The request's JSON object and its size in bytes; 400/413/415 otherwise."""
         ctype = request.headers.get("Content-Type", "")
         if ctype.split(";", 1)[0].strip().lower() != "application/json":
             raise _Failure(
@@ -329,7 +394,10 @@ class Proxy:
         if request.content_length is not None and request.content_length > self._max_body:
             raise _Failure(413, errors.BODY_TOO_LARGE, f"request body over {self._max_body} bytes")
         try:
-            raw = await request.content.read(self._max_body + 1)
+            # The whole body: `content.read(n)` returns only what has arrived so far, which
+            # cut a body sent in pieces short (a 400 "malformed JSON" to a valid request).
+            # The app's client_max_size (max_body + 1) bounds a chunked body as it comes.
+            raw = await request.read()
         except aiohttp.web.HTTPRequestEntityTooLarge:
             raise _Failure(
                 413, errors.BODY_TOO_LARGE, f"request body over {self._max_body} bytes"
@@ -342,14 +410,14 @@ class Proxy:
             raise _Failure(400, errors.BAD_REQUEST, f"malformed JSON body: {err}") from None
         if not isinstance(body, dict):
             raise _Failure(400, errors.BAD_REQUEST, "JSON body must be an object")
-        return body
+        return body, len(raw)
 
     async def _genai(self, request: web.Request, ctx: _Ctx) -> web.StreamResponse:
-        body = await self._read_json(request)
+        body, size = await self._read_json(request)
         model = body.get("model")
         ctx.model = model if isinstance(model, str) else ""
         ctx.stream = body.get("stream") is True and ctx.operation != OP_EMBEDDINGS
-        self._check_request(ctx, body)
+        await self._check_request(ctx, body, size)
         client_wants_usage = True
         if ctx.stream:
             opts = body.get("stream_options")
@@ -363,8 +431,7 @@ class Proxy:
         if self.on_begin is not None:
             self.on_begin(ctx.request_id, ctx.start_ns, ctx.tenant, ctx.model, ctx.stream)
         ctx.overhead_ns = _now() - ctx.start_ns
-        path = request.path
-        resp = await self._open("POST", ctx, self._up.url + path, headers, data, path)
+        resp = await self._open("POST", ctx, self._url(ctx.path), headers, data)
         try:
             if ctx.stream and resp.content_type == "text/event-stream":
                 return await self._relay_sse(request, ctx, resp, drop_usage=not client_wants_usage)
@@ -377,12 +444,15 @@ class Proxy:
             else:
                 resp.close()
 
-    def _check_request(self, ctx: _Ctx, body: dict) -> None:
-        """Safety filters on the request: redacts `body` in place, or refuses it (400)."""
+    async def _check_request(self, ctx: _Ctx, body: dict, size: int) -> None:
+        """Safety filters on the request: redacts `body` in place, or refuses it (400).
+        A big body is scanned on the scan thread, so it cannot stall other requests."""
         if self.safety is None:
             return
         ctx.safety = self.safety.begin(ctx.operation)
-        block = ctx.safety.check_request(body) if ctx.safety is not None else None
+        if ctx.safety is None:
+            return
+        block = await ctx.safety.check_request_async(body, size)
         if block is not None:
             raise _Failure(400, POLICY_CODE, block.message, orjson.dumps(block.error()))
 
@@ -405,7 +475,7 @@ class Proxy:
             ctx.fail(resp.status, str(resp.status), payload[:512].decode("utf-8", "replace"))
         elif resp.content_type == "application/json":
             if ctx.safety is not None:
-                payload = ctx.safety.check_response(payload)
+                payload = await ctx.safety.check_response_async(payload)
             self._note_json(ctx, payload)
         headers = self._response_headers(resp, ctx)
         ctx.overhead_ns += _now() - t
@@ -446,6 +516,7 @@ class Proxy:
         ctx.http_status = resp.status
         ctx.overhead_ns += _now() - t
         out.headers[OVERHEAD_HEADER] = f"{ctx.overhead_ns / 1e6:.3f}"
+        ctx.prepared = True
         await out.prepare(request)
         watch = _IdleWatch(self._timeouts.idle_s, resp)
         try:
@@ -513,7 +584,10 @@ class Proxy:
         if request.content_length and request.content_length > self._max_body:
             raise _Failure(413, errors.BODY_TOO_LARGE, f"request body over {self._max_body} bytes")
         data = await request.read() if request.body_exists else None
-        url = self._up.url + request.rel_url.path_qs
+        query = request.raw_path.partition("?")[2]
+        if not query.isprintable():
+            raise EdgeError(400, errors.BAD_REQUEST, "query must be printable text")
+        url = self._url(ctx.path, query)
         ctx.overhead_ns = _now() - ctx.start_ns
         resp = await self._open(
             request.method, ctx, url, self._upstream_headers(request, ctx), data
@@ -526,6 +600,7 @@ class Proxy:
             out = web.StreamResponse(status=resp.status, headers=self._response_headers(resp, ctx))
             ctx.overhead_ns += _now() - t
             out.headers[OVERHEAD_HEADER] = f"{ctx.overhead_ns / 1e6:.3f}"
+            ctx.prepared = True
             await out.prepare(request)
             watch = _IdleWatch(self._timeouts.idle_s, resp)
             try:
@@ -540,3 +615,9 @@ class Proxy:
             return out
         finally:
             resp.release()
+
+
+def _printable(text: str, limit: int = 512) -> str:
+    """`text` safe to keep and encode anywhere (a raw path before it was checked)."""
+    text = text[:limit]
+    return text if text.isprintable() else text.encode("utf-8", "backslashreplace").decode()

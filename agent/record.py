@@ -22,6 +22,12 @@ OP_COMPLETION = "text_completion"
 OP_EMBEDDINGS = "embeddings"
 OP_OTHER = "other"
 
+# Values of `RequestRecord.cost_status` (None: no cost engine ran).
+COST_FINAL = "final"  # every moment of the request was metered: `cost_amount` is its cost
+# Some of it no meter covered (vLLM's processes not found, a collector failing, NVML gone):
+# `cost_amount` is the metered part only, a lower bound (0.0 when nothing was metered).
+COST_UNMETERED = "unmetered"
+
 
 @dataclass(frozen=True, slots=True)
 class SafetyVerdict:
@@ -70,6 +76,7 @@ class RequestRecord:
     cost_amount: float | None = None
     cost_device_seconds: float | None = None
     cost_joules: float | None = None
+    cost_status: str | None = None  # COST_* above
     # Prompt / completion text: only with capture switched on, and always redacted.
     prompt_text: str | None = None
     completion_text: str | None = None
@@ -92,10 +99,25 @@ class RequestRecord:
 
     @property
     def tpot_s(self) -> float | None:
-        """Mean time per output token after the first (OTel `time_per_output_token`)."""
-        if self.first_token_ns is None or not self.completion_tokens or self.completion_tokens < 2:
+        """Mean time per output token after the first (OTel `time_per_output_token`), for
+        streams only: a non-streamed answer arrives whole, so the agent sees no token times
+        (its `first_token_ns` is the end of the response)."""
+        if not self.stream or self.first_token_ns is None:
+            return None
+        if not self.completion_tokens or self.completion_tokens < 2:
             return None
         return (self.end_ns - self.first_token_ns) / 1e9 / (self.completion_tokens - 1)
+
+    def approx_bytes(self) -> int:
+        """Roughly the memory the record holds: fixed fields plus its variable text. For
+        byte bounds on queues; cheap (a few len() calls), not exact."""
+        n = 800 + len(self.model) + len(self.path) + len(self.tenant)
+        for text in (self.error_message, self.prompt_text, self.completion_text):
+            if text:
+                n += len(text)
+        for k, v in self.extra.items():
+            n += len(k) + len(str(v))
+        return n + 100 * len(self.safety)
 
     def to_dict(self) -> dict:
         """A plain dict of all fields (safety verdicts as dicts), for stores and shippers."""

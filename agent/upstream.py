@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import aiohttp
 
 from agent.config import UpstreamConfig
-from agent.httpclient import UpstreamClient
 
 log = logging.getLogger("inferwatch.upstream")
 
@@ -34,7 +33,6 @@ class Upstream:
         self.url = url.rstrip("/")
         self.state = UpstreamState()
         self._session: aiohttp.ClientSession | None = None
-        self._lean: UpstreamClient | None = None
         self._probe_lock = asyncio.Lock()
         self.on_state_change = None  # optional callback(bool)
 
@@ -53,16 +51,13 @@ class Upstream:
                     total=None, sock_connect=t.connect_s, connect=t.connect_s
                 ),
                 auto_decompress=True,
+                # aiohttp's defaults, named: an upstream sending more or longer headers gets
+                # a 502, and its connection is not reused.
+                max_line_size=8190,
+                max_field_size=8190,
+                max_headers=128,
             )
         return self._session
-
-    @property
-    def lean(self) -> UpstreamClient | None:
-        """The lean client of the generative endpoints, or None when configured off."""
-        if self._lean is None and self.config.client == "lean":
-            t = self.config.timeouts
-            self._lean = UpstreamClient(self.url, self.config.max_connections, t.connect_s)
-        return self._lean
 
     def mark(self, up: bool, error: str | None = None) -> None:
         """Record what a request or probe learned about the upstream."""
@@ -98,6 +93,3 @@ class Upstream:
         if self._session is not None:
             await self._session.close()
             self._session = None
-        if self._lean is not None:
-            await self._lean.close()
-            self._lean = None

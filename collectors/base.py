@@ -28,6 +28,10 @@ class DeviceInterval:
     wall_seconds: float
     joules: float | None  # from an energy counter where there is one, else power x time
     units: float = 1.0  # devices billed for this interval (1 GPU; N CPU cores)
+    # False when the serving process's use over the interval could not be measured (its
+    # process tree not found, or found only part way through): `busy_device_seconds` is
+    # then a lower bound, often 0, and the cost engine marks the requests in it unmetered.
+    metered: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,10 @@ class HostCollector:
         # Last utilisation seen: two ticks closer together than the kernel's CPU-time
         # resolution show no change, and the gauge must not vanish for that.
         self._ratio: float | None = None
+        # The vLLM root watched, and the wall time since which every process of its tree
+        # was watched: one born after that had all its CPU time counted.
+        self._root: tuple[int, float] | None = None
+        self._since = 0.0
 
     def collect(self) -> Snapshot:
         """Read the host and the vLLM tree once; an interval from the second tick on."""
@@ -60,13 +64,26 @@ class HostCollector:
         now = time.monotonic_ns()
         tick = _Tick(now, time.time(), busy, total, procs, self._rapl.read_joules())
         last, self._last = self._last, tick
-        used = _tree_delta(last.procs, procs, last.wall) if last is not None else 0.0
+        since = self._watched_since(tree, last, tick.wall)
+        used, whole = _tree_delta(last.procs, procs, since) if last is not None else (0.0, False)
         self._vllm_cpu_total += used
-        devices = () if last is None else (self._interval(last, tick, used, tree),)
+        devices = () if last is None else (self._interval(last, tick, used, whole, tree),)
         fams = self._families(last, tick, tree)
         return Snapshot(self.name, now, families=tuple(fams), devices=devices)
 
-    def _interval(self, last: _Tick, tick: _Tick, used: float, tree) -> DeviceInterval:
+    def _watched_since(self, tree, last: _Tick | None, wall: float) -> float:
+        """Since when the tree of today's root is watched: a root born after the last tick
+        since its birth (so its descendants are counted whole, even those the tree listing,
+        refreshed every few seconds, finds late); one found already running since the last
+        tick (what it used before is unknown)."""
+        root = _key(tree[0]) if tree else None
+        if root != self._root:
+            self._root = root
+            before = last.wall if last is not None else wall
+            self._since = root[1] if root and root[1] >= before - 0.5 else before
+        return self._since
+
+    def _interval(self, last: _Tick, tick: _Tick, used: float, whole: bool, tree) -> DeviceInterval:
         joules = None
         if last.energy_j is not None and tick.energy_j is not None:
             joules = tick.energy_j - last.energy_j
@@ -79,6 +96,7 @@ class HostCollector:
             wall_seconds=(tick.t_ns - last.t_ns) / 1e9,
             joules=joules,
             units=float(_cores_available(tree)),
+            metered=whole,
         )
 
     def _families(self, last: _Tick | None, tick: _Tick, tree) -> list[Metric]:
@@ -175,16 +193,28 @@ def _cpu_times(tree: list[psutil.Process]) -> dict[tuple[int, float], float]:
     return out
 
 
-def _tree_delta(before: dict, now: dict, since_wall: float) -> float:
-    """CPU seconds the tree used since the last tick. A process started since then counts all
-    its time; one that existed unseen (the tree was just found) starts its count now."""
-    used = 0.0
+def _key(p: psutil.Process) -> tuple[int, float] | None:
+    try:
+        return p.pid, p.create_time()
+    except psutil.Error:
+        return None
+
+
+def _tree_delta(before: dict, now: dict, since_wall: float) -> tuple[float, bool]:
+    """CPU seconds the tree used since the last tick, and whether that is all of it. A process
+    new to the tree counts all its time if it started since `since_wall` (when watching
+    began); one that existed unwatched (the tree was just found) starts its count now, so
+    the interval is not whole; nor is it with no tree at all (vLLM not found, or gone:
+    what it used since the last tick is unknown)."""
+    used, whole = 0.0, bool(now)
     for key, t in now.items():
         if key in before:
             used += max(0.0, t - before[key])
         elif key[1] >= since_wall - 0.5:  # create_time resolution is coarse (clock ticks)
             used += t
-    return used
+        else:
+            whole = False
+    return used, whole
 
 
 def _rss(tree: list[psutil.Process]) -> float:

@@ -24,10 +24,16 @@ _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"}
 
 def attach_collectors(agent, settings, extra: Sequence[Collector] = ()) -> CollectorRunner:
     """Build the enabled collectors, register their runner on `agent.registry`, and start /
-    stop it with the agent (through `agent.on_startup` / `agent.on_cleanup`)."""
-    runner = build_runner(settings.collectors, _upstream_url(agent, settings), extra)
+    stop it with the agent (through `agent.on_startup` / `agent.on_cleanup`).
+
+    Sets `agent.collectors` (the runner) and `agent.vllm_process`, the `VllmProcessFinder`
+    the collectors meter: a supervisor that starts vLLM hands it each process's pid
+    (`follow`), so metering never waits for a port lookup."""
+    finder = vllm_finder(settings.collectors, _upstream_url(agent, settings))
+    runner = build_runner(settings.collectors, extra=extra, vllm=finder)
     agent.registry.register(runner)
     agent.collectors = runner
+    agent.vllm_process = finder
 
     async def start(_agent) -> None:
         runner.start()
@@ -40,11 +46,21 @@ def attach_collectors(agent, settings, extra: Sequence[Collector] = ()) -> Colle
     return runner
 
 
+def vllm_finder(cfg: CollectorsConfig, upstream_url: str | None = None) -> VllmProcessFinder:
+    """The vLLM process tree to meter: `vllm_pid`, else the process on `vllm_port` or on the
+    port of a local `upstream_url` (until a supervisor hands over a pid)."""
+    return VllmProcessFinder(cfg.vllm_pid, cfg.vllm_port or local_port(upstream_url))
+
+
 def build_runner(
-    cfg: CollectorsConfig, upstream_url: str | None = None, extra: Sequence[Collector] = ()
+    cfg: CollectorsConfig,
+    upstream_url: str | None = None,
+    extra: Sequence[Collector] = (),
+    vllm: VllmProcessFinder | None = None,
 ) -> CollectorRunner:
-    """The runner of every collector `cfg` leaves enabled (built-in ones, then `extra`)."""
-    vllm = VllmProcessFinder(cfg.vllm_pid, cfg.vllm_port or local_port(upstream_url))
+    """The runner of every collector `cfg` leaves enabled (built-in ones, then `extra`),
+    metering `vllm` (by default `vllm_finder(cfg, upstream_url)`)."""
+    vllm = vllm if vllm is not None else vllm_finder(cfg, upstream_url)
     builtin: list[Collector] = [
         NvmlCollector(
             dcgm_compat=cfg.dcgm_compat, hostname=cfg.hostname, library=cfg.nvml_library, vllm=vllm

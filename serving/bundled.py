@@ -3,17 +3,21 @@ in front of it, and tell the user where to look once it is ready."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
+from agent.startup import format_banner
 from serving import models
 from serving.config import ServingConfig
 from serving.supervisor import Supervisor
 from serving.vllm_args import Launch, build_launch, detect_machine, free_port
+from serving.vllm_log import VllmLog
 
 RESTARTS_METRIC = "inferwatch_vllm_restarts_total"
+log = logging.getLogger("inferwatch.serving")
 
 
 def default_model_dir(cfg: ServingConfig, progress: bool = True) -> Path:
@@ -25,17 +29,25 @@ def default_model_dir(cfg: ServingConfig, progress: bool = True) -> Path:
     return models.build_tiny(root / "tiny", progress=progress)
 
 
-def resolve_model(cfg: ServingConfig, progress: bool = True) -> Path:
-    """The model directory to serve; raises FileNotFoundError with advice if it is missing."""
+def check_model(cfg: ServingConfig) -> None:
+    """Raise FileNotFoundError with advice when a configured model directory is no model
+    (cheap: `up` checks it before anything starts; the default model is built later)."""
     if cfg.model is None:
-        return default_model_dir(cfg, progress)
+        return
     path = Path(cfg.model)
     if not (path / "config.json").is_file():
         raise FileNotFoundError(
             f"{path} is not a model directory (no config.json); build one with "
             f"`inferwatch model tiny {path}` or `inferwatch model smollm2 {path}`"
         )
-    return path
+
+
+def resolve_model(cfg: ServingConfig, progress: bool = True) -> Path:
+    """The model directory to serve; raises FileNotFoundError with advice if it is missing."""
+    if cfg.model is None:
+        return default_model_dir(cfg, progress)
+    check_model(cfg)
+    return Path(cfg.model)
 
 
 def prepare(cfg: ServingConfig, progress: bool = True) -> Launch:
@@ -56,10 +68,10 @@ class _StartProgress:
     def tick(self, elapsed: float) -> None:
         if not self._enabled:
             return
-        if not self._tty:  # a log file: one line every 10 s, no carriage returns
+        if not self._tty:  # a log file: one log record every 10 s (JSON lines stay JSON)
             if elapsed >= self._said + 10:
                 self._said = int(elapsed)
-                print(f"starting vLLM... {self._said}s", file=sys.stderr, flush=True)
+                log.info("vLLM still starting", extra={"waited_s": self._said})
             return
         if self._bar is None:
             self._bar = tqdm(desc="starting vLLM", unit="s", bar_format="{desc}: {elapsed}")
@@ -71,33 +83,61 @@ class _StartProgress:
             self._bar = None
 
 
-def banner(agent_url: str, launch: Launch, start_s: float) -> str:
+def banner(
+    agent_url: str,
+    launch: Launch,
+    start_s: float,
+    request_log: str | None = None,
+    vllm_log: str | None = None,
+) -> str:
     """What `inferwatch up` prints once everything is ready."""
-    return (
-        f"\ninferwatch is ready (vLLM started in {start_s:.0f}s)\n"
-        f"  OpenAI API  {agent_url}/v1   (model: {launch.served_name})\n"
-        f"  metrics     {agent_url}/metrics\n"
-        f"  health      {agent_url}/health\n"
-        f"  vLLM        {launch.url} (supervised; restarted if it dies)\n"
-        f"  try:  curl {agent_url}/v1/chat/completions -H 'content-type: application/json' "
+    rows = [
+        ("OpenAI API", f"{agent_url}/v1   (model: {launch.served_name})"),
+        ("metrics", f"{agent_url}/metrics"),
+        ("health", f"{agent_url}/health"),
+        ("vLLM", f"{launch.url} (supervised; restarted if it dies)"),
+    ]
+    if vllm_log:
+        rows.append(("vLLM output", vllm_log))
+    if request_log:
+        rows.append(("request log", request_log))
+    tips = [
+        f"try:  curl {agent_url}/v1/chat/completions -H 'content-type: application/json' "
         f'-d \'{{"model": "{launch.served_name}", "messages": [{{"role": "user", '
-        f'"content": "Hello!"}}]}}\'\n'
-        f"  demo traffic:  inferwatch demo-traffic --url {agent_url}\n"
-    )
+        f'"content": "Hello!"}}]}}\'',
+        f"demo traffic:  inferwatch demo-traffic --url {agent_url}",
+    ]
+    return format_banner(f"inferwatch is ready (vLLM started in {start_s:.0f}s)", rows, tips)
 
 
 def attach(
-    agent, cfg: ServingConfig, launch: Launch, progress: bool = True, announce=None
+    agent,
+    cfg: ServingConfig,
+    launch: Launch,
+    progress: bool = True,
+    announce=None,
+    output: VllmLog | None = None,
 ) -> Supervisor:
     """Wire a supervisor into an `agent.app.Agent` before it starts serving.
 
-    `announce(start_s)` is called each time vLLM becomes ready (e.g. to print `banner`)."""
-    sup = Supervisor(cfg, launch, agent.upstream, agent.instruments.get(RESTARTS_METRIC))
+    `announce(start_s)` is called each time vLLM becomes ready (e.g. to print `banner`);
+    `output` receives vLLM's output (else the agent's logger does)."""
+    restarts = agent.instruments.get(RESTARTS_METRIC)
+    sup = Supervisor(cfg, launch, agent.upstream, restarts, output=output)
+    # Starting from now, not from the supervisor's start hook: the agent's first upstream
+    # probe may run before that hook, and would warn that a vLLM not yet launched is down.
+    agent.upstream.state.starting = True
+    collectors = getattr(agent, "collectors", None)
+    if collectors is not None:  # vLLM's /metrics cannot answer while it starts: no warning
+        collectors.expected_down = lambda name: name == "vllm" and agent.upstream.state.starting
     agent.proxy.gate = sup.gate
     agent.on_startup.append(sup.start)
     agent.on_cleanup.append(sup.stop)
     bar = _StartProgress(progress, sys.stderr.isatty())
     sup.on_tick = bar.tick
+    meter = getattr(agent, "vllm_process", None)  # the collectors' vLLM process tree
+    if meter is not None:
+        sup.on_spawn = meter.follow
 
     def ready(took: float) -> None:
         bar.done()
@@ -108,19 +148,25 @@ def attach(
     return sup
 
 
-def announce_ready(agent_url: list[str], launch: Launch, demo: bool = False):
-    """The `announce` callback of `inferwatch up`: the banner on first readiness (and the
-    demo traffic if asked for), a short line after each restart. `agent_url` is filled in
-    once the agent listens."""
+def announce_ready(
+    agent_url: list[str],
+    launch: Launch,
+    demo: bool = False,
+    request_log: str | None = None,
+    vllm_log: str | None = None,
+):
+    """The `announce` callback of `inferwatch up`: the banner on stdout at first readiness
+    (and the demo traffic if asked for), a short line after each restart. `agent_url` is
+    filled in once the agent listens."""
     state = {"first": True}
 
     def announce(took: float) -> None:
         url = agent_url[0] if agent_url else "(agent not listening yet)"
         if not state["first"]:
-            print(f"vLLM is back after {took:.0f}s", file=sys.stderr, flush=True)
+            log.info("vLLM is back", extra={"start_s": round(took, 1)})
             return
         state["first"] = False
-        print(banner(url, launch, took), file=sys.stderr, flush=True)
+        print(banner(url, launch, took, request_log, vllm_log), flush=True)
         if demo:
             _start_demo(url, launch.served_name)
 

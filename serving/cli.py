@@ -96,11 +96,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Run the demo traffic and print a summary."""
     import asyncio
 
-    from serving.demo import run_demo
+    from serving.demo import DemoError, run_demo
 
-    summary = asyncio.run(
-        run_demo(args.url, args.model, args.requests, args.concurrency, args.seed)
-    )
+    try:
+        summary = asyncio.run(
+            run_demo(args.url, args.model, args.requests, args.concurrency, args.seed)
+        )
+    except DemoError as err:
+        print(f"inferwatch: {err}", file=sys.stderr)
+        return 1
     print(summary.describe())
     return 0 if summary.ok else 1
 

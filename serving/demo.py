@@ -5,6 +5,7 @@ prompts, and a few prompts with PII or prompt-injection attempts."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from collections import Counter
@@ -93,10 +94,31 @@ def make_mix(model: str, n: int, seed: int = 0) -> list[DemoRequest]:
     return out
 
 
+class DemoError(RuntimeError):
+    """The agent cannot be used for the demo (not reachable, no model); one line for humans."""
+
+
 async def _first_model(session: aiohttp.ClientSession, url: str) -> str:
-    async with session.get(url + "/v1/models") as resp:
-        resp.raise_for_status()
-        return (await resp.json())["data"][0]["id"]
+    try:
+        async with session.get(url + "/v1/models") as resp:
+            if resp.status != 200:
+                raise DemoError(f"{url}/v1/models answered HTTP {resp.status}; is vLLM ready?")
+            return (await resp.json())["data"][0]["id"]
+    except (aiohttp.ClientError, OSError, TimeoutError) as err:
+        raise DemoError(
+            f"cannot reach {url}: {_reason(err)}; is `inferwatch up` running?"
+        ) from None
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise DemoError(f"{url}/v1/models did not list a model; pass --model NAME") from None
+
+
+def _reason(err: BaseException) -> str:
+    if isinstance(err, aiohttp.ClientConnectorError):
+        os_err = err.os_error  # errno > 0: a socket error; < 0: a name-resolution error
+        if os_err.errno and os_err.errno > 0:
+            return os.strerror(os_err.errno).lower()
+        return os_err.strerror or str(os_err) or "cannot connect"
+    return str(err) or type(err).__name__
 
 
 async def _send(session: aiohttp.ClientSession, url: str, req: DemoRequest) -> int:
@@ -113,8 +135,12 @@ async def _send(session: aiohttp.ClientSession, url: str, req: DemoRequest) -> i
 async def run_demo(
     url: str, model: str | None, requests: int = 60, concurrency: int = 4, seed: int = 0
 ) -> DemoSummary:
-    """Send the mix to the agent at `url` with a progress bar; returns the summary."""
+    """Send the mix to the agent at `url` with a progress bar; returns the summary.
+
+    Raises `DemoError` when the agent cannot be reached or lists no model."""
     url = url.rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise DemoError(f"--url must start with http:// or https://, got {url!r}")
     summary = DemoSummary()
     t0 = time.monotonic()
     timeout = aiohttp.ClientTimeout(total=300)

@@ -10,11 +10,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from agent.masking import mask_argv
 from agent.proxy import _Failure
 from agent.upstream import Upstream
 from serving.config import ServingConfig
 from serving.launcher import VLLMDied, VLLMProcess
 from serving.vllm_args import Launch
+from serving.vllm_log import VllmLog
 
 log = logging.getLogger("inferwatch.serving")
 vllm_log = logging.getLogger("inferwatch.vllm")
@@ -30,7 +32,10 @@ def forward_line(line: str) -> None:
 
 
 class Supervisor:
-    """Runs one vLLM as a child and keeps it up until `stop()`."""
+    """Runs one vLLM as a child and keeps it up until `stop()`.
+
+    vLLM's output goes to `output` (its own log file) when given, else line by line to
+    `on_line` (by default the agent's logger)."""
 
     def __init__(
         self,
@@ -39,15 +44,18 @@ class Supervisor:
         upstream: Upstream,
         restarts=None,
         on_line: Callable[[str], None] = forward_line,
+        output: VllmLog | None = None,
     ) -> None:
         self.cfg, self.launch, self.upstream = cfg, launch, upstream
         self._restarts = restarts  # prometheus Counter (inferwatch_vllm_restarts_total) or None
-        self._on_line = on_line
+        self.output = output
+        self._on_line = output if output is not None else on_line
         self.process: VLLMProcess | None = None
         self.restart_count = 0
         self.ready_event = asyncio.Event()  # set each time vLLM becomes ready
         self.on_ready: Callable[[float], None] | None = None  # called with start seconds
         self.on_tick: Callable[[float], None] | None = None  # progress while starting
+        self.on_spawn: Callable[[int], None] | None = None  # each new vLLM's pid (the meter)
         self._stopping = False
         self._task: asyncio.Task | None = None
 
@@ -72,6 +80,8 @@ class Supervisor:
             await asyncio.gather(self._task, return_exceptions=True)
         if self.process is not None:
             await asyncio.to_thread(self.process.stop, self.cfg.stop_grace_s)
+        if self.output is not None:
+            self.output.close()
 
     def _starting(self, reason: str | None) -> None:
         self.ready_event.clear()
@@ -90,7 +100,7 @@ class Supervisor:
             self._count_restart()
             reason = f"vLLM exited with code {self.process.returncode}"
             backoff = self.cfg.restart_backoff_s if up_for >= _STABLE_S else backoff
-            log.error("%s; restarting in %.1fs", reason, backoff)
+            log.error("%s; restarting in %.1fs%s", reason, backoff, self._see_output())
             self._starting(reason)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.cfg.restart_backoff_max_s)
@@ -99,8 +109,14 @@ class Supervisor:
         """Start vLLM, wait until ready, then until it dies. Returns seconds it was ready."""
         if self.process is not None:  # reap what is left of the previous one
             await asyncio.to_thread(self.process.stop, 1.0)
+        if self.output is not None:
+            self.output.mark_start()
         self.process = VLLMProcess(self.launch, self._on_line)
-        log.info("starting vLLM", extra={"argv": " ".join(self.launch.argv)})
+        if self.on_spawn is not None:  # metered from its first instant, not from a port scan
+            self.on_spawn(self.process.pid)
+        where = {"output": str(self.output.path)} if self.output is not None else {}
+        # Masked: vLLM's arguments may carry --api-key or a token.
+        log.info("starting vLLM", extra={**where, "argv": " ".join(mask_argv(self.launch.argv))})
         if not await self._wait_ready():
             return 0.0
         loop = asyncio.get_running_loop()
@@ -115,8 +131,9 @@ class Supervisor:
         try:
             took = await asyncio.to_thread(proc.wait_ready, self.cfg.start_timeout_s, self.on_tick)
         except (VLLMDied, TimeoutError) as err:
-            log.error("vLLM did not become ready: %s", err)
+            # Stopped first: that also drains its output, so the last lines are all there.
             await asyncio.to_thread(proc.stop, self.cfg.stop_grace_s)
+            log.error("vLLM did not become ready: %s%s", err, self._see_output(tail=True))
             return False
         self.upstream.state.starting = False
         self.upstream.mark(True)
@@ -125,6 +142,15 @@ class Supervisor:
         if self.on_ready is not None:
             self.on_ready(took)
         return True
+
+    def _see_output(self, tail: bool = False) -> str:
+        """Where to read why vLLM failed: its log file, and its last lines if asked."""
+        if self.output is None:
+            return ""
+        text = f" (vLLM's output: {self.output.path})"
+        if tail and (lines := self.output.tail()):
+            text += "; its last lines:\n" + "\n".join(f"  {line}" for line in lines)
+        return text
 
     def _count_restart(self) -> None:
         self.restart_count += 1

@@ -3,7 +3,9 @@
 For `_bulk` requests it answers chosen documents itself, with a 429 or 500 item, the
 first `times` times it sees them (those documents are not forwarded); everything else
 goes to the emulator, and the answers are merged back in order. It counts how often
-each `_id` was sent, so a test can tell a retried document from a looping one.
+each `_id` was sent, so a test can tell a retried document from a looping one. With
+`max_body`, a `_bulk` request whose body is larger is refused whole with 413 and an HTML
+page, as nginx's `client_max_body_size` does (its documents are not counted as sent).
 """
 
 from __future__ import annotations
@@ -20,9 +22,13 @@ _ERRORS = {429: "es_rejected_execution_exception", 500: "internal_server_error"}
 class BulkFaultProxy:
     """Plan: `{_id: (status, times)}`."""
 
-    def __init__(self, target: str, plan: dict[str, tuple[int, int]]) -> None:
+    def __init__(
+        self, target: str, plan: dict[str, tuple[int, int]], max_body: int | None = None
+    ) -> None:
         self.target = target
         self.plan = dict(plan)
+        self.max_body = max_body
+        self.too_large: list[int] = []  # body sizes refused with 413
         self.sent: Counter[str] = Counter()
         self.injected: Counter[int] = Counter()
         self.app = web.Application(client_max_size=200 * 1024 * 1024)
@@ -34,6 +40,10 @@ class BulkFaultProxy:
             self._session = aiohttp.ClientSession()
         body = await request.read()
         if request.method in ("POST", "PUT") and request.path.endswith("/_bulk"):
+            if self.max_body is not None and len(body) > self.max_body:
+                self.too_large.append(len(body))
+                page = "<html><head><title>413 Request Entity Too Large</title></head></html>"
+                return web.Response(status=413, text=page, content_type="text/html")
             return await self._bulk(request, body)
         return await self._forward(request, body)
 

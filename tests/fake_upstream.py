@@ -31,6 +31,7 @@ class FakeUpstream:
 
     def __init__(self) -> None:
         self.received: list[tuple[str, dict | None]] = []
+        self.headers_seen: list[dict[str, str]] = []  # of each generate request, lower-cased
         self.cancelled = 0
         self.app = web.Application()
         self.app.router.add_get("/health", self.health)
@@ -40,6 +41,19 @@ class FakeUpstream:
         self.app.router.add_post("/v1/completions", self.generate)
         self.app.router.add_post("/v1/embeddings", self.embeddings)
         self.app.router.add_post("/tokenize", self.tokenize)
+        # Stand-ins for vLLM routes the agent must not forward by default: served here, so a
+        # request that got through shows up in `received`.
+        for path in ("/sleep", "/collective_rpc", "/v1/responses", "/v1/load_lora_adapter"):
+            self.app.router.add_post(path, self.control)
+        self.app.router.add_get("/redirect", self.redirect)
+
+    async def control(self, request: web.Request) -> web.Response:
+        self.received.append((request.path, None))
+        return web.json_response({"done": True})
+
+    async def redirect(self, request: web.Request) -> web.Response:
+        self.received.append((request.path, None))
+        raise web.HTTPTemporaryRedirect("/sleep")
 
     async def health(self, request: web.Request) -> web.Response:
         return web.Response(text="")
@@ -73,6 +87,7 @@ class FakeUpstream:
     async def generate(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.received.append((request.path, body))
+        self.headers_seen.append({k.lower(): v for k, v in request.headers.items()})
         h = request.headers
         if "x-fake-delay-headers" in h:
             await asyncio.sleep(float(h["x-fake-delay-headers"]))

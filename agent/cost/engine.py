@@ -13,6 +13,14 @@ Lifecycle of a tick (all device intervals with the same [start, end)):
    no unsettled tick overlaps it and every live device has metered past its end; or, at
    the latest, `max_hold_s` after it ended (collector stalled).
 
+A record's `cost_status` says whether its cost is whole (`final`) or not (`unmetered`):
+unmetered when some moment of its span no meter covered. That is: it overlaps an interval
+whose use was not measured (`DeviceInterval.metered` False: vLLM's processes not found),
+or a stretch a device's meter skipped between two intervals, or it lies partly before a
+device's first interval or past the last one a device delivered (a collector failing or
+gone, NVML lost, no device at all, or the engine flushed at stop). Its `cost_amount` is
+then the metered part only, never a made-up figure; the metrics count it apart.
+
 Every tick's cost is split exactly once into request shares plus idle, so requests +
 idle = metered holds at every moment, not only on average. Metrics count shares when a
 tick settles; the record carries the sum of its shares when it is released.
@@ -36,10 +44,10 @@ import numpy as np
 
 from agent.cost.attribution import RUNNING, share
 from agent.cost.config import CostConfig, PriceBook
-from agent.cost.ledger import Charge, Req, Tick, charge_of
+from agent.cost.ledger import Charge, Req, Tick, charge_of, gap_charge
 from agent.cost.restart import Restartable, Totals
 from agent.cost.slots import Columns
-from agent.record import RequestRecord
+from agent.record import COST_FINAL, COST_UNMETERED, RequestRecord
 from collectors.base import DeviceInterval
 
 Released = Req  # released: its final cost, device-seconds and joules set on it
@@ -51,8 +59,8 @@ _SLOTS = [vars(RequestRecord)[name] for name in _RECORD_FIELDS]  # member descri
 _SET, _NEW = MemberDescriptorType.__set__, object.__new__
 _SLOT_OF, _END_OF, _RELEASED = attrgetter("slot"), attrgetter("end"), attrgetter("released")
 assert not hasattr(RequestRecord, "__post_init__")  # else `_costed` would skip it
-assert _RECORD_FIELDS[_COST_AT : _COST_AT + 4] == [
-    "cost_currency", "cost_amount", "cost_device_seconds", "cost_joules",
+assert _RECORD_FIELDS[_COST_AT : _COST_AT + 5] == [
+    "cost_currency", "cost_amount", "cost_device_seconds", "cost_joules", "cost_status",
 ]  # fmt: skip
 
 
@@ -89,6 +97,7 @@ class CostEngine(Restartable):
         self._waiting: deque[Req] = deque()  # finished, not yet covered by every device
         self._pending: deque[Tick] = deque()  # unsettled ticks, oldest first
         self._devices: dict[str, tuple[int, int]] = {}  # id -> (metered until, seen at)
+        self._first: dict[str, int] = {}  # id -> start of its first interval (metered since)
         self._delivered = 0  # latest end of any tick received
         self.rate: float | None = None  # estimated work per second of a request
         # Where released requests go: at once by default; `CostService` spreads a tick's
@@ -135,7 +144,7 @@ class CostEngine(Restartable):
         for record in records:
             req = self._running.pop(record.request_id, None)
             if req is None:  # never reached the model (refused, passthrough): no device share
-                self._forward(self._costed(record, 0.0, 0.0, 0.0))
+                self._forward(self._costed(record, 0.0, 0.0, 0.0, COST_FINAL))
                 continue
             rows.append(self._complete(req, record))
             self._recent.append(req)
@@ -195,14 +204,21 @@ class CostEngine(Restartable):
             price = self._book.price(iv.device_type)
             charge = charge_of(iv, price, self._cfg.basis, self._book.energy_per_joule)
             by_span[(iv.start_ns, iv.end_ns)].append(charge)
-            self._devices[iv.device_id] = (max(iv.end_ns, self._seen_until(iv.device_id)), now)
+            self._note_coverage(iv, by_span, now)
             self._note_metered(iv, charge)
         for (a, b), charges in sorted(by_span.items()):
             self._open_tick(a, b, charges, now)
         self.housekeep(now)
 
-    def _seen_until(self, device_id: str) -> int:
-        return self._devices.get(device_id, (0, 0))[0]
+    def _note_coverage(self, iv: DeviceInterval, by_span: dict, now: int) -> None:
+        """Keep what each device has metered; a stretch it skipped since its last interval
+        (a collection lost) becomes a tick of its own, unmetered, so its requests say so."""
+        known = self._devices.get(iv.device_id)
+        if known is None:
+            self._first[iv.device_id] = iv.start_ns
+        elif iv.start_ns > known[0]:
+            by_span[(known[0], iv.start_ns)].append(gap_charge(iv.device_type))
+        self._devices[iv.device_id] = (max(iv.end_ns, known[0] if known else 0), now)
 
     def _note_metered(self, iv: DeviceInterval, charge: Charge) -> None:
         self.totals.metered += charge.cost
@@ -222,6 +238,8 @@ class CostEngine(Restartable):
             split = share(tick.start, tick.end, p, self.rate or 1.0)
             idle = split.idle
             self._credit(tick, split.fractions, by_key)
+            if not all(ch.metered for ch in tick.charges):
+                self._cols.unmetered[tick.members] = True
         self._account(tick, by_key, idle)
 
     def _credit(self, tick: Tick, fractions: np.ndarray, by_key: dict) -> None:
@@ -342,14 +360,27 @@ class CostEngine(Restartable):
         for req, amount, seconds, joule in zip(reqs, cost, secs, joules, strict=True):
             req.released = True
             req.cost, req.device_seconds, req.joules = amount, seconds, joule
+        unmetered = c.unmetered[slots] | self._uncovered(c.start[slots], c.end[slots])
+        if unmetered.any():  # rare: only then a second loop over them
+            for req, un in zip(reqs, unmetered.tolist(), strict=True):
+                req.unmetered = un
         self.hand_on(list(reqs))
+
+    def _uncovered(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Which of these spans some device has not metered all of: begun before its first
+        interval, or ended past the last it delivered (all of them while none is known)."""
+        if not self._devices:
+            return np.ones(len(starts), dtype=bool)
+        until = min(until for until, _ in self._devices.values())
+        return (starts < max(self._first.values())) | (ends > until)
 
     def hand_on_now(self, released: Sequence[Released]) -> None:
         """Write each released request's cost into its record, count it and forward it.
         (`hand_on` by default; a service may call it later, a slice at a time.)"""
         sink, forward, costed = self._sink, self._forward, self._costed
         for req in released:
-            rec = costed(req.record, req.cost, req.device_seconds, req.joules)
+            status = COST_UNMETERED if req.unmetered else COST_FINAL
+            rec = costed(req.record, req.cost, req.device_seconds, req.joules, status)
             req.record = None  # forwarded: the engine may keep the Req a while longer
             if sink:
                 sink.released(rec, req)
@@ -360,12 +391,12 @@ class CostEngine(Restartable):
         c, slot = self._cols, req.slot
         return float(c.cost[slot]), float(c.device_seconds[slot]), float(c.joules[slot])
 
-    def _costed(self, r: RequestRecord, amount: float, seconds: float, joules: float):
+    def _costed(self, r: RequestRecord, amount: float, seconds: float, joules: float, status: str):
         # As dataclasses.replace, cheaper still than positional construction (~25% here):
         # each slot of a new record set through its descriptor, in C (RequestRecord has no
         # __post_init__ to run, asserted at import).
         values = list(_ALL_FIELDS(r))
-        values[_COST_AT : _COST_AT + 4] = (self._cfg.currency, amount, seconds, joules)
+        values[_COST_AT : _COST_AT + 5] = (self._cfg.currency, amount, seconds, joules, status)
         new = _NEW(RequestRecord)
         deque(map(_SET, _SLOTS, repeat(new), values), 0)
         return new

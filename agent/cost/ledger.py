@@ -19,17 +19,26 @@ class Charge:
     cost: float
     device_seconds: float
     joules: float
+    metered: bool = True  # False: the interval's use was not (wholly) measured
 
 
 def charge_of(iv: DeviceInterval, price: DevicePrice, basis: str, per_joule: float) -> Charge:
-    """Metered cost of one interval: device-seconds x hourly price, plus energy if excluded."""
+    """Metered cost of one interval: device-seconds x hourly price, plus energy if excluded.
+
+    An interval whose use was not measured (`iv.metered` False) is a metered charge only on
+    the `allocated` basis, which does not depend on the use."""
     seconds = iv.busy_device_seconds if basis == "busy" else iv.wall_seconds * iv.units
     seconds = max(0.0, seconds)
     joules = max(0.0, iv.joules or 0.0)
     cost = seconds * price.per_hour / 3600.0
     if not price.includes_energy:
         cost += joules * per_joule
-    return Charge(iv.device_type, cost, seconds, joules)
+    return Charge(iv.device_type, cost, seconds, joules, iv.metered or basis != "busy")
+
+
+def gap_charge(device_type: str) -> Charge:
+    """A stretch a device's meter skipped (between two of its intervals): nothing metered."""
+    return Charge(device_type, 0.0, 0.0, 0.0, metered=False)
 
 
 @dataclass(slots=True, eq=False)
@@ -53,6 +62,7 @@ class Req:
     cost: float = 0.0
     device_seconds: float = 0.0
     joules: float = 0.0
+    unmetered: bool = False  # some of its span no meter covered (see `record.COST_UNMETERED`)
 
 
 @dataclass(slots=True, eq=False)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from agent.config import MetricsConfig
 from agent.cost.budgets import Budgets
 from agent.cost.config import CostConfig
 from agent.labels import LabelCap
-from agent.record import RequestRecord
+from agent.record import COST_UNMETERED, RequestRecord
 from collectors.base import DeviceInterval
 
 _CACHED_MODELS = 1024
@@ -19,11 +20,16 @@ class CostMetrics:
     """Receives the engine's events (the engine's `sink`) and updates the cost instruments."""
 
     def __init__(
-        self, instruments: dict, config: CostConfig, caps: MetricsConfig, budgets: Budgets
+        self,
+        instruments: dict,
+        config: CostConfig,
+        caps: MetricsConfig,
+        budgets: Budgets,
+        known_tenants: Iterable[str] = (),
     ) -> None:
         self._i, self._cfg, self._budgets = instruments, config, budgets
         self._cur = config.currency
-        self._tenant = LabelCap(caps.max_tenants)
+        self._tenant = LabelCap(caps.max_tenants, known_tenants)
         self._model = LabelCap(caps.max_models)
         self._weights = config.weights
         # per model: [prefill cost, decode cost, prompt tokens, completion tokens]
@@ -65,15 +71,20 @@ class CostMetrics:
         self._i["inferwatch_cost_records_held"].set(n)
 
     def released(self, r: RequestRecord, req) -> None:
-        """A record left with its final cost."""
+        """A record left with its final cost. An unmetered one (its cost only the metered
+        part) is counted apart, and kept out of the per-request and per-token costs, which
+        it would pull down."""
         cost = r.cost_amount or 0.0
         per = self._per_model.get(r.model)
         if per is None:
             per = self._children(r.model)
             if len(self._per_model) < _CACHED_MODELS:  # model names come from clients
                 self._per_model[r.model] = per
-        per.request.observe(cost)
-        self._per_token(per, r, cost)
+        if r.cost_status == COST_UNMETERED:
+            per.unmetered.inc()
+        else:
+            per.request.observe(cost)
+            self._per_token(per, r, cost)
         hosted = per.hosted
         if hosted is not None:
             amount = (r.prompt_tokens or 0) * hosted.input_per_1m / 1e6
@@ -89,6 +100,7 @@ class CostMetrics:
         return _PerModel(
             label,
             self._i["inferwatch_cost_request"].labels(label, self._cur),
+            self._i["inferwatch_cost_records_unmetered_total"].labels(label),
             gauge.labels(label, "input", self._cur),
             gauge.labels(label, "output", self._cur),
             self._tokens[label],
@@ -117,6 +129,7 @@ class _PerModel:
 
     label: str  # the model label value (capped)
     request: object  # the request cost histogram's child
+    unmetered: object  # the unmetered records counter's child
     input: object  # cost per 1M input tokens gauge child
     output: object  # ... output tokens
     acc: list[float]  # [prefill cost, decode cost, prompt tokens, completion tokens]

@@ -51,7 +51,7 @@ class Restartable:
         Call `flush` first; a new engine given this to `restore` carries on where this left."""
         c = self._cols
         running = [
-            [r.request_id, *r.key, r.start, r.stream, *self.accrued(r)]
+            [r.request_id, *r.key, r.start, r.stream, *self.accrued(r), bool(c.unmetered[r.slot])]
             for r in self._running.values()
         ]
         recent = [
@@ -65,14 +65,17 @@ class Restartable:
             "totals": dataclasses.asdict(self.totals),
             "delivered": self._delivered,
             "rate": self.rate,
+            # What each device has metered: spans it covered stay covered across the restart.
+            "devices": {d: [self._first[d], *v] for d, v in self._devices.items()},
         }
 
     def restore(self, state: dict) -> None:
         """Take over a `snapshot`: requests in flight keep their accrued cost."""
         c = self._cols
-        for rid, model, tenant, start, stream, cost, seconds, joules in state["running"]:
+        for rid, model, tenant, start, stream, cost, seconds, joules, *un in state["running"]:
             req = Req(rid, (model, tenant), start, self._slot(start, (model, tenant)), stream)
             c.cost[req.slot], c.device_seconds[req.slot], c.joules[req.slot] = cost, seconds, joules
+            c.unmetered[req.slot] = bool(un and un[0])
             self._running[rid] = req
             self._order.append(req)
             self._last_start = max(self._last_start, start)
@@ -86,3 +89,5 @@ class Restartable:
         self.totals = Totals(**state["totals"])
         self._delivered = max(self._delivered, state["delivered"])
         self.rate = state["rate"]
+        for device, (first, until, seen) in state.get("devices", {}).items():
+            self._first[device], self._devices[device] = first, (until, seen)

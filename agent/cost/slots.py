@@ -28,6 +28,7 @@ _COLUMNS = {  # name -> (dtype, value of a fresh row)
     "cost": (np.float64, 0.0),  # accrued shares
     "device_seconds": (np.float64, 0.0),
     "joules": (np.float64, 0.0),
+    "unmetered": (bool, False),  # in a tick some meter did not (wholly) cover
     "released": (bool, False),  # its record has left: later shares are late
     "tracked": (bool, False),  # running or recent: may join the next tick
     "key": (np.int64, 0),  # id of its (model, tenant) label values

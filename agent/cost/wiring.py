@@ -18,6 +18,7 @@ from agent.cost.engine import CostEngine, Released
 from agent.cost.metrics import CostMetrics
 from agent.perturn import PerTurn
 from agent.record import RequestRecord
+from agent.tenancy import known_tenants
 
 log = logging.getLogger("inferwatch.cost")
 
@@ -181,7 +182,8 @@ def attach_cost(agent, settings: Settings, collectors=None) -> CostService | Non
             tick_s,
         )
     budgets = Budgets(cfg.budgets, cfg.currency)
-    sink = CostMetrics(agent.instruments, cfg, settings.metrics, budgets)
+    known = known_tenants(settings.tenants)
+    sink = CostMetrics(agent.instruments, cfg, settings.metrics, budgets, known)
     spread = release_spread(cfg, tick_s)
     service = CostService(cfg, agent.proxy.finish, sink, budgets, spread_s=spread)
     agent.proxy.finish = service.finish

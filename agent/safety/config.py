@@ -10,7 +10,9 @@ from agent.safety.rules import BUILTIN_RULES, FAMILIES
 
 Action = Literal["off", "flag", "redact", "block"]
 FLAG, REDACT, BLOCK, OFF = "flag", "redact", "block", "off"
-_KNOWN = set(FAMILIES) | {r.name for r in BUILTIN_RULES} | {"blocklist.term"}
+# Not a rule: the verdict of a scan that stopped at `max_scan_bytes` (flag or block).
+TRUNCATED = "scan.truncated"
+_KNOWN = set(FAMILIES) | {r.name for r in BUILTIN_RULES} | {"blocklist.term", "scan", TRUNCATED}
 
 
 class SafetyConfig(BaseModel):
@@ -25,7 +27,8 @@ class SafetyConfig(BaseModel):
     actions: dict[str, Action] = Field(
         default_factory=dict,
         description="Action per family (`pii`, `secret`, `injection`, `blocklist`) or per filter"
-        " (`pii.email`, `secret.openai_key`, ...); a filter's entry beats its family's.",
+        " (`pii.email`, `secret.openai_key`, ...); a filter's entry beats its family's."
+        " `scan.truncated` (text past `max_scan_bytes`) takes `flag` or `block`.",
     )
     output_actions: dict[str, Action] = Field(
         default_factory=dict,
@@ -53,6 +56,13 @@ class SafetyConfig(BaseModel):
         le=65536,
         description="Streamed output held back for the sliding-window check (longest secret caught whole).",
     )
+    max_scan_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Text scanned per request and direction (UTF-8 bytes); the rest is not"
+        " scanned, the verdict `scan.truncated` says so (set its action to `block` to refuse"
+        " such requests), and captured text stops there.",
+    )
     background_queue: int = Field(
         10_000, ge=1, description="Records waiting for the off-path (flag-only) scan."
     )
@@ -63,6 +73,10 @@ class SafetyConfig(BaseModel):
         unknown = sorted(set(v) - _KNOWN)
         if unknown:
             raise ValueError(f"unknown filter or family {unknown}; known: {sorted(_KNOWN)}")
+        if REDACT in (v.get("scan"), v.get(TRUNCATED)):
+            raise ValueError(
+                f"{TRUNCATED} can be flag, block or off: unscanned text cannot be redacted"
+            )
         return v
 
     def action(self, rule: str, direction: str) -> str:

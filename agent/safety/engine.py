@@ -1,7 +1,9 @@
 """The safety engine: rules and actions compiled once, applied to request and response bodies.
 
 `inspect_request` / `inspect_response` run inline (only when some filter redacts or
-blocks); `scan_texts` is the same check for the off-path, flag-only scan.
+blocks); `scan_texts` is the same check for the off-path, flag-only scan. Each reads at
+most `max_scan_bytes` of text per direction of a request; past that the verdict
+`scan.truncated` (flag or block) says so.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from dataclasses import dataclass
 
 from agent.record import SafetyVerdict
 from agent.safety import text as slots
-from agent.safety.config import BLOCK, OFF, REDACT, SafetyConfig
+from agent.safety import walk
+from agent.safety.budget import Budget
+from agent.safety.config import BLOCK, FLAG, OFF, REDACT, TRUNCATED, SafetyConfig
 from agent.safety.rules import BUILTIN_RULES, blocklist_rule
 from agent.safety.scanner import Hit, Scanner, placeholder, redact
 
 INPUT, OUTPUT = "input", "output"
+CUT_MARK = "[TRUNCATED]"  # ends captured text that went past the scan budget
 POLICY_CODE = "content_policy_violation"
 FINISH_BLOCKED = "content_filter"  # OpenAI's finish_reason for filtered output
 
@@ -78,12 +83,17 @@ class SafetyEngine:
             if config.enabled and d in config.directions
         }
         live = [r for r in rules if any(t.get(r.name, OFF) != OFF for t in self._actions.values())]
+        self.budget = config.max_scan_bytes
         self._scanner = Scanner(live)
         capture = [r for r in rules if r.family in config.capture_redact]
         self._capture_scanner = Scanner(capture)
         self.window = config.window_chars
         # Asked several times per request: answered once here (the actions never change).
         self._enabled = {d: any(a != OFF for a in t.values()) for d, t in self._actions.items()}
+        for d, table in self._actions.items():
+            # Unscanned text cannot be redacted: a truncated scan is flagged or blocked.
+            cut = config.action(TRUNCATED, d) if self._enabled[d] else OFF
+            table[TRUNCATED] = FLAG if cut == REDACT else cut
         self._inline = {
             d: any(a in (REDACT, BLOCK) for a in t.values()) for d, t in self._actions.items()
         }
@@ -109,24 +119,42 @@ class SafetyEngine:
         table = self._actions.get(direction, {})
         return [h for h in self._scanner.scan(text) if table.get(h.filter, OFF) != OFF]
 
-    def scan_texts(self, texts: Iterable[str], direction: str) -> tuple[SafetyVerdict, ...]:
-        """Verdicts for a few texts (the off-path check: counts only, nothing changed)."""
-        counts: Counter | None = None
+    def scan_texts(
+        self, texts: Iterable[str], direction: str, budget: Budget | None = None
+    ) -> tuple[SafetyVerdict, ...]:
+        """Verdicts for a few texts (the off-path check: counts only, nothing changed),
+        within `budget` (a fresh one of `max_scan_bytes` by default)."""
+        budget = budget if budget is not None else Budget(self.budget)
+        counts: Counter = Counter()
         for t in texts:
-            for h in self.scan(t, direction):
-                counts = counts if counts is not None else Counter()
+            for h in self.scan(budget.take(t), direction):
                 counts[(h.filter, self.action(h.filter, direction))] += 1
+        self._note_cut(counts, budget, direction)
         return verdicts_of(counts, direction) if counts else ()  # the usual case: no hit
 
     def redact_for_capture(self, text: str) -> str:
-        """`text` with every PII, secret and blocklist hit masked, whatever the actions."""
-        return redact(text, self._capture_scanner.scan(text), placeholder)
+        """`text` with every PII, secret and blocklist hit masked, whatever the actions;
+        cut at `max_scan_bytes` (what was not scanned is not kept)."""
+        budget = Budget(self.budget)
+        head = budget.take(text)
+        out = redact(head, self._capture_scanner.scan(head), placeholder)
+        return out + CUT_MARK if budget.truncated else out
+
+    def _note_cut(self, counts: Counter, budget: Budget, direction: str) -> Block | None:
+        """Count a truncated scan under `scan.truncated`; a Block when its action blocks."""
+        act = self.action(TRUNCATED, direction)
+        if not budget.truncated or act == OFF:
+            return None
+        counts[(TRUNCATED, act)] += 1
+        return Block(TRUNCATED, direction) if act == BLOCK else None
 
     # ---- inline checks on bodies --------------------------------------------------------
 
     def inspect_request(self, body: dict, operation: str) -> Decision:
-        """Check a request body; redactions are written into `body` in place."""
-        return self._inspect(slots.request_slots(body, operation), INPUT)
+        """Check every string of a request body that vLLM renders into the prompt;
+        redactions are written into `body` in place."""
+        found = walk.request_walk(body, operation)
+        return self._inspect(found.slots, INPUT, found.too_deep)
 
     def inspect_response(self, obj: dict) -> Decision:
         """Check a non-streamed response; redacts in place, or on a block empties the choices'
@@ -141,13 +169,18 @@ class SafetyEngine:
                     choice["finish_reason"] = FINISH_BLOCKED
         return decision
 
-    def _inspect(self, found: list, direction: str) -> Decision:
+    def _inspect(self, found: list, direction: str, too_deep: bool = False) -> Decision:
         counts: Counter = Counter()
         block = None
         redacted = False
+        budget = Budget(self.budget)
+        budget.truncated = too_deep  # text nested past walk.MAX_DEPTH went unscanned too
         for slot in found:
             text = slots.read(slot)
-            hits = self.scan(text, direction)
+            head = budget.take(text)  # hits lie within it, so they index `text` as they are
+            if not head and budget.left <= 0 and budget.truncated:
+                break  # spent: nothing after this is scanned either
+            hits = self.scan(head, direction) if head else ()
             if not hits:
                 continue
             mask = []
@@ -161,4 +194,5 @@ class SafetyEngine:
             if mask:
                 slots.write(slot, redact(text, mask, placeholder))
                 redacted = True
-        return Decision(verdicts_of(counts, direction), redacted, block)
+        cut = self._note_cut(counts, budget, direction)
+        return Decision(verdicts_of(counts, direction), redacted, block or cut)

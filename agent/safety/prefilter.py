@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 
 from agent.safety.rules import Rule
 
@@ -56,14 +57,16 @@ def _windows(ends: list[int], reach: int, size: int) -> list[Window]:
 class Prefilter:
     """`candidates(text)` -> {rule index: windows to run it on, or None for the whole text}.
 
-    Not safe for concurrent scans from several threads (one scratch space per database);
-    the agent scans on its event loop only.
+    Safe from several threads: each thread scans with its own scratch space (Hyperscan
+    refuses a scratch space that is in use, and releases the GIL while it scans, so the
+    event loop and the scan thread do scan at once).
     """
 
     def __init__(self, rules: list[Rule]) -> None:
         # A prefilter suffix puts one more character (the one after the match) before the end.
         self._reach = [r.max_len and r.max_len + bool(r.prefilter_suffix) for r in rules]
         self._db = None
+        self._local = threading.local()  # .scratch: this thread's scratch space
         if not rules:
             return
         key = tuple(
@@ -78,11 +81,20 @@ class Prefilter:
     def active(self) -> bool:
         return self._db is not None
 
+    def _scratch(self):
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            import hyperscan as hs
+
+            scratch = self._local.scratch = hs.Scratch(self._db)
+        return scratch
+
     def candidates(self, text: str) -> dict[int, list[Window] | None]:
         ends: dict[int, list[int]] = {}
         self._db.scan(  # type: ignore[union-attr]
             text.encode("utf-8", "replace"),
             match_event_handler=lambda rid, _f, to, _fl, _c: ends.setdefault(rid, []).append(to),
+            scratch=self._scratch(),
         )
         if not ends:
             return ends  # the usual case: no rule can match

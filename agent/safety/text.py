@@ -7,23 +7,14 @@ from collections.abc import Iterator
 
 import orjson
 
-from agent.record import OP_CHAT, OP_COMPLETION, OP_EMBEDDINGS
+from agent.safety.walk import Slot, read, request_walk, write
 
-Slot = tuple[dict | list, object]  # (container, key): container[key] is a str
-
-
-def _strings(container: dict | list, key: object) -> Iterator[Slot]:
-    """The slot itself if it holds a str, or each str of a list in it."""
-    value = container[key]  # type: ignore[index]
-    if isinstance(value, str):
-        yield container, key
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            if isinstance(item, str):
-                yield value, i
+__all__ = ["Slot", "read", "write", "request_slots", "request_texts", "response_slots"]
 
 
 def _message_slots(msg: dict) -> Iterator[Slot]:
+    """The text slots of a response message: content (or its text parts) and tool-call
+    arguments."""
     content = msg.get("content")
     if isinstance(content, str):
         yield msg, "content"
@@ -38,16 +29,9 @@ def _message_slots(msg: dict) -> Iterator[Slot]:
 
 
 def request_slots(body: dict, operation: str) -> list[Slot]:
-    """Text slots of a request body: chat messages, completion prompt, embeddings input."""
-    if operation == OP_CHAT:
-        msgs = body.get("messages")
-        if not isinstance(msgs, list):
-            return []
-        return [s for m in msgs if isinstance(m, dict) for s in _message_slots(m)]
-    key = {OP_COMPLETION: "prompt", OP_EMBEDDINGS: "input"}.get(operation)
-    if key is None or key not in body:
-        return []
-    return list(_strings(body, key))
+    """Slots of every string of a request body that is rendered into the prompt (see
+    `agent.safety.walk`)."""
+    return request_walk(body, operation).slots
 
 
 def response_slots(obj: dict) -> list[Slot]:
@@ -70,18 +54,6 @@ def delta_slot(choice: dict) -> Slot | None:
     if isinstance(delta, dict):
         return (delta, "content") if isinstance(delta.get("content"), str) else None
     return (choice, "text") if isinstance(choice.get("text"), str) else None
-
-
-def read(slot: Slot) -> str:
-    """The text in a slot."""
-    container, key = slot
-    return container[key]  # type: ignore[index]
-
-
-def write(slot: Slot, text: str) -> None:
-    """Replace the text in a slot."""
-    container, key = slot
-    container[key] = text  # type: ignore[index]
 
 
 def request_texts(body: dict, operation: str) -> list[str]:

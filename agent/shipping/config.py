@@ -36,6 +36,14 @@ class ElasticsearchConfig(BaseModel):
     request_timeout_s: float = Field(30.0, gt=0, description="Timeout of one bulk request.")
     backoff_initial_s: float = Field(0.5, gt=0, description="First wait after a failed attempt.")
     backoff_max_s: float = Field(30.0, gt=0, description="Longest wait between attempts.")
+    max_attempts: int = Field(
+        10,
+        ge=1,
+        description="Answers about one document that were errors (a 5xx or other item error, "
+        "with backoff between) before it goes to the store's dead-letter table. Outages, "
+        "timeouts, 429 back-pressure and auth failures are not the document's fault: they "
+        "are retried for as long as they last and never dead-letter anything.",
+    )
     idle_poll_s: float = Field(
         0.2, gt=0, description="How often the shipper looks for new rows when it has none."
     )

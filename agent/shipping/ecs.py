@@ -103,6 +103,10 @@ def _inferwatch(r: RequestRecord, cost_status: str | None) -> dict:
         "stream": r.stream,
         "agent_overhead_ns": r.overhead_ns,
         "parent_span_id": r.parent_span_id,
+        # The client's x-request-id: a correlation field only (`_id` and http.request.id are
+        # the agent's own). Not in `labels` (those are the agent's `extra`, which it could
+        # collide with), not ECS-reserved: our namespace, mapped as a keyword.
+        "client_request_id": getattr(r, "client_request_id", None),
         "cost": cost,
         "safety": _safety(r),
         "prompt_text": r.prompt_text,

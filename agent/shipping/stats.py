@@ -11,6 +11,7 @@ class ShipStats:
         self._backlog = instruments["inferwatch_shipper_backlog_records"]
         self._docs = instruments["inferwatch_shipper_documents_total"]
         self._failures = instruments["inferwatch_shipper_failures_total"]
+        self._dead = instruments["inferwatch_shipper_dead_letters_total"]
 
     def status(self, lag_s: float, backlog: int) -> None:
         """Age of the oldest unshipped record and how many wait."""
@@ -26,3 +27,8 @@ class ShipStats:
         """`n` documents failed to ship this attempt."""
         if n:
             self._failures.labels(error_type).inc(n)
+
+    def dead_letters(self, reason: str, n: int = 1) -> None:
+        """`n` documents given up on, kept in the store's dead-letter table."""
+        if n:
+            self._dead.labels(reason).inc(n)

@@ -65,6 +65,7 @@ MAPPING: dict = {
             stream=BOOL,
             agent_overhead_ns=LONG,
             parent_span_id=K,
+            client_request_id=K,
             cost=_obj(currency=K, amount=DOUBLE, device_seconds=DOUBLE, joules=DOUBLE, status=K),
             safety=_obj(hits=LONG, blocked=BOOL, filters=K, actions=K, directions=K),
             prompt_text=TEXT,

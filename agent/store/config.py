@@ -85,6 +85,17 @@ class StoreConfig(_Section):
         "shipped with `cost_status: lost`. At start, records a killed agent left in the "
         "journal are stored that way at once.",
     )
+    max_disk_bytes: int = Field(
+        4 * 1024**3,
+        ge=0,
+        description="Hard bound on the store's disk use: the database, its -wal and -shm and "
+        "the journal, in bytes (0: no bound). Unlike `retention.max_size_mb`, it holds during "
+        "an Elasticsearch outage too: at the bound the oldest rows are deleted even if not yet "
+        'shipped (counted in inferwatch_store_retention_deleted_total{reason="disk_bound"} '
+        "and inferwatch_store_unshipped_deleted_total, logged); requests are never held back. "
+        "Checked every `retention.check_interval_s`, so it can be passed by what arrives in "
+        "one interval. Default 4 GiB: four times the default size bound, room for a long outage.",
+    )
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     @property

@@ -30,6 +30,7 @@ import orjson
 
 from agent.gil import in_slices
 from agent.record import RequestRecord
+from agent.store.rejects import clean
 from agent.store.rows import from_json
 
 log = logging.getLogger("inferwatch.store")
@@ -43,6 +44,21 @@ def _number(path: Path) -> int:
         return int(path.name[len(_PREFIX) : -len(_SUFFIX)])
     except ValueError:
         return -1
+
+
+def _line(record: RequestRecord) -> bytes:
+    """One journal line; a record orjson refuses (a lone surrogate in a string, an int past
+    64 bits) is written with those values made safe (see `rejects.clean`), so the journal
+    and its recovery go on. Its final version meets the same values and is refused into the
+    store's rejects table; this line only matters if the agent dies before that."""
+    try:
+        return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError as err:
+        log.warning(
+            "store journal: record not encodable as it is; its values made safe",
+            extra={"error": clean(str(err))},
+        )
+        return orjson.dumps(clean(record), option=orjson.OPT_APPEND_NEWLINE)
 
 
 @dataclass(slots=True)
@@ -65,6 +81,9 @@ class Journal:
     def __len__(self) -> int:
         return len(self._open)
 
+    def __contains__(self, span_id: str) -> bool:
+        return span_id in self._open
+
     # ---- start and stop ---------------------------------------------------------------
 
     def files(self) -> list[Path]:
@@ -78,9 +97,9 @@ class Journal:
             for line in path.read_bytes().splitlines():
                 try:
                     record = from_json(line)
+                    found.setdefault(record.span_id, record)
                 except (orjson.JSONDecodeError, TypeError, ValueError):
-                    continue  # the last line of a segment cut off by a crash
-                found.setdefault(record.span_id, record)
+                    continue  # the last line of a segment cut off by a crash, or unreadable
         return list(found.values())
 
     def clear(self) -> None:
@@ -105,10 +124,13 @@ class Journal:
         if not records:
             return
         self._maybe_rotate()
-        data = b"".join(
-            orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE)
-            for r in (in_slices(records) if paced else records)
-        )
+        try:
+            data = b"".join(
+                orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE)
+                for r in (in_slices(records) if paced else records)
+            )
+        except TypeError:  # a value orjson refuses: that record's line is made safe
+            data = b"".join(_line(r) for r in records)
         view = memoryview(data)
         while view:
             view = view[os.write(self._fd, view) :]  # type: ignore[arg-type]

@@ -8,10 +8,15 @@ the single writer thread. Every read blocks: call them from one worker thread at
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
+from typing import TYPE_CHECKING
 
 from agent.store import schema
+
+if TYPE_CHECKING:  # the store does not load the shipping package
+    from agent.shipping.outcome import DeadLetter
 from agent.store.writer import StoreWriter
 
 # `+wall_time`: not through the wall-time index, which SQLite otherwise walks from the oldest
@@ -35,11 +40,12 @@ class Outbox:
             self._db = schema.connect(self._path, self._busy_ms)
         return self._db
 
-    def fetch(self, after_seq: int, limit: int) -> list[tuple[int, int, str, str]]:
+    def fetch(self, after_seq: int, limit: int) -> list[tuple[int, int, str, str, str]]:
         """Up to `limit` unshipped complete rows (final or cost-lost; never pending) with
-        ship_seq > `after_seq`, in ship_seq order: (id, ship_seq, record JSON, cost_status)."""
+        ship_seq > `after_seq`, in ship_seq order: (id, ship_seq, request_id, record JSON,
+        cost_status)."""
         sql = (
-            "SELECT id, ship_seq, record, cost_status FROM requests "
+            "SELECT id, ship_seq, request_id, record, cost_status FROM requests "
             "WHERE ship_state = 0 AND ship_seq > ? ORDER BY ship_seq LIMIT ?"
         )
         return self._conn().execute(sql, (after_seq, limit)).fetchall()
@@ -65,8 +71,10 @@ class Outbox:
         row = self._conn().execute(sql).fetchone()
         return row[0] if row else None
 
-    def mark(self, shipped: Sequence[int], rejected: Sequence[tuple[int, str]]) -> Future:
-        """Record outcomes on the writer thread, in one transaction."""
+    def mark(self, shipped: Sequence[int], dead: Sequence[DeadLetter]) -> Future:
+        """Record outcomes on the writer thread, in one transaction: rows shipped; rows
+        given up on (marked rejected, with their document in `dead_letters`)."""
+        now = time.time()
 
         def op(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
@@ -77,7 +85,15 @@ class Outbox:
                 )
                 conn.executemany(
                     f"UPDATE requests SET ship_state = {schema.REJECTED}, ship_error = ? WHERE id = ?",
-                    [(reason, i) for i, reason in rejected],
+                    [(f"{d.reason}: {d.error}", d.row_id) for d in dead],
+                )
+                conn.executemany(
+                    "INSERT INTO dead_letters (at, row_id, request_id, reason, error, attempts, "
+                    "document) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (now, d.row_id, d.request_id, d.reason, d.error, d.attempts, d.document)
+                        for d in dead
+                    ],
                 )
                 conn.execute("COMMIT")
             except BaseException:

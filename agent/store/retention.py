@@ -1,8 +1,11 @@
-"""Retention by age and by size, run on the writer's connection (never on the event loop).
+"""Retention by age and by size, and the disk bound, run on the writer's connection (never
+on the event loop).
 
-When shipping to Elasticsearch is on, rows still in the outbox are never deleted: an
-outage of any length must lose nothing, so the size bound yields to the outbox (and the
-agent warns).
+When shipping to Elasticsearch is on, the age and size rules never delete rows still in
+the outbox: an outage must lose nothing, so they yield to it (and the agent warns). The
+disk bound (`store.max_disk_bytes`) does not yield: past it the oldest rows go, shipped or
+not, and the caller counts the unshipped ones (a full disk would stop the store and lose
+every new record instead).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.store.config import RetentionConfig
@@ -29,11 +33,13 @@ class Deleted:
 
     by_age: int = 0
     by_size: int = 0
+    by_disk: int = 0
+    unshipped_by_disk: int = 0  # of `by_disk`, rows Elasticsearch had not acknowledged
 
     @property
     def more(self) -> bool:
         """A rule hit its per-pass chunk: another pass should follow soon."""
-        return max(self.by_age, self.by_size) >= CHUNK
+        return max(self.by_age, self.by_size, self.by_disk) >= CHUNK
 
 
 def used_bytes(conn: sqlite3.Connection) -> int:
@@ -59,15 +65,55 @@ def apply(
     config: RetentionConfig,
     keep_unshipped: bool,
     now: float | None = None,
+    disk: tuple[int, Callable[[], int]] | None = None,
 ) -> Deleted:
-    """One pass: age first, then size. Frees the pages it emptied."""
+    """One pass: age first, then size, then the disk bound `disk` (bytes, a function
+    measuring the store's files; bytes 0: none). Frees the pages it emptied."""
     keep = f" AND ship_state != {PENDING}" if keep_unshipped else ""
     cutoff = (now or time.time()) - config.max_age_days * 86400
     by_age = _delete(conn, age_sql(keep), (cutoff, CHUNK))
+    for table in ("rejects", "dead_letters"):  # kept as long as the request log, no longer
+        _delete(conn, f"DELETE FROM {table} WHERE at < ?", (cutoff,))  # noqa: S608
     by_size = _trim_to_size(conn, int(config.max_size_mb * 1024 * 1024), keep)
     if by_age or by_size:
-        conn.execute("PRAGMA incremental_vacuum")
-    return Deleted(by_age, by_size)
+        _vacuum(conn)
+    by_disk, unshipped = _trim_to_disk(conn, *disk, keep_unshipped) if disk and disk[0] else (0, 0)
+    return Deleted(by_age, by_size, by_disk, unshipped)
+
+
+def _trim_to_disk(
+    conn: sqlite3.Connection, limit: int, measure: Callable[[], int], count_unshipped: bool
+) -> tuple[int, int]:
+    """Delete the oldest rows, shipped or not, until the data fit in `limit` bytes with
+    the files `measure` counts (WAL, journal). The database counts by its pages in use: a
+    database made with auto_vacuum off (before v3 of this agent) never shrinks, but its
+    free pages are reused. Returns (rows deleted, unshipped among them if counted)."""
+    if used_bytes(conn) + measure() <= limit:
+        return 0, 0
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the WAL may be most of it
+    data = used_bytes(conn)
+    used = data + measure()
+    rows = conn.execute("SELECT count(*) FROM requests").fetchone()[0]
+    if used <= limit or not rows or not data:
+        return 0, 0
+    n = min(CHUNK, int(rows * min(1.0, (used - limit) / data) * _MARGIN) + 1)
+    oldest = "SELECT id, ship_state FROM requests ORDER BY id LIMIT ?"
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        unshipped = 0
+        if count_unshipped:
+            sql = f"SELECT count(*) FROM ({oldest}) WHERE ship_state = {PENDING}"  # noqa: S608
+            unshipped = conn.execute(sql, (n,)).fetchone()[0]
+        deleted = conn.execute(
+            "DELETE FROM requests WHERE id IN (SELECT id FROM requests ORDER BY id LIMIT ?)", (n,)
+        ).rowcount
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    _vacuum(conn)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # give the freed pages back to the disk
+    return deleted, unshipped
 
 
 def _trim_to_size(conn: sqlite3.Connection, limit: int, keep: str) -> int:
@@ -97,3 +143,10 @@ def _delete(conn: sqlite3.Connection, sql: str, params: tuple) -> int:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _vacuum(conn: sqlite3.Connection) -> None:
+    """Give freed pages back to the file system. Through `executescript`: `execute` steps
+    the pragma once, which frees one page (sqlite3 runs a statement without result columns
+    a single step), so the database file never shrank."""
+    conn.executescript("PRAGMA incremental_vacuum")

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import orjson
 
 from agent.record import RequestRecord, SafetyVerdict
-from agent.store.schema import COST_FINAL, PENDING
+from agent.store.schema import COST_FINAL, COST_UNMETERED, PENDING
 
 _FIELDS = {f.name for f in dataclasses.fields(RequestRecord)}
 _DEFAULTS = {
@@ -19,8 +19,11 @@ _DEFAULTS = {
 
 
 def to_row(r: RequestRecord, cost_status: str = COST_FINAL, ship_seq: int | None = None) -> tuple:
-    """The values of `schema.INSERT_SQL` for one record."""
-    return (*to_data(r), PENDING, cost_status, ship_seq)
+    """The values of `schema.INSERT_SQL` for one record (a final record the cost engine
+    marked unmetered keeps that status)."""
+    if cost_status == COST_FINAL and r.cost_status == COST_UNMETERED:
+        cost_status = COST_UNMETERED
+    return (*to_data(r), PENDING, cost_status, ship_seq, r.client_request_id)
 
 
 def to_data(r: RequestRecord) -> tuple:

@@ -16,12 +16,15 @@ status for rows written by older agents, finalised as lost at start.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+
+log = logging.getLogger("inferwatch.store")
 
 # Values of `requests.ship_state`.
 PENDING = 0  # not yet acknowledged by Elasticsearch
 SHIPPED = 1  # Elasticsearch holds it (created, or already there)
-REJECTED = 2  # Elasticsearch refused it as malformed: kept here, reported, not retried
+REJECTED = 2  # not shipped, for good (refused as malformed, or dead-lettered): not retried
 
 _V1 = """
 CREATE TABLE requests (
@@ -58,6 +61,7 @@ CREATE INDEX requests_unshipped ON requests (id) WHERE ship_state = 0;
 COST_PENDING = "pending"  # written when the request ended; the cost engine still holds it
 COST_FINAL = "final"  # the complete record (its cost final, or no cost engine)
 COST_LOST = "lost"  # the cost never came (agent killed while holding it): shipped as is
+COST_UNMETERED = "unmetered"  # final, but part of it no meter covered (record.COST_UNMETERED)
 
 _V2 = f"""
 ALTER TABLE requests ADD COLUMN cost_status TEXT NOT NULL DEFAULT '{COST_FINAL}';
@@ -69,8 +73,66 @@ CREATE INDEX requests_unshipped ON requests (ship_seq)
 CREATE INDEX requests_cost_pending ON requests (request_id) WHERE cost_status = '{COST_PENDING}';
 """
 
-# Each entry migrates from version i to i+1; append, never edit.
-MIGRATIONS: list[str] = [_V1, _V2]
+# v3: what the writer cannot store (`rejects`) and what the shipper gives up on
+# (`dead_letters`) are kept, with why; the client's own request id gets a column; the
+# agent's `request_id` becomes unique (see `_unique_request_ids`).
+_V3 = """
+ALTER TABLE requests ADD COLUMN client_request_id TEXT;
+CREATE TABLE rejects (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    request_id TEXT,
+    reason TEXT NOT NULL,
+    error TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX rejects_at ON rejects (at);
+CREATE INDEX rejects_request_id ON rejects (request_id);
+CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    row_id INTEGER,
+    request_id TEXT,
+    reason TEXT NOT NULL,
+    error TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    document TEXT NOT NULL
+);
+CREATE INDEX dead_letters_at ON dead_letters (at);
+"""
+
+# Suffix given to the request id of a row that repeats an older row's (made by agents that
+# took the client's x-request-id as theirs), so the unique index can be built.
+DUPLICATE_MARK = "#dup-"
+
+
+def _unique_request_ids(conn: sqlite3.Connection) -> None:
+    """Make `request_id` unique. Rows an older agent stored under a repeated id are kept
+    (they are real requests, with their costs): every one but the first of each id gets
+    `<id>#dup-<row id>` in the column (their stored record JSON keeps the id as it was), and
+    start goes on. Logged with the count."""
+    renamed = conn.execute(
+        f"UPDATE requests SET request_id = request_id || '{DUPLICATE_MARK}' || id "  # noqa: S608
+        "WHERE id NOT IN (SELECT min(id) FROM requests GROUP BY request_id)"
+    ).rowcount
+    if renamed:
+        log.warning(
+            "store had rows with repeated request ids; kept, their ids suffixed",
+            extra={"rows": renamed, "suffix": f"{DUPLICATE_MARK}<row id>"},
+        )
+    conn.execute("DROP INDEX requests_request_id")
+    conn.execute("CREATE UNIQUE INDEX requests_request_id ON requests (request_id)")
+
+
+def _v3(conn: sqlite3.Connection) -> None:
+    for statement in _statements(_V3):
+        conn.execute(statement)
+    _unique_request_ids(conn)
+
+
+# Each entry migrates from version i to i+1 (SQL, or a function of the connection run in
+# the migration's transaction); append, never edit.
+MIGRATIONS: list = [_V1, _V2, _v3]
 VERSION = len(MIGRATIONS)
 
 DATA_COLUMNS = (
@@ -94,7 +156,7 @@ DATA_COLUMNS = (
     "safety_hits",
     "record",
 )
-_INSERT = (*DATA_COLUMNS, "ship_state", "cost_status", "ship_seq")
+_INSERT = (*DATA_COLUMNS, "ship_state", "cost_status", "ship_seq", "client_request_id")
 INSERT_SQL = (
     f"INSERT INTO requests ({', '.join(_INSERT)}) "  # noqa: S608
     f"VALUES ({', '.join('?' * len(_INSERT))})"
@@ -109,6 +171,9 @@ def connect(path: str, busy_timeout_ms: int = 2000, fsync: bool = False) -> sqli
     """A connection in WAL mode. `fsync` makes every commit fsync (synchronous=FULL)."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    # Before WAL mode, which writes the header of a new file: set after it (as `migrate`
+    # did), auto_vacuum stayed off and retention never gave space back. No-op otherwise.
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
     conn.execute("PRAGMA journal_mode=WAL")
     # NORMAL in WAL mode survives a crash of the process (not of the OS); FULL survives both.
     conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
@@ -126,8 +191,12 @@ def migrate(conn: sqlite3.Connection) -> int:
     for version in range(found, VERSION):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _statements(MIGRATIONS[version]):
-                conn.execute(statement)
+            step = MIGRATIONS[version]
+            if callable(step):
+                step(conn)
+            else:
+                for statement in _statements(step):
+                    conn.execute(statement)
             conn.execute(f"PRAGMA user_version={version + 1}")
             conn.execute("COMMIT")
         except BaseException:

@@ -15,6 +15,8 @@ class StoreStats:
         self._dropped = instruments["inferwatch_store_records_dropped_total"]
         self._retention = instruments["inferwatch_store_retention_deleted_total"]
         self._cost_lost = instruments["inferwatch_store_cost_lost_total"]
+        self._rejected = instruments["inferwatch_store_records_rejected_total"]
+        self._unshipped = instruments["inferwatch_store_unshipped_deleted_total"]
 
     def set_pending(self, fn: Callable[[], int]) -> None:
         """Read the number of records waiting in memory at scrape time."""
@@ -32,13 +34,23 @@ class StoreStats:
         """`n` records could not be kept."""
         self._dropped.labels(reason).inc(n)
 
-    def retention(self, by_age: int, by_size: int) -> None:
-        """Rows deleted by a retention pass."""
+    def retention(self, by_age: int, by_size: int, by_disk: int = 0, unshipped: int = 0) -> None:
+        """Rows deleted by a retention pass (`unshipped`: of `by_disk`, rows Elasticsearch
+        never acknowledged)."""
         if by_age:
             self._retention.labels("age").inc(by_age)
         if by_size:
             self._retention.labels("size").inc(by_size)
+        if by_disk:
+            self._retention.labels("disk_bound").inc(by_disk)
+        if unshipped:
+            self._unshipped.inc(unshipped)
 
     def cost_lost(self, reason: str, n: int) -> None:
         """`n` pending rows were finalised without their cost (restart, timeout)."""
         self._cost_lost.labels(reason).inc(n)
+
+    def rejected(self, reason: str, n: int = 1) -> None:
+        """`n` records were refused and kept in the rejects table (duplicate, unencodable,
+        invalid)."""
+        self._rejected.labels(reason).inc(n)

@@ -35,7 +35,7 @@ from concurrent.futures import Future, InvalidStateError
 
 from agent.gil import in_slices
 from agent.record import RequestRecord
-from agent.store import pending, priority, retention, schema
+from agent.store import files, pending, priority, rejects, retention, schema
 from agent.store.config import StoreConfig
 from agent.store.journal import Journal
 from agent.store.rows import to_row
@@ -45,9 +45,13 @@ log = logging.getLogger("inferwatch.store")
 
 _BACKOFF_MIN_S, _BACKOFF_MAX_S = 0.05, 2.0
 _RETENTION_CATCH_UP_S = 0.5
-# Whether a journal record already has its row (request ids may repeat; with the start
-# time, a record's row). Through the request id index.
-HAS_ROW_SQL = "SELECT 1 FROM requests WHERE request_id = ? AND wall_time = ? LIMIT 1"
+_DISK_LOG_EVERY_S = 60.0
+# Whether a journal record was already dealt with: its row is stored (request ids are the
+# agent's own and unique) or it was refused into `rejects`. Through the request id indexes.
+HAS_ROW_SQL = (
+    "SELECT 1 FROM requests WHERE request_id = ?1 "
+    "UNION ALL SELECT 1 FROM rejects WHERE request_id = ?1 LIMIT 1"
+)
 Entry = tuple[RequestRecord, bool]  # (record, final): final False for an early write
 
 
@@ -104,6 +108,8 @@ class StoreWriter:
         self._failures = 0
         self._next_retention = 0.0
         self._last_drop_log = 0.0
+        self._logged_rejects: set[str] = set()
+        self._last_disk_log = -math.inf
         self._conn: sqlite3.Connection | None = None
         self._thread: threading.Thread | None = None
         self._tid = 0  # the writer thread's kernel id, for its scheduling class
@@ -116,7 +122,8 @@ class StoreWriter:
 
     def start(self) -> None:
         """Open (creating and migrating) the database and start the thread. Blocking."""
-        self._c.dir.mkdir(parents=True, exist_ok=True)
+        files.private_dir(self._c.dir)
+        files.private_database(self._c.path)
         self._conn = schema.connect(str(self._c.path), self._c.busy_timeout_ms, self._c.fsync)
         schema.migrate(self._conn)
         self._seq = pending.last_seq(self._conn)
@@ -263,6 +270,7 @@ class StoreWriter:
                     return
             except Exception:  # a bug must not end the writer: the agent keeps serving
                 log.exception("store writer failed; going on")
+                self._rollback()  # never leave a transaction open: the next BEGIN would fail
                 self._stats.write_error("other")
                 self._failures += 1
                 self._backoff()
@@ -316,24 +324,35 @@ class StoreWriter:
     def _housekeeping_due_in(self) -> float:
         return max(0.0, min(self._next_retention, self._next_stale) - time.monotonic())
 
-    def _write(self, batch: list[Entry]) -> bool:
+    def _write(self, batch: list[Entry], isolate: bool = False) -> bool:
+        """One transaction for the batch. When a record's values are refused (see
+        `rejects`), the batch is written again with `isolate`: record by record, the
+        refused ones kept in `rejects`. Only that failure pays for it."""
         conn, seq = self._conn, self._seq
+        refused: list[rejects.Reject] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            finals = self._apply(conn, batch)
+            finals = self._apply(conn, batch, refused if isolate else None)
             conn.execute("COMMIT")
-        except (sqlite3.Error, OSError) as err:  # OSError: the journal's file
+        except (sqlite3.Error, OSError, *rejects.RECORD_ERRORS) as err:  # OSError: the journal
             self._seq = seq  # nothing of this batch was committed: give its numbers again
             self._rollback()
+            if not isolate and isinstance(err, rejects.RECORD_ERRORS):
+                return self._write(batch, isolate=True)
             self._write_failed(err, len(batch))
             return False
         if self._journal is not None and finals:
-            self._journal.done(finals)  # their rows are committed: out of the journal
-        self._committed(len(batch), len(finals))
+            self._journal.done(finals)  # their rows are committed (or refused): out of it
+        self._rejected(refused)  # before `_committed` settles the waiters
+        self._committed(len(batch), len(finals) - len(refused))
         return True
 
-    def _apply(self, conn: sqlite3.Connection, batch: list[Entry]) -> list[RequestRecord]:
-        """Journal early records, insert final ones; returns the final records (inserted)."""
+    def _apply(
+        self, conn: sqlite3.Connection, batch: list[Entry], refused: list | None = None
+    ) -> list[RequestRecord]:
+        """Journal early records, insert final ones; returns the final records. With
+        `refused` (a list), rows go in one by one and the records refused are added to it
+        (and to the `rejects` table)."""
         finals = [record for record, final in batch if final]
         # Pauses for the GIL only at SCHED_IDLE, where the thread can be preempted while it
         # holds it. Raised to normal, it is behind or someone waits for a commit: a sleep
@@ -343,7 +362,12 @@ class StoreWriter:
         if self._journal is not None:
             done = {r.span_id for r in finals}  # early and final in one batch: the row only
             early = [r for r, final in batch if not final and r.span_id not in done]
+            if refused is not None:  # written again: the failed try journalled them already
+                early = [r for r in early if r.span_id not in self._journal]
             self._journal.append(early, paced)
+        if refused is not None:
+            refused += self._insert_each(conn, finals, schema.COST_FINAL)
+            return finals
         seq = self._next_seq
         rows = [
             to_row(r, schema.COST_FINAL, seq()) for r in (in_slices(finals) if paced else finals)
@@ -354,6 +378,33 @@ class StoreWriter:
     def _next_seq(self) -> int:
         self._seq += 1
         return self._seq
+
+    def _insert_each(
+        self, conn: sqlite3.Connection, records: list[RequestRecord], cost_status: str
+    ) -> list[rejects.Reject]:
+        """Insert rows one statement each (a refused statement leaves the transaction
+        open in SQLite); keep the refused records in `rejects`. Returns those."""
+        refused = []
+        for r in records:
+            try:
+                conn.execute(schema.INSERT_SQL, to_row(r, cost_status, self._seq + 1))
+            except rejects.RECORD_ERRORS as err:
+                refused.append(rejects.Reject.of(r, err))
+            else:
+                self._seq += 1
+        if refused:
+            rejects.insert(conn, refused)
+        return refused
+
+    def _rejected(self, refused: list[rejects.Reject]) -> None:
+        for r in refused:
+            self._stats.rejected(r.reason)
+            if r.reason not in self._logged_rejects:  # once per kind: a flood must not
+                self._logged_rejects.add(r.reason)  # flood the log too
+                log.error(
+                    "store refused a record; kept in the rejects table",
+                    extra={"reason": r.reason, "error": r.error, "request_id": r.request_id},
+                )
 
     def _committed(self, n: int, inserted: int) -> None:
         with self._cond:
@@ -407,16 +458,44 @@ class StoreWriter:
         if time.monotonic() < self._next_retention:
             return
         self._next_retention = time.monotonic() + self._c.retention.check_interval_s
+        disk = (self._c.max_disk_bytes, self._disk_bytes)
         try:
-            deleted = retention.apply(self._conn, self._c.retention, self._keep_unshipped)
-        except sqlite3.Error as err:
+            deleted = retention.apply(
+                self._conn, self._c.retention, self._keep_unshipped, disk=disk
+            )
+        except (sqlite3.Error, OSError) as err:
             self._rollback()
             self._stats.write_error(error_kind(err))
             log.error("store retention failed", extra={"error": str(err)})
             return
-        self._stats.retention(deleted.by_age, deleted.by_size)
+        self._stats.retention(
+            deleted.by_age, deleted.by_size, deleted.by_disk, deleted.unshipped_by_disk
+        )
+        if deleted.by_disk and time.monotonic() - self._last_disk_log >= _DISK_LOG_EVERY_S:
+            self._last_disk_log = time.monotonic()
+            log.warning(
+                "store at its disk bound; oldest rows deleted",
+                extra={
+                    "deleted": deleted.by_disk,
+                    "unshipped": deleted.unshipped_by_disk,
+                    "max_disk_bytes": self._c.max_disk_bytes,
+                },
+            )
         if deleted.more:  # more to delete: come back soon, between batches of records
             self._next_retention = time.monotonic() + _RETENTION_CATCH_UP_S
+
+    def _disk_bytes(self) -> int:
+        """Bytes of the store's files but the database (whose pages in use retention
+        counts): its -wal and -shm, the journal."""
+        db = self._c.path
+        paths = [db.with_name(db.name + s) for s in files.SQLITE_SUFFIXES[1:]]
+        if self._journal is not None:
+            paths += self._journal.files()
+        total = 0
+        for p in paths:
+            with contextlib.suppress(FileNotFoundError):  # -wal/-shm come and go
+                total += p.stat().st_size
+        return total
 
     def _stale_every_s(self) -> float:
         return min(10.0, self._c.pending_timeout_s / 4)
@@ -448,23 +527,33 @@ class StoreWriter:
         """Insert journal records an earlier run left without a row as cost-lost, then
         delete its segments."""
         found = self._journal.recover()  # type: ignore[union-attr]
-        lost = [
-            r
-            for r in found
-            if self._conn.execute(HAS_ROW_SQL, (r.request_id, r.wall_time)).fetchone() is None
-        ]
+        lost = [r for r in found if not self._has_row(r)]
         self._insert_lost(lost, "restart")
         self._journal.clear()  # type: ignore[union-attr]
 
+    def _has_row(self, r: RequestRecord) -> bool:
+        try:
+            return self._conn.execute(HAS_ROW_SQL, (r.request_id,)).fetchone() is not None
+        except rejects.RECORD_ERRORS:  # an id SQLite cannot bind: its insert is refused
+            return False
+
     def _insert_lost(self, records: list[RequestRecord], reason: str) -> None:
-        """Insert records whose cost never came as cost-lost rows (its own transaction)."""
+        """Insert records whose cost never came as cost-lost rows (its own transaction);
+        records refused go to `rejects` (see `_write`)."""
         if not records:
             return
         conn, seq = self._conn, self._seq
+        refused: list[rejects.Reject] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
-            rows = [to_row(r, schema.COST_LOST, self._next_seq()) for r in records]
-            conn.executemany(schema.INSERT_SQL, rows)
+            try:
+                rows = [to_row(r, schema.COST_LOST, self._next_seq()) for r in records]
+                conn.executemany(schema.INSERT_SQL, rows)
+            except rejects.RECORD_ERRORS:  # again, record by record
+                self._seq = seq
+                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                refused = self._insert_each(conn, records, schema.COST_LOST)
             conn.execute("COMMIT")
         except BaseException:
             self._seq = seq
@@ -472,11 +561,13 @@ class StoreWriter:
             raise
         if self._journal is not None:
             self._journal.done(records)
-        self._stats.cost_lost(reason, len(records))
-        log.warning(
-            "store rows finalised without their cost",
-            extra={"rows": len(records), "reason": reason},
-        )
+        self._rejected(refused)
+        if len(records) > len(refused):
+            self._stats.cost_lost(reason, len(records) - len(refused))
+            log.warning(
+                "store rows finalised without their cost",
+                extra={"rows": len(records) - len(refused), "reason": reason},
+            )
 
     def _backoff(self) -> None:
         delay = min(_BACKOFF_MAX_S, _BACKOFF_MIN_S * 2 ** min(self._failures, 10))

@@ -3,6 +3,8 @@ CPU, found by the TCP port it listens on, as the vLLM server would be."""
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -100,6 +102,7 @@ def test_no_vllm_process_still_reports_the_host():
     snap = host.collect()
     (d,) = snap.devices
     assert d.busy_device_seconds == 0 and d.wall_seconds > 0
+    assert d.metered is False  # vLLM's use is unknown, not zero
     names = {f.name for f in snap.families}
     assert {"system_memory_usage_bytes", "inferwatch_vllm_tree_processes"} <= names
 
@@ -115,3 +118,61 @@ def test_rapl_counters_read_and_unwrapped(tmp_path):
     (pkg / "energy_uj").write_text("100000\n")  # wrapped past 1 J
     assert rapl.read_joules() == pytest.approx(0.2)
     assert RaplReader(root=tmp_path / "absent").read_joules() is None
+
+
+NO_RAPL = RaplReader(root=Path("/nonexistent-powercap"))
+
+
+def _burn_tree(tmp_path) -> subprocess.Popen:
+    """A started vLLM stand-in: a parent that, on "go", burns BURN_S, as does its child."""
+    path = tmp_path / "burner.py"
+    path.write_text(TREE)
+    proc = subprocess.Popen(
+        [sys.executable, str(path), str(BURN_S)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    int(proc.stdout.readline())  # its port: not used, the pid is handed over
+    return proc
+
+
+def _burn(proc: subprocess.Popen) -> None:
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    assert proc.stdout.readline().strip() == "done"
+
+
+def test_a_pid_handed_over_is_metered_whole_from_its_first_tick_and_again_after_a_restart(
+    tmp_path,
+):
+    # As in bundled mode: the supervisor starts vLLM and hands its pid over at once; the
+    # port the finder would otherwise scan has nothing on it.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        unused = s.getsockname()[1]
+    finder = VllmProcessFinder(port=unused)
+    host = HostCollector(finder, hostname="h", rapl=NO_RAPL)
+    host.collect()
+    for _life in range(2):  # the first vLLM, then the one started after it died
+        proc = _burn_tree(tmp_path)
+        finder.follow(proc.pid)
+        _burn(proc)
+        (d,) = host.collect().devices
+        assert d.metered is True
+        assert 2 * BURN_S - 0.03 <= d.busy_device_seconds <= 2 * BURN_S + 0.5
+        proc.stdin.close()
+        proc.wait(30)
+        (gone,) = host.collect().devices
+        assert gone.metered is False and finder.tree() == []  # never looked up by pid again
+
+
+def test_a_tree_found_already_running_is_not_metered_whole_until_the_next_tick():
+    finder = VllmProcessFinder()
+    host = HostCollector(finder, hostname="h", rapl=NO_RAPL)
+    host.collect()
+    finder.follow(os.getpid())  # this test process: running long before the last tick
+    (found,) = host.collect().devices
+    assert found.metered is False  # what it used before it was found is not known
+    (next_tick,) = host.collect().devices
+    assert next_tick.metered is True

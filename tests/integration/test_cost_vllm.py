@@ -119,6 +119,8 @@ async def test_token_work_one_to_three_costs_one_to_three(agent_url):
     assert not unpaid, [(r.request_id, r.start_ns, r.end_ns, r.cost_amount) for r in unpaid] + [
         service.engine.totals
     ]
+    # vLLM's whole tree was metered all along: no record is marked unmetered
+    assert [r.cost_status for r in records] == ["final"] * len(records)
     cost = by_tenant(records)
     ratio = cost["three"] / cost["one"]
     print(f"cost ratio three/one {ratio:.3f} (token work ratio 3)")

@@ -32,8 +32,9 @@ async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
 class _Running:
     """An agent's store and shipper without its HTTP side: records go straight in."""
 
-    def __init__(self, tmp_path, es_url: str) -> None:
+    def __init__(self, tmp_path, es_url: str, **es_extra) -> None:
         es = {"url": es_url, "backoff_initial_s": 0.05, "backoff_max_s": 0.5, "batch_size": 50}
+        es |= es_extra
         self.settings = load_settings(
             overrides={"store": {"dir": str(tmp_path)}, "elasticsearch": es}
         )

@@ -2,10 +2,12 @@
 `promtool check metrics` on a live scrape, and a real Prometheus server scraping the agent."""
 
 import asyncio
+import dataclasses
 import shutil
 import subprocess
 
 import aiohttp
+import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -134,3 +136,41 @@ async def test_real_prometheus_scrapes_the_agent(agent, tmp_path):
     # 3 output tokens from the non-streamed request + 5 from the streamed one
     assert float(result[0]["value"][1]) == 8
     assert t["health"] == "up" and not t["lastError"]
+
+
+async def raw_request(url: str, head: bytes, body: bytes = b"") -> bytes:
+    """Send one hand-written HTTP/1.1 request (bytes aiohttp's client would refuse to
+    send); returns the whole response, read until the agent closes the connection."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(head + b"Connection: close\r\n\r\n" + body)
+    async with asyncio.timeout(10):
+        answer = await reader.read(-1)
+    writer.close()
+    return answer
+
+
+async def test_non_utf8_tenant_header_never_breaks_a_scrape(agent):
+    body = orjson.dumps(CHAT)
+    head = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"x-tenant-id: t\xff\r\nContent-Length: %d\r\n" % len(body)
+    )
+    answer = await raw_request(agent.url, head, body)
+    assert answer.startswith(b"HTTP/1.1 "), answer[:100]
+    for _ in range(2):  # every later scrape renders, not only the first
+        families = list(text_string_to_metric_families(await scrape(agent)))
+        assert any(f.name == "gen_ai_server_request_duration_seconds" for f in families)
+
+
+async def test_unencodable_tenant_label_is_shown_escaped_on_the_page(agent):
+    # Straight into a labelled series (whether the edge lets such a header through or
+    # answers 400, the renderer must cope with the value).
+    await post(agent.url + "/v1/chat/completions", CHAT)
+    [record] = await agent.records(1)
+    agent.agent.metrics.observe(dataclasses.replace(record, tenant="t\udcff"))
+    families = {f.name: f for f in text_string_to_metric_families(await scrape(agent))}
+    tenants = {
+        s.labels["tenant"] for s in families["gen_ai_server_request_duration_seconds"].samples
+    }
+    assert "t\\udcff" in tenants

@@ -20,12 +20,15 @@ async def test_non_streaming_chat_record_and_headers(agent, fake_upstream):
         agent.url + "/v1/chat/completions", CHAT, {"x-request-id": "req-42", "x-fake-tokens": "7"}
     )
     assert status == 200
-    assert headers["x-request-id"] == "req-42"
+    # The agent's own id names the request (the store's key, the document `_id`); the
+    # client's is kept beside it, never used as a key.
+    assert headers["x-request-id"] != "req-42" and len(headers["x-request-id"]) == 32
     assert float(headers[OVERHEAD_HEADER]) >= 0
     assert orjson.loads(body)["usage"]["completion_tokens"] == 7
     [r] = await agent.records(1)
+    assert r.client_request_id == "req-42"
     assert (r.request_id, r.operation, r.model, r.tenant) == (
-        "req-42",
+        headers["x-request-id"],
         "chat",
         "fake-model",
         "default",
@@ -109,9 +112,11 @@ async def test_embeddings_and_models_and_passthrough(agent, fake_upstream):
 async def test_tenant_from_api_key_map_and_key_never_recorded(fake_upstream, start_agent):
     ra = await start_agent(fake_upstream.url, tenants={"api_keys": {"acme": "sk-secret-acme"}})
     await post(ra.url + "/v1/chat/completions", CHAT, {"Authorization": "Bearer sk-secret-acme"})
-    await post(ra.url + "/v1/chat/completions", CHAT, {"x-tenant-id": "beta"})
+    # With keys configured, a header naming a tenant proves nothing: not billed to it.
+    wrong = {"Authorization": "Bearer sk-wrong", "x-tenant-id": "acme"}
+    await post(ra.url + "/v1/chat/completions", CHAT, wrong)
     a, b = await ra.records(2)
-    assert (a.tenant, b.tenant) == ("acme", "beta")
+    assert (a.tenant, b.tenant) == ("acme", "default")
     assert "sk-secret-acme" not in repr(a.to_dict())
     async with aiohttp.ClientSession() as s, s.get(ra.url + "/metrics") as r:
         assert "sk-secret-acme" not in await r.text()

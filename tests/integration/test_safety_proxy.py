@@ -104,6 +104,29 @@ async def test_input_redaction_reaches_upstream_redacted(fake_upstream, start_ag
     assert fake_upstream.received[0][1]["messages"][0]["content"] == "mail [REDACTED:pii.email]"
 
 
+async def test_rendered_fields_beyond_content_reach_upstream_redacted(fake_upstream, start_agent):
+    agent = await start_agent(fake_upstream.url, safety={"actions": {"secret": "redact"}})
+    body = chat("what is the weather?")
+    body["tools"] = [
+        {
+            "type": "function",
+            "function": {"name": "weather", "description": f"Uses {KEY}.", "parameters": {}},
+        }
+    ]
+    body["chat_template_kwargs"] = {"notes": [f"key {KEY}"]}
+    body["messages"][0]["name"] = KEY
+    status, _, _ = await post(agent.url + "/v1/chat/completions", body)
+    assert status == 200
+    sent = fake_upstream.received[0][1]
+    assert KEY not in orjson.dumps(sent).decode()
+    mask = "[REDACTED:secret.openai_key]"
+    assert sent["tools"][0]["function"]["description"] == f"Uses {mask}."
+    assert sent["chat_template_kwargs"] == {"notes": [f"key {mask}"]}
+    assert sent["messages"][0]["name"] == mask
+    [r] = await agent.records(1)
+    assert [(v.filter, v.action, v.count) for v in r.safety] == [("secret.openai_key", "redact", 3)]
+
+
 async def test_stream_redacts_a_key_split_across_chunks(fake_upstream, start_agent):
     agent = await start_agent(
         fake_upstream.url, safety={"actions": {"secret": "redact"}, "window_chars": 64}

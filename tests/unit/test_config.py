@@ -116,3 +116,38 @@ def test_objects_built_at_start_are_frozen_out_of_the_collectors_reach():
         assert gc.get_freeze_count() > 1000  # the modules and objects of this process
     finally:
         gc.unfreeze()
+
+
+def test_unknown_key_from_the_environment_names_the_variable_and_the_closest_key(monkeypatch):
+    monkeypatch.setenv("INFERWATCH_LISTEN__PROT", "9000")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "environment variable INFERWATCH_LISTEN__PROT" in str(err.value)
+    assert "did you mean INFERWATCH_LISTEN__PORT?" in str(err.value)
+
+
+def test_unknown_section_from_the_environment_is_an_error_not_ignored(monkeypatch):
+    monkeypatch.setenv("INFERWATCH_LISTN__PORT", "9000")
+    monkeypatch.setenv("INFERWATCH_TEST_SOMETHING", "1")  # no `__`: not configuration
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "INFERWATCH_LISTN__PORT" in str(err.value)
+    assert "did you mean INFERWATCH_LISTEN__PORT?" in str(err.value)
+    assert "INFERWATCH_TEST_SOMETHING" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "suggestion"),
+    [
+        ("store: {dri: x}", "did you mean store.dir?"),
+        ("upstream: {timeout: {connect_s: 1}}", "did you mean upstream.timeouts?"),
+        ("upstream: {timeouts: {conect_s: 1}}", "did you mean upstream.timeouts.connect_s?"),
+        ("listn: {port: 1}", "did you mean listen?"),
+    ],
+)
+def test_unknown_key_in_the_file_suggests_the_closest_one(tmp_path, text, suggestion):
+    f = tmp_path / "c.yaml"
+    f.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_settings(f)
+    assert suggestion in str(err.value) and "environment variable" not in str(err.value)

@@ -97,3 +97,29 @@ def test_cached_series_text_follows_new_observations():
     assert reg.get_sample_value("h_seconds_count", {"t": "a"}) == 2
     assert b'h_seconds_bucket{le="10.0",t="a"} 2.0' in second
     assert b'h_seconds_bucket{le="1.0",t="a"} 1.0' in second
+
+
+# A non-UTF-8 header byte reaches the agent as a lone surrogate (aiohttp decodes header
+# bytes with surrogateescape): `x-tenant-id: t\xff` arrives as 't\udcff'.
+UNENCODABLE = ["t\udcff", "\ud800", 'a\udcff\nb"c\\']
+
+
+@pytest.mark.parametrize("value", UNENCODABLE)
+@pytest.mark.parametrize("kind", ["histogram", "counter", "gauge"])
+def test_unencodable_label_value_renders_escaped(value, kind):
+    reg = fast([((value, "m"), 1.0)], kind)
+    text = reg.render().decode("utf-8")  # strict: the page itself is valid UTF-8
+    shown = {s.labels["t"] for f in text_string_to_metric_families(text) for s in f.samples}
+    # the value shows with Python's backslash escapes, made literal in the exposition
+    assert shown == {value.encode("utf-8", "backslashreplace").decode()}
+
+
+def test_unencodable_label_value_in_a_prometheus_client_collector_renders_escaped():
+    # The slow path: a collector rendered by prometheus_client (e.g. a scraped upstream's
+    # series) whose label value cannot be encoded; prometheus_client alone would raise.
+    reg = AgentRegistry()
+    Counter("up_total", "scraped", ["t"], registry=reg).labels("t\udcff").inc()
+    reg.add_fast(FastCounter("mine_total", "mine", ["t"])).labels("ok").inc()
+    families = {f.name: f for f in text_string_to_metric_families(reg.render().decode())}
+    assert [s.labels["t"] for s in families["up"].samples] == ["t\\udcff"]
+    assert [s.labels["t"] for s in families["mine"].samples] == ["ok"]

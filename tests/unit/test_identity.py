@@ -7,18 +7,51 @@ import pytest
 from pydantic import SecretStr
 
 from agent.config import TenantsConfig
-from agent.ids import request_id_from, trace_ids
+from agent.edge import EdgeError, client_request_id
+from agent.ids import new_request_id, trace_ids
 from agent.labels import OVERFLOW, LabelCap
 from agent.tenancy import TenantResolver
 
 pytestmark = pytest.mark.unit
 
 
-def test_tenant_from_key_then_header_then_default():
+def test_with_keys_the_key_decides_and_the_header_is_not_trusted():
     r = TenantResolver(TenantsConfig(api_keys={"acme": SecretStr("sk-a")}))
     assert r.resolve({"Authorization": "Bearer sk-a", "x-tenant-id": "spoof"}) == "acme"
-    assert r.resolve({"Authorization": "Bearer unknown", "x-tenant-id": "t2"}) == "t2"
+    # A wrong key that names a tenant in the header is not billed to that tenant.
+    assert r.resolve({"Authorization": "Bearer wrong", "x-tenant-id": "acme"}) == "default"
+    assert r.resolve({"x-tenant-id": "acme"}) == "default"
     assert r.resolve({}) == "default"
+
+
+def test_require_key_refuses_unknown_keys_with_401():
+    r = TenantResolver(TenantsConfig(api_keys={"acme": SecretStr("sk-a")}, require_key=True))
+    assert r.resolve({"Authorization": "bearer sk-a"}) == "acme"
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "sk-a"}):
+        with pytest.raises(EdgeError) as err:
+            r.resolve(headers)
+        assert err.value.status == 401
+    with pytest.raises(ValueError, match="require_key needs api_keys"):
+        TenantsConfig(require_key=True)
+
+
+def test_tenant_header_must_be_printable_utf8_and_short():
+    r = TenantResolver(TenantsConfig())
+    assert r.resolve({"x-tenant-id": " blue "}) == "blue"
+    for bad in ("t\udcff", "a\x00b", "x" * 65):
+        with pytest.raises(EdgeError) as err:
+            r.resolve({"x-tenant-id": bad})
+        assert err.value.status == 400 and "x-tenant-id" in err.value.message
+
+
+def test_known_tenants_keep_their_label_whatever_came_first():
+    cap = LabelCap(2, known=["acme"])
+    assert [cap(v) for v in ["junk1", "junk2", "junk3", "acme"]] == [
+        "junk1",
+        "junk2",
+        OVERFLOW,
+        "acme",
+    ]
 
 
 def test_tenant_header_name_is_configurable():
@@ -38,17 +71,20 @@ def test_label_cap_overflows_to_other():
     ]
 
 
-def test_request_id_honoured_only_when_sane():
-    assert request_id_from("abc-123") == "abc-123"
-    generated = request_id_from("bad id with spaces\n")
-    assert len(generated) == 32 and " " not in generated
-    assert request_id_from(None) != request_id_from(None)
+def test_client_request_id_is_kept_only_when_sane():
+    assert client_request_id("abc-123") == "abc-123"
+    assert client_request_id(None) is None and client_request_id("  ") is None
+    for bad in ("bad id with spaces", "x" * 129, "t\udcff", "a\nb"):
+        with pytest.raises(EdgeError) as err:
+            client_request_id(bad)
+        assert err.value.status == 400 and "x-request-id" in err.value.message
+    assert new_request_id() != new_request_id()
 
 
 def test_generated_request_ids_are_uuid7_in_time_order():
-    first = request_id_from(None)
+    first = new_request_id()
     time.sleep(0.002)  # the next millisecond at least
-    later = [request_id_from(None) for _ in range(200)]
+    later = [new_request_id() for _ in range(200)]
     for rid in [first, *later]:
         u = uuid.UUID(rid)
         assert len(rid) == 32 and rid == rid.lower()

@@ -1,6 +1,7 @@
 """The record pipeline: bounded, counted drops, failing sinks isolated, nothing lost at close."""
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -58,6 +59,24 @@ async def test_full_queue_counts_drops():
         registry.get_sample_value("inferwatch_records_dropped_total", {"reason": "queue_full"}) == 1
     )
     assert registry.get_sample_value("inferwatch_records_queued") == 2
+
+
+async def test_queue_is_bounded_by_bytes_too_and_frees_them_when_delivered():
+    registry, inst = new_registry()
+    sink = MemorySink()
+    mb = 1024 * 1024
+    p = RecordPipeline([sink], queue_size=1000, batch_size=10, instruments=inst, max_bytes=mb)
+    big = [dataclasses.replace(rec(i), prompt_text="x" * (mb // 3 - 2000)) for i in range(4)]
+    assert [p.submit(r) for r in big] == [True, True, True, False]
+    dropped = {"reason": "queue_bytes"}
+    assert registry.get_sample_value("inferwatch_records_dropped_total", dropped) == 1
+    p.start()
+    async with asyncio.timeout(5):
+        while len(sink.records) < 3:
+            await asyncio.sleep(0.01)
+    assert p.submit(big[3])  # room again once the first three left the queue
+    await p.close()
+    assert [r.request_id for r in sink.records] == ["0", "1", "2", "3"]
 
 
 async def test_failing_sink_does_not_starve_others_and_close_delivers_all():

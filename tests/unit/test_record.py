@@ -23,4 +23,7 @@ def test_derived_timings_and_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.tenant = "y"
     assert dataclasses.replace(r, completion_tokens=1).tpot_s is None
+    # A non-streamed answer arrives whole: no token times were seen, so no TPOT (the store
+    # and the Elasticsearch document read this property).
+    assert dataclasses.replace(r, stream=False).tpot_s is None
     assert r.to_dict()["tenant"] == "x"

@@ -43,3 +43,37 @@ def test_banner_says_where_to_look():
         "41s",
     ):
         assert want in text
+
+
+async def test_no_warning_while_the_bundled_vllm_is_expected_to_be_starting(caplog, tmp_path):
+    """The agent's first probe and the vLLM collector's first scrape run before vLLM can
+    answer; that wait is expected and says nothing. Once vLLM was up, the same failures
+    warn again. The 'vLLM' here is a closed port (no server: nothing is started)."""
+    from agent.app import Agent
+    from agent.config import load_settings
+    from tests.conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    settings = load_settings(
+        overrides={
+            "store": {"enabled": False},
+            "collectors": {"enabled": {"nvml": False, "host": False}},
+        }
+    )
+    agent = Agent(settings, url)
+    launch = Launch(("python",), {}, "m", url)
+    bundled.attach(agent, settings.serving, launch, progress=False)
+    try:
+        caplog.set_level("INFO")
+        await agent.upstream.probe()  # as the agent's probe loop does before the supervisor
+        await agent.collectors.tick()
+        assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
+
+        agent.upstream.state.starting = False  # vLLM became ready, then went away
+        agent.upstream.mark(True)
+        await agent.upstream.probe()
+        await agent.collectors.tick()
+        warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert "upstream down" in warnings and "collector vllm failed (error)" in warnings
+    finally:
+        await agent.upstream.close()

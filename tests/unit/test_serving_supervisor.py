@@ -119,3 +119,67 @@ async def test_server_that_fails_to_start_is_retried_with_backoff(tmp_path):
     finally:
         await sup.stop()
     assert counter._value.get() >= 3
+
+
+STAND_IN_ARGS = r"""
+import http.server, sys
+print("non-default args:", {"api_key": [sys.argv[3]], "port": int(sys.argv[1])}, flush=True)
+if sys.argv[2] == "fail":
+    print("fatal: cannot load the model", flush=True)
+    sys.exit(3)
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers()
+print("stand-in up", flush=True)
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+def _launch_with_key(tmp_path, mode: str) -> Launch:
+    script = tmp_path / "stand_in_args.py"
+    script.write_text(STAND_IN_ARGS)
+    port = free_port()
+    argv = (sys.executable, str(script), str(port), mode, "--api-key", "sk-vllm-key-77")
+    return Launch(argv, {}, "stand-in", f"http://127.0.0.1:{port}")
+
+
+async def test_output_goes_to_its_own_file_masked_and_argv_is_logged_masked(tmp_path, caplog):
+    from serving.vllm_log import VllmLog
+
+    caplog.set_level("INFO")
+    (tmp_path / "vllm.log").write_text("the previous run\n")
+    output = VllmLog(tmp_path / "vllm.log", ["sk-vllm-key-77"])
+    cfg = ServingConfig(stop_grace_s=5)
+    launch = _launch_with_key(tmp_path, "ok")
+    sup = Supervisor(cfg, launch, Upstream(UpstreamConfig(), launch.url), output=output)
+    await sup.start()
+    try:
+        await _ready(sup)
+    finally:
+        await sup.stop()
+    text = (tmp_path / "vllm.log").read_text()
+    assert "stand-in up" in text and "'api_key': ['********']" in text
+    assert (tmp_path / "vllm.log.1").read_text() == "the previous run\n"  # rotated at start
+    logged = "\n".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records)
+    assert "stand-in up" not in logged  # not in the agent's log
+    assert "--api-key ********" in logged and str(tmp_path / "vllm.log") in logged
+    assert "sk-vllm-key-77" not in text + logged
+
+
+async def test_a_vllm_that_fails_to_start_is_explained_with_its_last_lines(tmp_path, caplog):
+    from serving.vllm_log import VllmLog
+
+    output = VllmLog(tmp_path / "vllm.log", ["sk-vllm-key-77"])
+    cfg = ServingConfig(restart_backoff_s=5, stop_grace_s=5)
+    launch = _launch_with_key(tmp_path, "fail")
+    sup = Supervisor(cfg, launch, Upstream(UpstreamConfig(), launch.url), output=output)
+    await sup.start()
+    try:
+        while sup.restart_count < 1:
+            await asyncio.sleep(0.1)
+    finally:
+        await sup.stop()
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    said = next(e for e in errors if e.startswith("vLLM did not become ready"))
+    assert "fatal: cannot load the model" in said and str(tmp_path / "vllm.log") in said
+    assert "sk-vllm-key-77" not in "\n".join(errors)

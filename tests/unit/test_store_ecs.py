@@ -9,7 +9,7 @@ from agent.config import load_settings, masked_dict
 from agent.record import STATUS_CANCELLED
 from agent.shipping.config import ElasticsearchConfig
 from agent.shipping.ecs import DocContext, to_document
-from agent.shipping.outcome import REJECT, RETRY, SHIP, classify
+from agent.shipping.outcome import CONFLICT, REJECT, RETRY, SHIP, SPLIT, classify
 from agent.shipping.template import MAPPING, index_pattern, index_template
 from tests.store_records import make_record
 
@@ -84,7 +84,13 @@ def test_document_carries_the_ecs_and_gen_ai_fields():
         (
             False,
             {"status": 409, "error": {"type": "version_conflict_engine_exception"}},
-            (SHIP, "duplicate"),
+            (CONFLICT, "conflict"),  # ours already, or another document: checked
+        ),
+        # A proxy's body limit refuses the whole request: split the batch.
+        (
+            False,
+            {"status": 413, "error": "too large", "exception": Exception()},
+            (SPLIT, "too_large"),
         ),
         (
             False,

@@ -1,5 +1,6 @@
 """`inferwatch up --model DIR` as a user runs it: vLLM starts behind the agent, a request
-goes through, and SIGINT/SIGTERM stop everything with no process left behind."""
+goes through, and SIGINT/SIGTERM stop everything with no process left behind. The agent's
+terminal shows its own lines and the banner; vLLM's output is in its own file."""
 
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ pytestmark = [pytest.mark.vllm, pytest.mark.timeout(900)]
 def _wait_banner(proc: subprocess.Popen, timeout_s: float) -> str:
     deadline = time.monotonic() + timeout_s
     seen = []
-    for line in proc.stderr:
+    for line in proc.stdout:
         seen.append(line)
-        if line.startswith("  health "):  # the banner's last address line
+        if line.startswith("  demo traffic:"):  # the banner's last line
             return "".join(seen)
         if time.monotonic() > deadline:
             break
@@ -54,13 +55,19 @@ def test_up_serves_then_signal_stops_everything(sig, tmp_path):
         "tiny",
         "--listen",
         f"127.0.0.1:{port}",
+        "--data-dir",
+        str(tmp_path / "data"),
     ]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    err = (tmp_path / "stderr.txt").open("w")
+    proc = subprocess.Popen(cmd, stderr=err, stdout=subprocess.PIPE, text=True)
     try:
         banner = _wait_banner(proc, START_TIMEOUT_S)
-        # Keep draining its stderr: a full pipe would block the agent's logging.
-        threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
+        # Keep draining its stdout: a full pipe would block the agent.
+        threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
         assert f"http://127.0.0.1:{port}/metrics" in banner
+        vllm_log = tmp_path / "data" / "vllm.log"
+        assert f"vLLM output  {vllm_log}" in banner
+        assert "Application startup complete" in vllm_log.read_text()  # uvicorn, in vLLM
         out = _post(
             f"http://127.0.0.1:{port}/v1/completions",
             {"model": "tiny", "prompt": "hello", "max_tokens": 4},
@@ -78,3 +85,7 @@ def test_up_serves_then_signal_stops_everything(sig, tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+        err.close()
+    logged = [json.loads(line) for line in (tmp_path / "stderr.txt").read_text().splitlines()]
+    assert not [x for x in logged if x["log.level"] == "WARNING"], "warnings while vLLM started"
+    assert not [x for x in logged if x["log.logger"] == "inferwatch.vllm"]
