@@ -17,6 +17,7 @@ each case `Invariants.check` asserts what must hold whatever the input:
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 import urllib.error
@@ -35,8 +36,10 @@ from agent.pipeline import MemorySink
 from agent.record import RequestRecord
 from agent.store.reader import StoreReader
 
-# The error `type`s of answers the agent makes itself (agent/errors.py), e.g. a 502
-# `upstream_unavailable`; vLLM's are class names such as `BadRequestError`.
+# The error `type`s of answers the agent makes itself are snake_case (agent/errors.py, e.g.
+# a 502 `upstream_unavailable`; agent/proxy.py's `internal_error`); vLLM's are exception
+# class names such as `BadRequestError` or `InternalServerError`.
+VLLM_ERROR_TYPE = re.compile(r"^[A-Z][A-Za-z]*(Error|Exception)$")
 AGENT_ERROR_TYPES = frozenset(
     v for k, v in vars(errors).items() if k.isupper() and isinstance(v, str)
 )
@@ -131,6 +134,8 @@ class Invariants:
     record_wait_s: float = 30.0
     cases: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
+    # A few answers per (operation, status), for the reader of a run.
+    samples: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     _pending: dict[str, tuple[int, str]] = field(default_factory=dict)
     _records: dict[str, RequestRecord] = field(default_factory=dict)
     _seen_upto: int = 0
@@ -141,6 +146,9 @@ class Invariants:
         self.statuses[status] = self.statuses.get(status, 0) + 1
         rid = headers.get("x-request-id")
         where = f"{what} -> {status} (x-request-id {rid}) {body[:300]!r}"
+        kept = self.samples.setdefault((what.split(" body=")[0], status), [])
+        if len(kept) < 3:
+            kept.append(where)
         assert not self.agent_made_5xx(status, rid, body), f"5xx made by the agent: {where}"
         assert rid, f"answer names no request: {where}"
         self._pending[rid] = (status, where)
@@ -156,10 +164,10 @@ class Invariants:
         if body.strip() == STARLETTE_500:
             return False
         try:
-            err = orjson.loads(body)["error"]
-            return not isinstance(err, dict) or err.get("type") in AGENT_ERROR_TYPES
+            err_type = orjson.loads(body)["error"]["type"]
         except (orjson.JSONDecodeError, KeyError, TypeError):
             return True  # not vLLM's envelope: e.g. aiohttp's own "500 Internal Server Error"
+        return err_type in AGENT_ERROR_TYPES or not VLLM_ERROR_TYPE.match(str(err_type))
 
     def _index(self) -> None:
         records = self.sink.records

@@ -42,6 +42,8 @@ def test_agent_5xx_is_caught_by_its_body_where_the_upstream_keeps_no_log(tmp_pat
         assert inv.agent_made_5xx(r.status, r.header("x-request-id"), r.body)
     vllm_500 = {"error": {"message": "boom", "type": "InternalServerError", "code": 500}}
     assert not inv.agent_made_5xx(500, "x", orjson.dumps(vllm_500))
+    agent_500 = {"error": {"message": "internal error in the agent", "type": "internal_error"}}
+    assert inv.agent_made_5xx(500, "x", orjson.dumps(agent_500))
     assert inv.agent_made_5xx(
         500, None, b"500 Internal Server Error\n\nServer got itself in trouble"
     )
