@@ -1,0 +1,1 @@
+"""Hardening tests: fuzzing, hostile edge input, response desync."""
