@@ -60,11 +60,21 @@ async def one(config: SafetyConfig, body_text: str) -> tuple[float, float]:
 
 
 async def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--mib", type=float, default=2.0)
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--budget-kib", type=int, default=None, help="max_scan_bytes / 1024")
-    p.add_argument("--prose", action="store_true", help="plain English text, no hits")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0] + " Prints, per round and mode (flag-only, "
+        "redact), the longest event-loop gap and when the record came back.",
+    )
+    p.add_argument("--mib", type=float, default=2.0, help="body size in MiB (default 2)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds per mode (default 3)")
+    p.add_argument(
+        "--budget-kib",
+        type=int,
+        default=None,
+        help="safety.max_scan_bytes in KiB (default: the config's default, 1 MiB)",
+    )
+    p.add_argument(
+        "--prose", action="store_true", help="plain English text with no hits instead of cards"
+    )
     args = p.parse_args()
     unit = "4111 1111 1111 1111\n"  # one valid test card a line: a hit each
     if args.prose:
