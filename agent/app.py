@@ -15,6 +15,7 @@ from agent import __version__
 from agent.config import Settings
 from agent.cost.wiring import attach_cost
 from agent.errors import error_response
+from agent.labels import LabelCap
 from agent.metrics import RequestMetrics, new_registry
 from agent.pipeline import RecordPipeline, Sink
 from agent.proxy import Proxy
@@ -47,8 +48,11 @@ class Agent:
         self.settings = settings
         self.started = time.time()
         self.registry, self.instruments = new_registry()
+        # Model labels, shared by the request and cost metrics: a model gets a slot once
+        # the upstream served it (agent.metrics), so invented names cannot take them all.
+        self.model_labels = LabelCap(settings.metrics.max_models, known=("unknown",))
         self.metrics = RequestMetrics(
-            self.instruments, settings.metrics, known_tenants(settings.tenants)
+            self.instruments, settings.metrics, known_tenants(settings.tenants), self.model_labels
         )
         p = settings.pipeline
         self.pipeline = RecordPipeline(

@@ -76,6 +76,13 @@ class UpstreamConfig(_Section):
         "/health", description="Path probed to tell whether the upstream is up."
     )
     max_connections: int = Field(1024, ge=1, description="Pooled connections to the upstream.")
+    api_key: SecretStr | None = Field(
+        None,
+        description="Bearer key the agent sends to the upstream (vLLM's --api-key). With it, "
+        "or with `tenants.api_keys`, a client's own Authorization is never forwarded: "
+        "tenants' keys stay with the agent. User and password in `url` are sent as Basic "
+        "authentication the same way.",
+    )
 
     @field_validator("url")
     @classmethod

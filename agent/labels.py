@@ -23,10 +23,12 @@ class LabelCap:
         self._known = frozenset(known)
         self._seen: set[str] = set()
 
-    def __call__(self, value: str) -> str:
+    def __call__(self, value: str, admit: bool = True) -> str:
+        """The label for `value`; with `admit` False a new value is not given a slot (a
+        model name vLLM refused is a client's invention, not a model)."""
         if value in self._seen or value in self._known:
             return value
-        if len(self._seen) < self._limit:
+        if admit and len(self._seen) < self._limit:
             self._seen.add(value)
             return value
         return OVERFLOW

@@ -40,17 +40,24 @@ class RequestMetrics:
     """Turns finished `RequestRecord`s into observations. Pure memory; safe on the request path."""
 
     def __init__(
-        self, instruments: dict, config: MetricsConfig, known_tenants: Iterable[str] = ()
+        self,
+        instruments: dict,
+        config: MetricsConfig,
+        known_tenants: Iterable[str] = (),
+        models: LabelCap | None = None,
     ) -> None:
         self._i = instruments
         self._tenant = LabelCap(config.max_tenants, known_tenants)
-        self._model = LabelCap(config.max_models)
+        self._model = models or LabelCap(config.max_models, known=("unknown",))
         self.in_flight = instruments["inferwatch_requests_in_flight"]
 
     def observe(self, r: RequestRecord) -> None:
         """Record one finished request in every instrument it concerns."""
         i = self._i
-        model = self._model(r.model or "unknown")
+        # A model name a client's error ended (vLLM's 404 for a model it does not serve, a
+        # 400, the agent's 401) gets no label slot of its own: it is any string a client
+        # cares to send, and would push the real models into `other`.
+        model = self._model(r.model or "unknown", admit=_admits_model(r.http_status))
         tenant = self._tenant(r.tenant)
         op = r.operation
         i["gen_ai_server_request_duration_seconds"].labels(model, op, tenant, r.status).observe(
@@ -78,3 +85,8 @@ class RequestMetrics:
             usage.labels(model, op, tenant, "input").observe(r.prompt_tokens)
         if r.completion_tokens is not None:
             usage.labels(model, op, tenant, "output").observe(r.completion_tokens)
+
+
+def _admits_model(http_status: int) -> bool:
+    """False for the client errors that say nothing of whether the model exists."""
+    return not (400 <= http_status < 500) or http_status in (408, 429, 499)

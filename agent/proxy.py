@@ -69,6 +69,8 @@ _HOP_BY_HOP = frozenset(
 )
 OVERHEAD_HEADER = "x-inferwatch-overhead-ms"
 ROUTE_REFUSED = "route_refused"
+REQUEST_TIMEOUT = "request_timeout"
+MAX_MODEL_CHARS = 256
 INTERNAL = "internal_error"
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"  # RFC 3986 pchar minus percent: kept as they are
 
@@ -86,10 +88,20 @@ def _strip_hop_by_hop(headers) -> dict[str, str]:
 class _Failure(Exception):
     """A request the agent answers itself with an error (nothing or nothing more forwarded)."""
 
-    def __init__(self, status: int, err_type: str, message: str, body: bytes | None = None):
+    def __init__(
+        self,
+        status: int,
+        err_type: str,
+        message: str,
+        body: bytes | None = None,
+        detail: str | None = None,
+    ):
         super().__init__(message)
         self.status, self.err_type, self.message = status, err_type, message
         self.body = body  # a ready error body (a safety block names its policy), else built
+        # For the record and the log only: upstream errors name internal hosts and ports,
+        # which the client is not told.
+        self.detail = detail
 
 
 @dataclass(slots=True)
@@ -206,8 +218,10 @@ class Proxy:
         self._pipeline = pipeline
         self._tenants = TenantResolver(settings.tenants)
         self._router = Router(settings.routes)
+        self._own_auth = bool(settings.tenants.api_keys) or upstream.authorization is not None
         self._timeouts = settings.upstream.timeouts
         self._max_body = settings.limits.max_body_bytes
+        self._body_timeout = settings.limits.body_timeout_s
         self._deadlines = Deadlines()  # first-byte and body limits (asyncio.timeout costs more)
         # Set by the bundled-vLLM supervisor: returns a `_Failure`-like exception to raise
         # (e.g. 503 while vLLM restarts), or None to let the request through.
@@ -240,7 +254,9 @@ class Proxy:
                 return await self._passthrough(request, ctx)
             raise _Failure(route.status, ROUTE_REFUSED, route.reason)
         except (EdgeError, _Failure) as f:
-            return self._refuse(ctx, f.status, f.err_type, f.message, getattr(f, "body", None))
+            out = self._refuse(ctx, f.status, f.err_type, f.message, getattr(f, "body", None))
+            ctx.error_message = getattr(f, "detail", None) or f.message
+            return out
         except web.HTTPException as exc:  # aiohttp's own answers (a body over its limit: 413)
             ctx.fail(exc.status, errors.BAD_REQUEST, exc.reason)
             if exc.status == 413:
@@ -323,6 +339,10 @@ class Proxy:
 
     def _upstream_headers(self, request: web.Request, ctx: _Ctx) -> dict[str, str]:
         headers = _strip_hop_by_hop(request.headers)
+        if self._own_auth:  # a tenant's key is for the agent: vLLM gets the agent's own
+            headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+            if self._up.authorization is not None:
+                headers["Authorization"] = self._up.authorization
         headers["x-request-id"] = ctx.request_id
         headers["traceparent"] = f"00-{ctx.trace_id}-{ctx.span_id}-01"
         # Set here rather than through the session's `skip_auto_headers`, which makes aiohttp
@@ -372,11 +392,17 @@ class Proxy:
         except (aiohttp.ClientConnectionError, OSError) as err:
             self._up.mark(False, str(err) or type(err).__name__)
             raise _Failure(
-                502, errors.UPSTREAM_UNAVAILABLE, f"upstream unavailable: {err}"
+                502,
+                errors.UPSTREAM_UNAVAILABLE,
+                "upstream unavailable",
+                detail=f"upstream unavailable: {err}",
             ) from None
         except aiohttp.ClientError as err:  # a response aiohttp refused: too many headers...
             raise _Failure(
-                502, errors.UPSTREAM_PROTOCOL, f"upstream response refused: {err}"
+                502,
+                errors.UPSTREAM_PROTOCOL,
+                "upstream response refused (malformed or oversized headers)",
+                detail=f"upstream response refused: {err}",
             ) from None
         if self._up.state.up is not True:
             self._up.mark(True)
@@ -391,19 +417,7 @@ class Proxy:
             raise _Failure(
                 415, errors.UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json"
             )
-        if request.content_length is not None and request.content_length > self._max_body:
-            raise _Failure(413, errors.BODY_TOO_LARGE, f"request body over {self._max_body} bytes")
-        try:
-            # The whole body: `content.read(n)` returns only what has arrived so far, which
-            # cut a body sent in pieces short (a 400 "malformed JSON" to a valid request).
-            # The app's client_max_size (max_body + 1) bounds a chunked body as it comes.
-            raw = await request.read()
-        except aiohttp.web.HTTPRequestEntityTooLarge:
-            raise _Failure(
-                413, errors.BODY_TOO_LARGE, f"request body over {self._max_body} bytes"
-            ) from None
-        if len(raw) > self._max_body:
-            raise _Failure(413, errors.BODY_TOO_LARGE, f"request body over {self._max_body} bytes")
+        raw = await self._read_body(request)
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as err:
@@ -412,17 +426,43 @@ class Proxy:
             raise _Failure(400, errors.BAD_REQUEST, "JSON body must be an object")
         return body, len(raw)
 
+    async def _read_body(self, request: web.Request) -> bytes:
+        """The whole request body: 413 past `max_body_bytes`, 408 when the client sends
+        nothing for `body_timeout_s` (a stalled upload would hold its bytes in flight)."""
+        too_big = _Failure(413, errors.BODY_TOO_LARGE, f"request body over {self._max_body} bytes")
+        if request.content_length is not None and request.content_length > self._max_body:
+            raise too_big
+        parts, size, content = [], 0, request.content
+        while True:
+            try:
+                with self._deadlines.limit(self._body_timeout):
+                    chunk = await content.readany()
+            except TimeoutError:
+                msg = f"no request body bytes for {self._body_timeout:g}s"
+                raise _Failure(408, REQUEST_TIMEOUT, msg) from None
+            if not chunk:
+                return b"".join(parts)
+            size += len(chunk)
+            if size > self._max_body:
+                raise too_big
+            parts.append(chunk)
+
     async def _genai(self, request: web.Request, ctx: _Ctx) -> web.StreamResponse:
         body, size = await self._read_json(request)
-        model = body.get("model")
-        ctx.model = model if isinstance(model, str) else ""
+        ctx.model = _model_name(body.get("model"))
+        # vLLM takes `"stream": 1` or `"yes"` for true (pydantic's lax bool): the agent must
+        # decide as vLLM will, or a stream would pass as a JSON answer, unscanned and
+        # unmetered. The canonical bool is what goes upstream.
+        if "stream" in body:
+            body["stream"] = _lax_bool("stream", body["stream"])
         ctx.stream = body.get("stream") is True and ctx.operation != OP_EMBEDDINGS
         await self._check_request(ctx, body, size)
         client_wants_usage = True
         if ctx.stream:
             opts = body.get("stream_options")
             opts = opts if isinstance(opts, dict) else {}
-            client_wants_usage = opts.get("include_usage") is True
+            wants = opts.get("include_usage")
+            client_wants_usage = wants is not None and _lax_bool("include_usage", wants)
             if not client_wants_usage:
                 body["stream_options"] = {**opts, "include_usage": True}
         data = orjson.dumps(body)
@@ -433,7 +473,8 @@ class Proxy:
         ctx.overhead_ns = _now() - ctx.start_ns
         resp = await self._open("POST", ctx, self._url(ctx.path), headers, data)
         try:
-            if ctx.stream and resp.content_type == "text/event-stream":
+            if resp.content_type == "text/event-stream":  # scanned and metered, asked or not
+                ctx.stream = True
                 return await self._relay_sse(request, ctx, resp, drop_usage=not client_wants_usage)
             return await self._relay_json(ctx, resp)
         finally:
@@ -466,7 +507,10 @@ class Proxy:
             ) from None
         except aiohttp.ClientError as err:
             raise _Failure(
-                502, errors.UPSTREAM_PROTOCOL, f"upstream response broken: {err}"
+                502,
+                errors.UPSTREAM_PROTOCOL,
+                "upstream response broken",
+                detail=f"upstream response broken: {err}",
             ) from None
         t = _now()
         ctx.first_token_ns = t  # non-streaming: the first token reaches the client with the rest
@@ -583,7 +627,7 @@ class Proxy:
     async def _passthrough(self, request: web.Request, ctx: _Ctx) -> web.StreamResponse:
         if request.content_length and request.content_length > self._max_body:
             raise _Failure(413, errors.BODY_TOO_LARGE, f"request body over {self._max_body} bytes")
-        data = await request.read() if request.body_exists else None
+        data = await self._read_body(request) if request.body_exists else None
         query = request.raw_path.partition("?")[2]
         if not query.isprintable():
             raise EdgeError(400, errors.BAD_REQUEST, "query must be printable text")
@@ -621,3 +665,31 @@ def _printable(text: str, limit: int = 512) -> str:
     """`text` safe to keep and encode anywhere (a raw path before it was checked)."""
     text = text[:limit]
     return text if text.isprintable() else text.encode("utf-8", "backslashreplace").decode()
+
+
+_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
+_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
+
+
+def _lax_bool(name: str, value: object) -> bool:
+    """A boolean field as vLLM's pydantic models read it (lax mode), else a 400."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise _Failure(400, errors.BAD_REQUEST, f"{name} must be a boolean")
+
+
+def _model_name(value: object) -> str:
+    """The requested model: it becomes a metric label, so short printable text or a 400."""
+    if not isinstance(value, str):
+        return ""
+    if len(value) > MAX_MODEL_CHARS or not value.isprintable():
+        raise _Failure(
+            400,
+            errors.BAD_REQUEST,
+            f"model must be at most {MAX_MODEL_CHARS} printable characters",
+        )
+    return value

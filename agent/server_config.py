@@ -82,6 +82,13 @@ class ServerLimits(_Section):
         description="A new connection's first request header must be complete within this "
         "(nginx client_header_timeout); else 408 and closed (counted).",
     )
+    body_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="Longest silence between two pieces of a request body (nginx "
+        "client_body_timeout); else 408, so a stalled upload cannot hold its reserved "
+        "bytes in flight.",
+    )
     keepalive_timeout_s: float = Field(
         75.0,
         gt=0,

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 import aiohttp
+from yarl import URL
 
 from agent.config import UpstreamConfig
 
@@ -30,7 +31,16 @@ class Upstream:
 
     def __init__(self, config: UpstreamConfig, url: str) -> None:
         self.config = config
-        self.url = url.rstrip("/")
+        # Credentials in the URL become the agent's own Authorization header: aiohttp
+        # refuses a URL with credentials beside an Authorization header (a 500 for every
+        # client that sent one), and the URL is shown and logged without them.
+        parsed = URL(url.rstrip("/"))
+        self.url = str(parsed.with_user(None))
+        self.authorization: str | None = None
+        if parsed.user is not None:
+            self.authorization = aiohttp.encode_basic_auth(parsed.user, parsed.password or "")
+        if config.api_key is not None:
+            self.authorization = "Bearer " + config.api_key.get_secret_value()
         self.state = UpstreamState()
         self._session: aiohttp.ClientSession | None = None
         self._probe_lock = asyncio.Lock()
@@ -77,8 +87,10 @@ class Upstream:
         """GET the upstream's health path once; updates and returns the state."""
         async with self._probe_lock:
             try:
+                headers = {"Authorization": self.authorization} if self.authorization else None
                 async with self.session.get(
                     self.url + self.config.health_path,
+                    headers=headers,
                     timeout=aiohttp.ClientTimeout(total=timeout_s),
                 ) as resp:
                     await resp.read()

@@ -95,3 +95,14 @@ async def start_agent(tmp_path):
 async def agent(fake_upstream, start_agent) -> RunningAgent:
     """An agent with default settings in front of the fake upstream."""
     return await start_agent(fake_upstream.url)
+
+
+@pytest.fixture
+async def vllm_like():
+    """The vLLM-like test upstream of tests/vllm_like.py on a free port (`.url`, `.bodies`)."""
+    from tests.vllm_like import VllmLike
+
+    up = VllmLike()
+    runner, up.url = await start_app(up.app)
+    yield up
+    await runner.cleanup()

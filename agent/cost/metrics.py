@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from agent.config import MetricsConfig
 from agent.cost.budgets import Budgets
 from agent.cost.config import CostConfig
-from agent.labels import LabelCap
+from agent.labels import OVERFLOW, LabelCap
 from agent.record import COST_UNMETERED, RequestRecord
 from collectors.base import DeviceInterval
 
@@ -26,11 +26,15 @@ class CostMetrics:
         caps: MetricsConfig,
         budgets: Budgets,
         known_tenants: Iterable[str] = (),
+        models: LabelCap | None = None,
     ) -> None:
         self._i, self._cfg, self._budgets = instruments, config, budgets
         self._cur = config.currency
         self._tenant = LabelCap(caps.max_tenants, known_tenants)
-        self._model = LabelCap(caps.max_models)
+        # Shared with the request metrics, which admit a model once the upstream served it:
+        # here a model only reads its label, so refused names cannot take the slots.
+        self._models = models or LabelCap(caps.max_models)
+        self._admit = models is None
         self._weights = config.weights
         # per model: [prefill cost, decode cost, prompt tokens, completion tokens]
         self._tokens: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
@@ -78,7 +82,9 @@ class CostMetrics:
         per = self._per_model.get(r.model)
         if per is None:
             per = self._children(r.model)
-            if len(self._per_model) < _CACHED_MODELS:  # model names come from clients
+            # Model names come from clients: a bounded cache, and no entry for `other` (the
+            # model may yet be admitted and get its own label).
+            if len(self._per_model) < _CACHED_MODELS and per.label != OVERFLOW:
                 self._per_model[r.model] = per
         if r.cost_status == COST_UNMETERED:
             per.unmetered.inc()
@@ -92,6 +98,9 @@ class CostMetrics:
             self._i["inferwatch_cost_hosted_equivalent_total"].labels(
                 per.label, self._tenant(r.tenant), self._cur
             ).inc(amount)
+
+    def _model(self, model: str) -> str:
+        return self._models(model, admit=self._admit)
 
     def _children(self, model: str | None) -> _PerModel:
         # Every record released pays for these series: looked up once per model, not per record.

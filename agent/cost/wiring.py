@@ -183,7 +183,8 @@ def attach_cost(agent, settings: Settings, collectors=None) -> CostService | Non
         )
     budgets = Budgets(cfg.budgets, cfg.currency)
     known = known_tenants(settings.tenants)
-    sink = CostMetrics(agent.instruments, cfg, settings.metrics, budgets, known)
+    models = getattr(agent, "model_labels", None)
+    sink = CostMetrics(agent.instruments, cfg, settings.metrics, budgets, known, models)
     spread = release_spread(cfg, tick_s)
     service = CostService(cfg, agent.proxy.finish, sink, budgets, spread_s=spread)
     agent.proxy.finish = service.finish
