@@ -28,7 +28,9 @@ class SafetyConfig(BaseModel):
         default_factory=dict,
         description="Action per family (`pii`, `secret`, `injection`, `blocklist`) or per filter"
         " (`pii.email`, `secret.openai_key`, ...); a filter's entry beats its family's."
-        " `scan.truncated` (text past `max_scan_bytes`) takes `flag` or `block`.",
+        " `scan.truncated` (text past `max_scan_bytes`, or nested too deep to walk) takes `flag`"
+        " or `block`; unset, it blocks in a direction where some filter blocks (else the"
+        " unscanned text would get past that filter) and flags elsewhere.",
     )
     output_actions: dict[str, Action] = Field(
         default_factory=dict,
@@ -60,8 +62,8 @@ class SafetyConfig(BaseModel):
         1024 * 1024,
         ge=1024,
         description="Text scanned per request and direction (UTF-8 bytes); the rest is not"
-        " scanned, the verdict `scan.truncated` says so (set its action to `block` to refuse"
-        " such requests), and captured text stops there.",
+        " scanned, the verdict `scan.truncated` says so (it blocks where some filter blocks,"
+        " see `actions`), and captured text stops there.",
     )
     background_queue: int = Field(
         10_000, ge=1, description="Records waiting for the off-path (flag-only) scan."
@@ -81,6 +83,11 @@ class SafetyConfig(BaseModel):
 
     def action(self, rule: str, direction: str) -> str:
         """The action of filter `rule` (e.g. `pii.email`) in `direction`."""
+        return self.configured(rule, direction) or self.default_action
+
+    def configured(self, rule: str, direction: str) -> str | None:
+        """The action named for `rule` or its family in `direction`, or None when neither
+        is named (the default action applies)."""
         family = rule.split(".", 1)[0]
         for table in (
             (self.output_actions, self.actions) if direction == "output" else (self.actions,)
@@ -88,4 +95,4 @@ class SafetyConfig(BaseModel):
             for key in (rule, family):
                 if key in table:
                     return table[key]
-        return self.default_action
+        return None

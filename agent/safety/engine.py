@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from agent.record import SafetyVerdict
+from agent.safety import fields, walk
 from agent.safety import text as slots
-from agent.safety import walk
 from agent.safety.budget import Budget
 from agent.safety.config import BLOCK, FLAG, OFF, REDACT, TRUNCATED, SafetyConfig
 from agent.safety.rules import BUILTIN_RULES, blocklist_rule
@@ -28,14 +28,17 @@ FINISH_BLOCKED = "content_filter"  # OpenAI's finish_reason for filtered output
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """Why a request or response was refused: the filter and an OpenAI-style error."""
+    """Why a request or response was refused: the filter and an OpenAI-style error.
+    `reason` replaces the default message; `param` names the request field at fault."""
 
     filter: str
     direction: str
+    reason: str = ""
+    param: str | None = None
 
     @property
     def message(self) -> str:
-        return f"{self.direction} blocked by safety policy: {self.filter}"
+        return self.reason or f"{self.direction} blocked by safety policy: {self.filter}"
 
     def error(self) -> dict:
         """The OpenAI error envelope for a blocked request (HTTP 400)."""
@@ -43,7 +46,7 @@ class Block:
             "error": {
                 "message": self.message,
                 "type": "invalid_request_error",
-                "param": None,
+                "param": self.param,
                 "code": POLICY_CODE,
                 "policy": self.filter,
             }
@@ -57,6 +60,22 @@ class Decision:
     verdicts: tuple[SafetyVerdict, ...] = ()
     redacted: bool = False
     block: Block | None = None
+
+
+def _truncated_action(config: SafetyConfig, direction: str, table: dict[str, str]) -> str:
+    """`scan.truncated` as configured; unset, `block` where some filter blocks: else text
+    past the budget (or nested too deep) would carry what that filter refuses straight
+    through. Unscanned text cannot be redacted: a redact default flags it."""
+    act = config.configured(TRUNCATED, direction)
+    if act is None:
+        act = BLOCK if BLOCK in table.values() else config.default_action
+    return FLAG if act == REDACT else act
+
+
+def _refusal(direction: str, reason: str, param: str) -> Decision:
+    """The decision refusing a request for a field the filters cannot read."""
+    block = Block(fields.UNREADABLE, direction, reason, param)
+    return Decision((SafetyVerdict(fields.UNREADABLE, direction, BLOCK, 1),), block=block)
 
 
 def verdicts_of(counts: Counter, direction: str) -> tuple[SafetyVerdict, ...]:
@@ -91,9 +110,7 @@ class SafetyEngine:
         # Asked several times per request: answered once here (the actions never change).
         self._enabled = {d: any(a != OFF for a in t.values()) for d, t in self._actions.items()}
         for d, table in self._actions.items():
-            # Unscanned text cannot be redacted: a truncated scan is flagged or blocked.
-            cut = config.action(TRUNCATED, d) if self._enabled[d] else OFF
-            table[TRUNCATED] = FLAG if cut == REDACT else cut
+            table[TRUNCATED] = _truncated_action(config, d, table) if self._enabled[d] else OFF
         self._inline = {
             d: any(a in (REDACT, BLOCK) for a in t.values()) for d, t in self._actions.items()
         }
@@ -150,10 +167,22 @@ class SafetyEngine:
 
     # ---- inline checks on bodies --------------------------------------------------------
 
+    def check_fields(self, body: dict, operation: str) -> Decision | None:
+        """A refusal when an output filter redacts or blocks and `body` asks for output it
+        cannot rewrite (logprobs, token ids: `agent.safety.fields`); else None. Reads a
+        few top-level keys only."""
+        if not self.inline(OUTPUT):
+            return None
+        found = fields.output_field(body, operation)
+        return _refusal(OUTPUT, *found) if found is not None else None
+
     def inspect_request(self, body: dict, operation: str) -> Decision:
         """Check every string of a request body that vLLM renders into the prompt;
-        redactions are written into `body` in place."""
+        redactions are written into `body` in place. A prompt given as token ids or
+        embeddings is refused: the filters cannot read it."""
         found = walk.request_walk(body, operation)
+        if found.unreadable is not None:
+            return _refusal(INPUT, *fields.input_field(*found.unreadable))
         return self._inspect(found.slots, INPUT, found.too_deep)
 
     def inspect_response(self, obj: dict) -> Decision:
@@ -161,6 +190,8 @@ class SafetyEngine:
         text and sets their finish_reason to `content_filter`."""
         found = slots.response_slots(obj)
         decision = self._inspect(found, OUTPUT)
+        if decision.redacted or decision.block is not None:
+            slots.drop_tokens(obj)  # refused when asked for; here in case they came anyway
         if decision.block is not None:
             for slot in found:
                 slots.write(slot, "")

@@ -57,8 +57,12 @@ class RequestSafety:
 
     def check_request(self, body: dict, size: int | None = None) -> Block | None:
         """Inline check of the request body (redacted in place); a Block means refuse it.
-        `size`: the body's length in bytes, if the caller knows it (saves measuring it)."""
+        `size`: the body's length in bytes, if the caller knows it (saves measuring it).
+        Also refuses asking for output the output filters cannot rewrite (logprobs, token
+        ids) and a prompt the input filters cannot read (token ids, embeddings)."""
         self.body_size = size
+        if self._refused_fields(body):
+            return self.block
         d = self.engine.inspect_request(body, self.operation) if self.engine.inline(INPUT) else None
         return self._took_request(d, body)
 
@@ -68,6 +72,8 @@ class RequestSafety:
         if not (self.engine.inline(INPUT) and self._offload is not None):
             return self.check_request(body, size)
         self.body_size = size
+        if self._refused_fields(body):
+            return self.block
         if self._body_bytes(body) <= OFFLOAD_BYTES:
             return self.check_request(body, self.body_size)
         d = await self._offload(self.engine.inspect_request, body, self.operation)
@@ -124,6 +130,16 @@ class RequestSafety:
         return not (self.input_checked and self.output_checked) or self._capture
 
     # ---- internals -----------------------------------------------------------------------
+
+    def _refused_fields(self, body: dict) -> bool:
+        """True (and `block` set) when the body asks for output no filter can rewrite."""
+        d = self.engine.check_fields(body, self.operation)
+        if d is None:
+            return False
+        self.verdicts.extend(d.verdicts)
+        self.block = d.block
+        self._took_request(None, body)  # the input's flag-only check still runs off-path
+        return True
 
     def _took_request(self, d, body: dict) -> Block | None:
         if d is not None:

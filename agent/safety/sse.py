@@ -1,7 +1,8 @@
 """Applies the sliding-window output filter to an OpenAI-style server-sent event stream.
 
-Takes the complete events the proxy is about to forward, runs each choice's text through
-its own `StreamFilter`, and rewrites only the events whose text changed. On a block the
+Takes the complete events the proxy is about to forward, runs each text of each choice
+(content, reasoning, refusal, tool calls' names and arguments) through its own
+`StreamFilter`, and rewrites only the events whose text changed. On a block the
 current event ends its choices with `finish_reason: content_filter`, `[DONE]` follows and
 the caller stops reading the upstream.
 """
@@ -33,7 +34,8 @@ class SSEFilter:
 
     def __init__(self, engine) -> None:
         self._engine = engine
-        self._filters: dict[int, StreamFilter] = {}
+        self._filters: dict[tuple, StreamFilter] = {}  # (choice index, stream key) ->
+        self._stopped: set = set()  # indexes of the choices a filter blocked
         self._last: dict | None = None  # the last JSON event, template for a tail event
         self.blocked = False
 
@@ -85,51 +87,100 @@ class SSEFilter:
         self._last = obj
         changed = False
         for choice in obj["choices"]:
-            if isinstance(choice, dict):
+            if not isinstance(choice, dict):
+                continue
+            if self.blocked:  # the rest of the event is unchecked: none of it goes out
+                changed |= _empty(choice)
+            else:
                 changed |= self._choice(choice)
-            if self.blocked:
-                break
         return changed
 
-    def _choice(self, choice: dict) -> bool:
-        index = choice.get("index", 0)
-        f = self._filters.get(index)
+    def _filter(self, index: object, key: slots.StreamKey) -> StreamFilter:
+        f = self._filters.get((index, key))
         if f is None:
-            f = self._filters[index] = StreamFilter(self._engine)
-        slot = slots.delta_slot(choice)
-        before = slots.read(slot) if slot else ""
-        text, blocked = f.feed(before) if before else ("", False)
-        if not blocked and choice.get("finish_reason"):
-            text += f.finish()  # may find a block in the held tail too
-            blocked = f.blocked is not None
-        if blocked:
+            f = self._filters[(index, key)] = StreamFilter(self._engine)
+        return f
+
+    def _choice(self, choice: dict) -> bool:
+        """Filter each text of one choice (content, reasoning, refusal, tool calls: each its
+        own stream and window); at its finish_reason, add what the windows still hold."""
+        index = choice.get("index", 0)
+        out: dict = {}  # key -> (slot or None, text before, text to send)
+        for key, slot in slots.delta_slots(choice):
+            before = slots.read(slot)
+            out[key] = (slot, before, self._feed(index, key, before))
+        if not self._choice_blocked(index) and choice.get("finish_reason"):
+            for (i, key), f in list(self._filters.items()):
+                if i != index:
+                    continue
+                tail = f.finish()  # may find a block in the held tail
+                self._note(index, f)
+                if tail:
+                    slot, before, text = out.get(key, (None, "", ""))
+                    out[key] = (slot, before, text + tail)
+        if self._choice_blocked(index):
             self.blocked = True
             choice["finish_reason"] = FINISH_BLOCKED
-        if text == before:
-            return self.blocked
-        if slot is None:
-            slot = (choice["delta"], "content") if "delta" in choice else (choice, "text")
-        slots.write(slot, text)
-        return True
+        changed = self.blocked
+        for key, (slot, before, text) in out.items():
+            if text == before:
+                continue
+            if slot is None:
+                slots.put(choice, key, text)
+            else:
+                slots.write(slot, text)
+            changed = True
+        return changed
+
+    def _feed(self, index: object, key: slots.StreamKey, text: str) -> str:
+        if self._choice_blocked(index):
+            return ""  # after a block nothing more of this choice goes out
+        f = self._filter(index, key)
+        sent = f.feed(text)[0] if text else ""
+        if isinstance(key, tuple) and key[2] == "name":
+            sent += f.finish()  # a tool's name comes whole in one event: no window
+        self._note(index, f)
+        return sent
+
+    def _note(self, index: object, f: StreamFilter) -> None:
+        if f.blocked is not None:
+            self._stopped.add(index)
+
+    def _choice_blocked(self, index: object) -> bool:
+        return index in self._stopped
 
     def held_event(self) -> bytes:
         """Text still held when `[DONE]` comes without a finish_reason: one last event."""
-        tails = {i: f.finish() for i, f in self._filters.items()}
-        ends = {i: FINISH_BLOCKED for i, f in self._filters.items() if f.blocked is not None}
+        tails: dict = {}  # choice index -> {stream key: text}
+        for (i, key), f in self._filters.items():
+            tail = f.finish()
+            if tail:
+                tails.setdefault(i, {})[key] = tail
+        ends = {i: FINISH_BLOCKED for (i, _), f in self._filters.items() if f.blocked is not None}
         self.blocked = self.blocked or bool(ends)
-        tails = {i: t for i, t in tails.items() if t or i in ends}
+        for i in ends:
+            tails.setdefault(i, {})
         if not tails or self._last is None:
             return b""
         obj = copy.deepcopy(self._last)
         chat = any("delta" in c for c in obj["choices"] if isinstance(c, dict))
-        obj["choices"] = [
-            {"index": i, "delta": {"content": t}, "finish_reason": ends.get(i)}
-            if chat
-            else {"index": i, "text": t, "finish_reason": ends.get(i)}
-            for i, t in sorted(tails.items())
-        ]
+        obj["choices"] = []
+        for i, texts in tails.items():
+            choice: dict = {"index": i, "delta": {}} if chat else {"index": i, "text": ""}
+            for key, text in texts.items():
+                slots.put(choice, key, text)
+            choice["finish_reason"] = ends.get(i)
+            obj["choices"].append(choice)
         obj.pop("usage", None)
         return b"data: " + orjson.dumps(obj) + _SEP
+
+
+def _empty(choice: dict) -> bool:
+    """Blank every text of a choice; True when there was any."""
+    found = slots.delta_slots(choice)
+    for _, slot in found:
+        slots.write(slot, "")
+    return bool(found)
 
 
 class SSEGuard:

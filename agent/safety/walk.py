@@ -11,6 +11,11 @@ clients put free-form JSON (tools, schemas, documents, template kwargs) the keys
 rendered too (`tojson`), so they are slots as well. The completions API renders `prompt`
 and `suffix` (FIM); embeddings take `input` or chat messages. Media (image, audio and
 video URLs or data, embeddings) is not text to a template and is skipped.
+
+A prompt no filter can read is reported (`Walk.unreadable`): completions' and embeddings'
+token-id prompts (`[46, 2067]`, or lists of them), completions' `prompt_embeds`, and a
+`prompt_embeds` content part in messages (vLLM takes a part as one when its type says so,
+or, typeless, when it has a `prompt_embeds` key).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ _ENUM_WORDS = frozenset(
         *("image_embeds", "audio_embeds", "video_embeds", "prompt_embeds"),
     }
 )
+TOKEN_IDS, EMBEDDINGS = "token ids", "embeddings"
 # Top-level chat fields holding free-form JSON (keys rendered too), in scan order.
 _CHAT_JSON = ("tools", "tool_choice", "response_format", "documents", "chat_template_kwargs")
 
@@ -65,12 +71,26 @@ class Walk:
     def __init__(self) -> None:
         self.slots: list[Slot] = []
         self.too_deep = False
+        # (field, TOKEN_IDS or EMBEDDINGS): the first part of the prompt given as no text.
+        self.unreadable: tuple[str, str] | None = None
+        self._field = ""  # the top-level field being walked
 
-    def field(self, body: dict, name: str, *, keys: bool = False, media: bool = False) -> None:
-        """Every string under `body[name]` (dict keys too with `keys`; media skipped with
-        `media`)."""
-        if name in body:
-            self._value(body, name, 0, keys, media)
+    def field(
+        self, body: dict, name: str, *, keys: bool = False, media: bool = False, ids: bool = False
+    ) -> None:
+        """Every string under `body[name]` (dict keys too with `keys`; media skipped and
+        prompt-embeds parts reported with `media`; token ids reported with `ids`)."""
+        if name not in body:
+            return
+        if ids and _token_ids(body[name]):
+            self.report(name, TOKEN_IDS)
+        self._field = name
+        self._value(body, name, 0, keys, media)
+
+    def report(self, name: str, kind: str) -> None:
+        """Note that `name` holds (part of) the prompt as `kind`, no text: the first one wins."""
+        if self.unreadable is None:
+            self.unreadable = (name, kind)
 
     def _value(self, container, key, depth: int, keys: bool, media: bool) -> None:
         value = container[key]
@@ -87,6 +107,8 @@ class Walk:
                 elif isinstance(item, dict | list):
                     self._value(value, i, depth + 1, keys, media)
         else:
+            if media and ("prompt_embeds" in value or value.get("type") == "prompt_embeds"):
+                self.report(self._field, EMBEDDINGS)
             for k in list(value):
                 if media and _skipped(value, k):
                     continue
@@ -104,15 +126,29 @@ def _skipped(d: dict, k: object) -> bool:
     return k == "data" and d.get("type") == "prompt_embeds"
 
 
+def _token_ids(value: object) -> bool:
+    """A prompt as token ids: a list holding numbers, or lists of numbers (vLLM refuses a
+    list mixing them with strings)."""
+    if not isinstance(value, list):
+        return False
+    return any(
+        isinstance(x, int | float)
+        or (isinstance(x, list) and any(isinstance(y, int | float) for y in x))
+        for x in value
+    )
+
+
 def request_walk(body: dict, operation: str) -> Walk:
     """The slots of every string vLLM renders into the prompt for this request body."""
     w = Walk()
     if operation == OP_COMPLETION:
-        w.field(body, "prompt")  # token-id lists hold no strings
+        w.field(body, "prompt", ids=True)
         w.field(body, "suffix")
+        if body.get("prompt_embeds") not in (None, []):  # vLLM: null or [] is none
+            w.report("prompt_embeds", EMBEDDINGS)
         return w
     if operation == OP_EMBEDDINGS:
-        w.field(body, "input", media=True)  # a string, strings, or chat messages
+        w.field(body, "input", media=True, ids=True)  # a string, strings, ids, or messages
     elif operation != OP_CHAT:
         return w
     w.field(body, "messages", media=True)

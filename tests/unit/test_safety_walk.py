@@ -178,7 +178,6 @@ def test_media_and_token_ids_are_not_text():
                 "content": [
                     {"type": "image_url", "image_url": {"url": url}},
                     {"type": "input_audio", "input_audio": {"data": KEY, "format": "wav"}},
-                    {"type": "prompt_embeds", "data": KEY},
                     {"type": "text", "text": "what is this?"},
                 ],
             }
@@ -186,7 +185,8 @@ def test_media_and_token_ids_are_not_text():
     }
     d = SafetyEngine(SafetyConfig(actions={"secret": "redact"})).inspect_request(body, OP_CHAT)
     assert d.verdicts == () and body["messages"][0]["content"][0]["image_url"]["url"] == url
-    assert [s[1] for s in request_walk({"prompt": [[1, 2], [3]]}, OP_COMPLETION).slots] == []
+    ids = request_walk({"prompt": [[1, 2], [3]]}, OP_COMPLETION)
+    assert ids.slots == [] and ids.unreadable == ("prompt", "token ids")  # refused inline
 
 
 def test_nesting_past_the_walk_depth_is_reported_as_truncated():
