@@ -2,17 +2,13 @@
 port answering 404 for them, an optional bearer token, and a real Prometheus scraping it
 with `authorization: credentials_file`."""
 
-import asyncio
-import shutil
-import subprocess
-
 import aiohttp
 import orjson
 import pytest
 
 from agent.server_admin import admin_port
-from tests.conftest import free_port
 from tests.http import get
+from tests.prometheus_server import scrape_until
 
 pytestmark = pytest.mark.integration
 TOKEN = "admin-s3cret-token"
@@ -76,8 +72,6 @@ async def test_health_does_not_show_the_upstream_credentials(fake_upstream, star
 async def test_real_prometheus_scrapes_the_admin_port_with_a_token_file(
     fake_upstream, start_agent, tmp_path
 ):
-    binary = shutil.which("prometheus")
-    assert binary, "prometheus missing: install the Debian package prometheus"
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
     ra = await start_agent(
@@ -85,42 +79,12 @@ async def test_real_prometheus_scrapes_the_admin_port_with_a_token_file(
         admin={"listen": "127.0.0.1:0", "bearer_token_file": str(token_file)},
     )
     target = f"127.0.0.1:{admin_port(ra.runner.app)}"
-    (tmp_path / "prometheus.yml").write_text(
-        "global: {scrape_interval: 1s}\n"
-        "scrape_configs: [{job_name: inferwatch,"
-        f" authorization: {{credentials_file: '{token_file}'}},"
-        f" static_configs: [{{targets: ['{target}']}}]}}]\n"
+    result, t = await scrape_until(
+        tmp_path,
+        f"{{job_name: inferwatch, authorization: {{credentials_file: '{token_file}'}},"
+        f" static_configs: [{{targets: ['{target}']}}]}}",
+        "up{job='inferwatch'}",
     )
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={tmp_path / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    query = "up{job='inferwatch'}"
-    try:
-        async with asyncio.timeout(60), aiohttp.ClientSession() as s:
-            while True:
-                try:
-                    async with s.get(
-                        f"http://127.0.0.1:{port}/api/v1/query", params={"query": query}
-                    ) as r:
-                        result = (await r.json())["data"]["result"]
-                except aiohttp.ClientError:
-                    result = []
-                if result:
-                    break
-                await asyncio.sleep(0.5)
-            async with s.get(f"http://127.0.0.1:{port}/api/v1/targets") as r:
-                [t] = (await r.json())["data"]["activeTargets"]
-    finally:
-        proc.terminate()
-        proc.wait(10)
     assert float(result[0]["value"][1]) == 1
     assert t["health"] == "up" and not t["lastError"]
     labels = {"listener": "admin", "reason": "unauthorized"}

@@ -6,14 +6,13 @@ import dataclasses
 import shutil
 import subprocess
 
-import aiohttp
 import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from agent.catalogue import load_catalogue
-from tests.conftest import free_port
 from tests.http import get, post
+from tests.prometheus_server import scrape_until
 
 pytestmark = pytest.mark.integration
 
@@ -95,44 +94,14 @@ async def test_promtool_check_metrics_passes_on_live_scrape(agent):
 
 @pytest.mark.prometheus
 async def test_real_prometheus_scrapes_the_agent(agent, tmp_path):
-    binary = shutil.which("prometheus")
-    assert binary, "prometheus missing: install the Debian package prometheus"
     await exercise(agent)
     target = agent.url.removeprefix("http://")
-    (tmp_path / "prometheus.yml").write_text(
-        "global: {scrape_interval: 1s}\n"
-        f"scrape_configs: [{{job_name: inferwatch, static_configs: [{{targets: ['{target}']}}]}}]\n"
+    result, t = await scrape_until(
+        tmp_path,
+        f"{{job_name: inferwatch, static_configs: [{{targets: ['{target}']}}]}}",
+        "sum(gen_ai_client_token_usage_sum{gen_ai_token_type='output'})",
+        timeout=30,
     )
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={tmp_path / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    query = "sum(gen_ai_client_token_usage_sum{gen_ai_token_type='output'})"
-    try:
-        async with asyncio.timeout(30), aiohttp.ClientSession() as s:
-            while True:
-                try:
-                    async with s.get(
-                        f"http://127.0.0.1:{port}/api/v1/query", params={"query": query}
-                    ) as r:
-                        result = (await r.json())["data"]["result"]
-                except aiohttp.ClientError:
-                    result = []
-                if result:
-                    break
-                await asyncio.sleep(0.5)
-            async with s.get(f"http://127.0.0.1:{port}/api/v1/targets") as r:
-                [t] = (await r.json())["data"]["activeTargets"]
-    finally:
-        proc.terminate()
-        proc.wait(10)
     # 3 output tokens from the non-streamed request + 5 from the streamed one
     assert float(result[0]["value"][1]) == 8
     assert t["health"] == "up" and not t["lastError"]
