@@ -153,10 +153,11 @@ async def test_long_prompts_short_outputs_pay_for_prefill_not_decode(agent_url):
     async with aiohttp.ClientSession() as s:
         await slot(s, url, model, "prefill", 1536, 1, 3)  # alone: what a prefill costs
         alone_ids = {r.request_id for r in await settled(sink, 3)}
-        # Then the same while a decode-heavy tenant keeps 3 streams of 64 tokens going.
+        # Then the same while a decode-heavy tenant keeps 3 streams of 160 tokens going (long
+        # enough to overlap every prefill request even when vLLM decodes fast).
         await asyncio.gather(
             slot(s, url, model, "prefill", 1536, 1, 3, delay=0.3),
-            *(slot(s, url, model, "decode", 16, 64, 3) for _ in range(3)),
+            *(slot(s, url, model, "decode", 16, 160, 3) for _ in range(3)),
         )
         records = await settled(sink, 15)
     mixed_ids = {r.request_id for r in records[3:] if r.tenant == "prefill"}
