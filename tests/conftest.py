@@ -100,9 +100,9 @@ async def agent(fake_upstream, start_agent) -> RunningAgent:
 @pytest.fixture
 async def vllm_like():
     """The vLLM-like test upstream of tests/vllm_like.py on a free port (`.url`, `.bodies`)."""
-    from tests.vllm_like import VllmLike
+    from tests.vllm_like import VllmStandIn
 
-    up = VllmLike()
+    up = VllmStandIn()
     runner, up.url = await start_app(up.app)
     yield up
     await runner.cleanup()
