@@ -37,6 +37,7 @@ from agent.safety.engine import FINISH_BLOCKED, POLICY_CODE
 from agent.safety.request import RequestSafety
 from agent.safety.sse import SSEGuard
 from agent.safety.stage import SafetyStage
+from agent.server_inflight import settle_inflight
 from agent.sse import SSEWatcher
 from agent.tenancy import TenantResolver
 from agent.upstream import Upstream
@@ -257,11 +258,9 @@ class Proxy:
             out = self._refuse(ctx, f.status, f.err_type, f.message, getattr(f, "body", None))
             ctx.error_message = getattr(f, "detail", None) or f.message
             return out
-        except web.HTTPException as exc:  # aiohttp's own answers (a body over its limit: 413)
-            ctx.fail(exc.status, errors.BAD_REQUEST, exc.reason)
-            if exc.status == 413:
-                ctx.error_type = errors.BODY_TOO_LARGE
-            return self._refuse(ctx, exc.status, ctx.error_type, exc.reason, None)
+        except web.HTTPException as exc:  # aiohttp's own answers, should a handler meet one
+            err_type = errors.BODY_TOO_LARGE if exc.status == 413 else errors.BAD_REQUEST
+            return self._refuse(ctx, exc.status, err_type, exc.reason, None)
         except (asyncio.CancelledError, ConnectionResetError):
             # Clients (the openai SDK) hang up once they read `[DONE]`, sometimes before the
             # upstream's last bytes reach the agent: such a stream was served in full.
@@ -441,6 +440,7 @@ class Proxy:
                 msg = f"no request body bytes for {self._body_timeout:g}s"
                 raise _Failure(408, REQUEST_TIMEOUT, msg) from None
             if not chunk:
+                settle_inflight(request, size)  # a chunked body reserved the most it could be
                 return b"".join(parts)
             size += len(chunk)
             if size > self._max_body:
@@ -625,8 +625,6 @@ class Proxy:
     # ---- everything else ----------------------------------------------------------------
 
     async def _passthrough(self, request: web.Request, ctx: _Ctx) -> web.StreamResponse:
-        if request.content_length and request.content_length > self._max_body:
-            raise _Failure(413, errors.BODY_TOO_LARGE, f"request body over {self._max_body} bytes")
         data = await self._read_body(request) if request.body_exists else None
         query = request.raw_path.partition("?")[2]
         if not query.isprintable():

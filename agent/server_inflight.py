@@ -6,7 +6,9 @@ gigabytes. This middleware reserves each request's body size before its handler 
 `max_body_bytes`, the most a handler will read) and returns it when the handler ends.
 A request that would pass `limits.max_inflight_bytes` gets 503 with Retry-After before
 any of its body is read. One request alone is always admitted, so a cap below
-`max_body_bytes` cannot lock a large request out forever.
+`max_body_bytes` cannot lock a large request out forever. Once the handler has read the
+body, `settle_inflight` brings the reservation down to the body's real size: a chunked
+request would otherwise hold `max_body_bytes` for the whole of its (streamed) answer.
 """
 
 from __future__ import annotations
@@ -14,6 +16,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from agent.errors import error_response
+
+_SETTLE = "inferwatch.inflight_settle"
+
+
+def settle_inflight(request: web.BaseRequest, actual: int) -> None:
+    """The body is read and is `actual` bytes: reserve no more than that (no-op without
+    the middleware)."""
+    settle = request.get(_SETTLE)
+    if settle is not None:
+        settle(actual)
 
 
 class InflightBytes:
@@ -49,7 +61,16 @@ class InflightBytes:
             busy.force_close()  # its body was never read: do not keep the connection
             return busy
         self.held += size
+        reserved = size
+
+        def settle(actual: int) -> None:
+            nonlocal reserved
+            if actual < reserved:
+                self.held -= reserved - actual
+                reserved = actual
+
+        request[_SETTLE] = settle
         try:
             return await handler(request)
         finally:
-            self.held -= size
+            self.held -= reserved

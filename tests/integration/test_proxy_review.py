@@ -135,3 +135,25 @@ async def test_upstream_errors_do_not_tell_clients_internal_addresses(start_agen
     [r] = await ra.records(1)
     # The record keeps the detail for operators (its addresses redacted as PII by default).
     assert r.error_message.startswith("upstream unavailable: Cannot connect to host")
+
+
+async def test_a_chunked_body_holds_only_its_real_size_once_read(fake_upstream, start_agent):
+    mib = 1024 * 1024
+    ra = await start_agent(fake_upstream.url, limits={"max_body_bytes": mib})
+    body = orjson.dumps({"model": "fake-model", "messages": [{"role": "user", "content": "hi"}],
+                         "stream": True})  # fmt: skip
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    port = int(ra.url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\nx-fake-tokens: 40\r\nx-fake-chunk-delay: 0.05\r\n"
+        b"Connection: close\r\n\r\n" + chunked
+    )
+    await writer.drain()
+    await reader.readuntil(b"data: ")  # the answer is streaming: the handler still runs
+    held = ra.metric("inferwatch_request_body_bytes_in_flight")
+    await reader.read()
+    writer.close()
+    assert held == len(body)  # not max_body_bytes, reserved while the size was unknown
+    assert ra.metric("inferwatch_request_body_bytes_in_flight") == 0
