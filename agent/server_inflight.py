@@ -17,7 +17,7 @@ from aiohttp import web
 
 from agent.errors import error_response
 
-_SETTLE = "inferwatch.inflight_settle"
+_SETTLE = web.RequestKey("inferwatch.inflight_settle", object)
 
 
 def settle_inflight(request: web.BaseRequest, actual: int) -> None:

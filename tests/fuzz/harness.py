@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+from hypothesis import HealthCheck, Phase, settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from agent import errors
@@ -220,3 +221,14 @@ class Invariants:
                     return count
             time.sleep(0.1)
         raise AssertionError(f"store stopped writing: {count} rows for {at_least} records")
+
+
+# One agent serves every example of an edge test, so a value that breaks it fails the
+# examples after it too: no shrinking (it would chase those), known hostile values first.
+ONE_AGENT = settings(
+    max_examples=300,
+    deadline=None,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)

@@ -17,10 +17,10 @@ import string
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tests.fuzz.harness import Invariants, ThreadedAgent, metrics_page
+from tests.fuzz.harness import ONE_AGENT, Invariants, ThreadedAgent, metrics_page
 from tests.fuzz.rawhttp import send
 from tests.uvicorn_upstream import MODEL, UvicornUpstream
 
@@ -60,15 +60,7 @@ def _clean(text: str | None) -> bool:
     return text.isprintable()
 
 
-# One agent serves every example, so a value that breaks it fails the examples after it
-# too: no shrinking (it would chase those), and the known hostile values go first.
-@settings(
-    max_examples=300,
-    deadline=None,
-    database=None,
-    phases=[Phase.explicit, Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@ONE_AGENT
 @given(name=st.sampled_from(HEADERS), value=values)
 @example(name=b"x-tenant-id", value=b"t\xff")  # issue 15: wedged /metrics and the store
 @example(name=b"x-request-id", value=b"r\xff")

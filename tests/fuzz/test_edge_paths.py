@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from agent.record import OP_CHAT, OP_COMPLETION
-from tests.fuzz.harness import Invariants, ThreadedAgent, metrics_page
+from tests.fuzz.harness import ONE_AGENT, Invariants, ThreadedAgent, metrics_page
 from tests.fuzz.rawhttp import send
 from tests.uvicorn_upstream import MODEL, UvicornUpstream
 
@@ -70,13 +70,7 @@ def edge(tmp_path_factory):
         yield up, agent, Invariants(agent.url, agent.sink, agent.store_path)
 
 
-@settings(
-    max_examples=300,
-    deadline=None,
-    database=None,
-    phases=[Phase.explicit, Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@ONE_AGENT
 @given(spelling=spellings())
 @example(spelling=("/v1/chat/completions", b"/v1/chat/completions"))  # the control
 @example(spelling=("/v1/chat/completions", b"/v1/chat/completions/"))  # issue 15
