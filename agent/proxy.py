@@ -15,6 +15,7 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 from aiohttp import web
+from pydantic import TypeAdapter, ValidationError
 from yarl import URL
 
 from agent import errors
@@ -665,19 +666,17 @@ def _printable(text: str, limit: int = 512) -> str:
     return text if text.isprintable() else text.encode("utf-8", "backslashreplace").decode()
 
 
-_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
-_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
+# vLLM's request models are pydantic models in lax mode: the same adapter reads a boolean
+# field exactly as vLLM will (1, "yes", "on", ... are true).
+_BOOL = TypeAdapter(bool | None)
 
 
 def _lax_bool(name: str, value: object) -> bool:
     """A boolean field as vLLM's pydantic models read it (lax mode), else a 400."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise _Failure(400, errors.BAD_REQUEST, f"{name} must be a boolean")
+    try:
+        return _BOOL.validate_python(value) is True  # null: the field's default, false
+    except ValidationError:
+        raise _Failure(400, errors.BAD_REQUEST, f"{name} must be a boolean") from None
 
 
 def _model_name(value: object) -> str:

@@ -40,9 +40,11 @@ async def test_a_stream_spelled_as_vllm_reads_it_is_filtered_and_metered(
     assert r.stream and r.completion_tokens and r.finish_reason == "content_filter"
 
 
-async def test_a_stream_value_vllm_would_refuse_is_a_400(vllm_like, agent):
+async def test_a_stream_value_vllm_would_refuse_is_a_400(agent):
     status, raw = await _chat(agent.url, stream="maybe")
     assert status == 400 and b"stream must be a boolean" in raw
+    status, raw = await _chat(agent.url, stream=None)  # null: vLLM's default, no stream
+    assert status == 200 and orjson.loads(raw)["object"] == "chat.completion"
 
 
 async def test_model_names_are_capped_and_only_served_models_take_label_slots(
