@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 from urllib.parse import unquote
 
+from pydantic import TypeAdapter
+
 from agent import errors
 
 MAX_ID_CHARS = 128
@@ -98,3 +100,14 @@ def canonical_path(raw_path: str) -> str:
             continue
         segments.append(seg)
     return "/" + "/".join(segments)
+
+
+# vLLM's request models are pydantic models in lax mode: this adapter reads a boolean
+# field exactly as vLLM will (1, "yes", "on", ... are true; null is the default, false).
+_BOOL = TypeAdapter(bool | None)
+
+
+def vllm_bool(value: object) -> bool:
+    """A boolean request field as vLLM reads it; ValueError (pydantic's ValidationError)
+    for a value vLLM would refuse."""
+    return _BOOL.validate_python(value) is True

@@ -15,13 +15,12 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 from aiohttp import web
-from pydantic import TypeAdapter, ValidationError
 from yarl import URL
 
 from agent import errors
 from agent.config import Settings
 from agent.deadlines import Deadlines
-from agent.edge import EdgeError, canonical_path, check_headers, client_request_id
+from agent.edge import EdgeError, canonical_path, check_headers, client_request_id, vllm_bool
 from agent.ids import new_request_id, new_span_id, trace_ids
 from agent.metrics import RequestMetrics
 from agent.pipeline import RecordPipeline
@@ -666,16 +665,11 @@ def _printable(text: str, limit: int = 512) -> str:
     return text if text.isprintable() else text.encode("utf-8", "backslashreplace").decode()
 
 
-# vLLM's request models are pydantic models in lax mode: the same adapter reads a boolean
-# field exactly as vLLM will (1, "yes", "on", ... are true).
-_BOOL = TypeAdapter(bool | None)
-
-
 def _lax_bool(name: str, value: object) -> bool:
     """A boolean field as vLLM's pydantic models read it (lax mode), else a 400."""
     try:
-        return _BOOL.validate_python(value) is True  # null: the field's default, false
-    except ValidationError:
+        return vllm_bool(value)
+    except ValueError:
         raise _Failure(400, errors.BAD_REQUEST, f"{name} must be a boolean") from None
 
 

@@ -17,20 +17,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from agent.edge import vllm_bool
 from agent.record import OP_CHAT, OP_COMPLETION
 
 # Not a rule: the verdict of a request refused for a field the filters cannot read.
 UNREADABLE = "scan.unreadable"
 
-_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})  # pydantic's lax spellings
-
 
 def _bool_off(v: object) -> bool:
-    """False as vLLM's pydantic (lax mode) reads a bool field: `"yes"` and `1` ask for it
-    too. Values it cannot parse are refused here as well (vLLM would refuse them)."""
-    if isinstance(v, str):
-        return v.lower() in _FALSE
-    return v is None or (isinstance(v, int | float) and v == 0)
+    """False as vLLM reads a bool field (`"yes"` and `1` ask for it too); a value it cannot
+    read as a bool (an int field's 5) counts as asking."""
+    try:
+        return not vllm_bool(v)
+    except ValueError:
+        return False
 
 
 def _unset(v: object) -> bool:
