@@ -76,6 +76,13 @@ class UpstreamConfig(_Section):
         "/health", description="Path probed to tell whether the upstream is up."
     )
     max_connections: int = Field(1024, ge=1, description="Pooled connections to the upstream.")
+    max_response_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Largest non-streamed answer the agent takes from the upstream (it holds "
+        "one whole, to scan and meter it); past it the client gets 502. Streams are relayed "
+        "chunk by chunk and have no such bound.",
+    )
     api_key: SecretStr | None = Field(
         None,
         description="Bearer key the agent sends to the upstream (vLLM's --api-key). With it, "

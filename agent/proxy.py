@@ -223,6 +223,7 @@ class Proxy:
         self._timeouts = settings.upstream.timeouts
         self._max_body = settings.limits.max_body_bytes
         self._body_timeout = settings.limits.body_timeout_s
+        self._max_answer = settings.upstream.max_response_bytes
         self._deadlines = Deadlines()  # first-byte and body limits (asyncio.timeout costs more)
         # Set by the bundled-vLLM supervisor: returns a `_Failure`-like exception to raise
         # (e.g. 503 while vLLM restarts), or None to let the request through.
@@ -497,10 +498,25 @@ class Proxy:
         if block is not None:
             raise _Failure(400, POLICY_CODE, block.message, orjson.dumps(block.error()))
 
+    async def _read_answer(self, resp: aiohttp.ClientResponse) -> bytes:
+        """A non-streamed answer, whole: held in memory, so bounded (a hostile or broken
+        upstream could otherwise fill the agent's memory before the idle limit)."""
+        cap = self._max_answer
+        too_big = _Failure(502, errors.UPSTREAM_PROTOCOL, f"upstream answer over {cap} bytes")
+        if resp.content_length is not None and resp.content_length > cap:
+            raise too_big
+        parts, size = [], 0
+        async for chunk in resp.content.iter_any():
+            size += len(chunk)
+            if size > cap:
+                raise too_big
+            parts.append(chunk)
+        return b"".join(parts)
+
     async def _relay_json(self, ctx: _Ctx, resp: aiohttp.ClientResponse) -> web.Response:
         try:
             with self._deadlines.limit(self._timeouts.idle_s):
-                payload = await resp.read()
+                payload = await self._read_answer(resp)
         except TimeoutError:
             raise _Failure(
                 504, errors.UPSTREAM_TIMEOUT, "upstream stalled sending its response"

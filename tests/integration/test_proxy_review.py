@@ -5,6 +5,7 @@ spelled `1`, invented model names, a stalled body upload, credentials toward the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import aiohttp
 import orjson
@@ -159,3 +160,39 @@ async def test_a_chunked_body_holds_only_its_real_size_once_read(fake_upstream, 
     writer.close()
     assert held == len(body)  # not max_body_bytes, reserved while the size was unknown
     assert ra.metric("inferwatch_request_body_bytes_in_flight") == 0
+
+
+@pytest.mark.parametrize("declared", [True, False])
+async def test_an_oversized_upstream_answer_is_a_502_not_a_full_memory(start_agent, declared):
+    mib = 1024 * 1024
+
+    async def answer(reader, writer):  # a hostile upstream: 3 MiB of JSON, sized or chunked
+        head = (await reader.readuntil(b"\r\n\r\n")).lower()
+        length = int(head.split(b"content-length:")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)  # the whole request first, as a server does
+        start = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        body = b'{"x": "' + b"a" * 3 * mib + b'"}'
+        if declared:
+            writer.write(start + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        else:
+            chunks = b"".join(
+                b"%x\r\n%s\r\n" % (len(body[i : i + 65536]), body[i : i + 65536])
+                for i in range(0, len(body), 65536)
+            )
+            writer.write(start + b"Transfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n")
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        ra = await start_agent(f"http://127.0.0.1:{port}", upstream={"max_response_bytes": mib})
+        status, raw = await _chat(ra.url)
+        assert status == 502 and orjson.loads(raw)["error"]["message"] == (
+            f"upstream answer over {mib} bytes"
+        )
+        [r] = await ra.records(1)
+        assert (r.http_status, r.error_type) == (502, "upstream_protocol_error")
+    finally:
+        server.close()
