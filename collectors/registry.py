@@ -40,6 +40,7 @@ class CollectorState:
     failures: dict[str, int] = field(default_factory=dict)  # reason -> count
     running: Future | None = None
     warned: bool = False  # a failure was logged since the last success
+    successes: int = 0  # collections that returned a snapshot, since start
 
     def fail(self, reason: str, duration_s: float) -> None:
         self.snapshot, self.success, self.duration_s = None, False, duration_s
@@ -124,6 +125,7 @@ class CollectorRunner:
             self._failed(collector.name, st, "error", start)
             return None
         st.snapshot, st.success, st.warned = snap, True, False
+        st.successes += 1
         st.duration_s = time.perf_counter() - start
         return snap
 
@@ -188,8 +190,11 @@ class CollectorRunner:
         while True:
             await self.tick()
             next_at += self._config.interval_s
-            # After a slow tick, skip the missed ticks rather than running them back to back.
-            next_at = max(next_at, loop.time())
+            # After a slow tick, skip the missed ticks and wait a whole interval: run at once,
+            # the next tick would read rates over a stretch too short to measure (two host
+            # CPU readings a millisecond apart show no change) and hammer a slow device.
+            if next_at < loop.time():
+                next_at = loop.time() + self._config.interval_s
             await asyncio.sleep(next_at - loop.time())
 
     # -- prometheus_client custom collector ------------------------------------------------

@@ -187,6 +187,36 @@ async def test_loop_runs_periodically_until_stopped():
     assert runner.ticks == count
 
 
+class Slow:
+    """Takes 3 intervals on its first call, then returns at once; notes when each call began."""
+
+    name = "slow"
+
+    def __init__(self) -> None:
+        self.started: list[float] = []
+
+    def collect(self) -> Snapshot:
+        self.started.append(time.monotonic())
+        if len(self.started) == 1:
+            time.sleep(0.3)
+        return Snapshot(self.name, time.monotonic_ns(), devices=(interval("s"),))
+
+
+async def test_after_a_slow_tick_the_next_waits_a_whole_interval():
+    # Run back to back, the next collection would measure rates over a millisecond (host CPU
+    # time does not move in that): a slow tick is followed by a whole interval's wait.
+    slow = Slow()
+    runner = CollectorRunner([slow], CollectorsConfig(interval_s=0.1, timeout_s=5.0))
+    ticks = asyncio.Queue()
+    runner.subscribe(ticks.put_nowait)
+    runner.start()
+    for _ in range(2):
+        await asyncio.wait_for(ticks.get(), 10)
+    await runner.stop()
+    first, second = slow.started[:2]
+    assert second - first >= 0.3 + 0.1 - 0.01
+
+
 def test_config_switches_and_timeouts():
     cfg = CollectorsConfig(enabled={"nvml": False}, timeouts={"vllm": 3.0}, timeout_s=1.5)
     assert not cfg.is_enabled("nvml") and cfg.is_enabled("host")
