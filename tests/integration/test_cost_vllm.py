@@ -153,14 +153,26 @@ async def test_long_prompts_short_outputs_pay_for_prefill_not_decode(agent_url):
     async with aiohttp.ClientSession() as s:
         await slot(s, url, model, "prefill", 1536, 1, 3)  # alone: what a prefill costs
         alone_ids = {r.request_id for r in await settled(sink, 3)}
-        # Then the same while a decode-heavy tenant keeps 3 streams of 160 tokens going (long
-        # enough to overlap every prefill request even when vLLM decodes fast).
-        await asyncio.gather(
-            slot(s, url, model, "prefill", 1536, 1, 3, delay=0.3),
-            *(slot(s, url, model, "decode", 16, 160, 3) for _ in range(3)),
-        )
-        records = await settled(sink, 15)
+        # Then the same while a decode-heavy tenant keeps 3 streams of 160 tokens going until
+        # the last prefill request is answered: every one of them runs beside decodes (a fixed
+        # number of decodes could end first on a fast day, leaving a prefill alone).
+        done = asyncio.Event()
+
+        async def prefills():
+            await slot(s, url, model, "prefill", 1536, 1, 3, delay=0.3)
+            done.set()
+
+        async def decodes():
+            k = 0
+            while not done.is_set():
+                await complete(s, url, model, "decode", 16, 160, salt=k)
+                k += 1
+            return k
+
+        _, *counts = await asyncio.gather(prefills(), *(decodes() for _ in range(3)))
+        records = await settled(sink, 6 + sum(counts))
     mixed_ids = {r.request_id for r in records[3:] if r.tenant == "prefill"}
+    assert len(mixed_ids) == 3
     ratio = mean_cost(records, mixed_ids) / mean_cost(records, alone_ids)
     print(f"long-prompt request cost beside decodes / alone: {ratio:.2f}")
     # Beside decodes it still pays about what its prefill cost alone (factor 2: a shared,
