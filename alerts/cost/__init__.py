@@ -1,0 +1,1 @@
+"""Cost anomalies (robust baselines per hour of week) and budgets with thresholds and a forecast."""

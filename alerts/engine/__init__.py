@@ -1,0 +1,1 @@
+"""The alert engine: Alertmanager's grouping, timers, inhibition and silences, kept durable."""

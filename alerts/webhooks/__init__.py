@@ -1,0 +1,1 @@
+"""Webhook receivers: payload formats, signing, and delivery from a durable outbox."""
