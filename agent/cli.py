@@ -15,8 +15,8 @@ import yaml
 from agent import __version__
 from agent.config import ConfigError, Settings, load_settings, masked_dict, secret_values
 from agent.shipping.cli import add_es_command
-from alerts.drift.cli import add_drift_command
 from agent.store.wiring import add_store_flags, store_overrides
+from alerts.drift.cli import add_drift_command
 from collectors.wiring import add_collector_flags, collector_overrides
 from serving.cli import SERVING_SUBCOMMANDS, add_up_flags, serving_overrides
 

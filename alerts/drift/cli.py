@@ -119,7 +119,11 @@ def cmd_drift(args: argparse.Namespace) -> int:
         print(f"inferwatch drift: {err}", file=sys.stderr)
         return EXIT_BAD
     if args.json:
-        print(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
+        print(
+            orjson.dumps(
+                result.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY
+            ).decode()
+        )
     else:
         print(result.text())
     return EXIT_DRIFT if result.drifted else EXIT_OK

@@ -55,10 +55,7 @@ class DriftDetector:
         (r0, r1), (c0, c1) = self.windows(now)
         current = self.source.frame(c0, c1)
         name = self.config.reference_snapshot
-        if name:
-            reference = self.snapshots.load(name)
-        else:
-            reference = self.source.frame(r0, r1)
+        reference = self.snapshots.load(name) if name else self.source.frame(r0, r1)
         self.report = self._run(reference, current)
         self.notes = _data_notes(len(reference), len(current), self.config.min_rows)
         self.notes += list(self.report.notes)
