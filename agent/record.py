@@ -80,6 +80,9 @@ class RequestRecord:
     # Prompt / completion text: only with capture switched on, and always redacted.
     prompt_text: str | None = None
     completion_text: str | None = None
+    # Text descriptors (`prompt_<name>`/`completion_<name>`: length, words, character
+    # classes...) for drift detection, computed off the request path when capture is off.
+    text_stats: dict[str, float] | None = None
     extra: dict[str, str] = field(default_factory=dict)
     # The client's own `x-request-id`, cleaned at the edge; kept for correlation only, never
     # a key (a client that chooses ids must not be able to overwrite or hide a document).
@@ -117,6 +120,7 @@ class RequestRecord:
                 n += len(text)
         for k, v in self.extra.items():
             n += len(k) + len(str(v))
+        n += 40 * len(self.text_stats or ())
         return n + 100 * len(self.safety)
 
     def to_dict(self) -> dict:

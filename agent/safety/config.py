@@ -48,6 +48,12 @@ class SafetyConfig(BaseModel):
         False,
         description="Keep prompt and completion text on the request record (always redacted first).",
     )
+    text_descriptors: bool = Field(
+        True,
+        description="With capture off, keep descriptors of prompt and completion text (length,"
+        " words, character classes; no text) on the record for drift detection, computed off"
+        " the request path (with `enabled` on: the filters' stage computes them).",
+    )
     capture_redact: list[str] = Field(
         default_factory=lambda: ["pii", "secret", "blocklist"],
         description="Families redacted from captured text, logs and error messages whatever their action.",

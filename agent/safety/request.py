@@ -50,7 +50,9 @@ class RequestSafety:
         self.output_truncated = False  # True when a very long response outgrew the cap
         self.input_checked = not engine.enabled(INPUT)
         self.output_checked = not engine.enabled(OUTPUT)
-        self._capture = engine.config.capture_text
+        # Texts are kept (bounded) for the off-path step when captured or described.
+        c = engine.config
+        self._capture = c.capture_text or (c.text_descriptors and c.enabled)
         self._sse: SSEFilter | None = None
 
     # ---- request path --------------------------------------------------------------------

@@ -34,6 +34,17 @@ Then = Callable[[RequestRecord], None]
 _SLICE = 256  # records checked per loop turn when a backlog built up
 
 
+def _text_stats(prompt: str, completion: str) -> dict[str, float] | None:
+    """Drift's text descriptors; a failure costs only them, never the verdicts."""
+    try:
+        from alerts.drift.descriptors import text_stats  # drift's module, loaded on use
+
+        return text_stats(prompt, completion)
+    except Exception:
+        log.exception("text descriptors failed; the record goes on without them")
+        return None
+
+
 class SafetyStage:
     """Create with the engine and the hits counter; `start()` inside the event loop."""
 
@@ -51,7 +62,9 @@ class SafetyStage:
     def begin(self, operation: str) -> RequestSafety | None:
         """Per-request state, or None when no filter is on and nothing is captured."""
         e = self.engine
-        if not (e.enabled(INPUT) or e.enabled(OUTPUT) or e.config.capture_text):
+        c = e.config
+        described = c.text_descriptors and c.enabled
+        if not (e.enabled(INPUT) or e.enabled(OUTPUT) or c.capture_text or described):
             return None
         return RequestSafety(e, operation, self.off_loop)
 
@@ -98,6 +111,9 @@ class SafetyStage:
             "completion_text": e.redact_for_capture(completion) if capture and completion else None,
             "error_message": e.redact_for_capture(record.error_message)
             if record.error_message
+            else None,
+            "text_stats": _text_stats(prompt, completion)
+            if e.config.text_descriptors and e.config.enabled and not capture
             else None,
         }
         if all(getattr(record, k) == v for k, v in changes.items()):

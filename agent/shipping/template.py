@@ -34,7 +34,14 @@ def _obj(**props: dict) -> dict:
 MAPPING: dict = {
     "dynamic": False,
     "dynamic_templates": [
-        {"labels": {"path_match": "labels.*", "mapping": {"type": "keyword", "ignore_above": 1024}}}
+        {
+            "labels": {
+                "path_match": "labels.*",
+                "mapping": {"type": "keyword", "ignore_above": 1024},
+            }
+        },
+        # Text descriptors: numbers whose names the drift module chooses.
+        {"text_stats": {"path_match": "inferwatch.text_stats.*", "mapping": DOUBLE}},
     ],
     "properties": {
         "@timestamp": {"type": "date"},
@@ -70,6 +77,7 @@ MAPPING: dict = {
             safety=_obj(hits=LONG, blocked=BOOL, filters=K, actions=K, directions=K),
             prompt_text=TEXT,
             completion_text=TEXT,
+            text_stats={"type": "object", "dynamic": True},
         ),
     },
 }

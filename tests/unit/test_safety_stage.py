@@ -74,7 +74,9 @@ async def test_capture_keeps_only_redacted_text_and_error_messages_are_masked():
 
 
 async def test_inline_verdicts_need_no_off_path_work():
-    stage, registry = make(SafetyConfig(actions={"secret": "block", "pii": "redact"}))
+    # Text descriptors are off-path work of their own (their tests: test_alerts_drift_data_*)
+    config = SafetyConfig(actions={"secret": "block", "pii": "redact"}, text_descriptors=False)
+    stage, registry = make(config)
     state = stage.begin(OP_CHAT)
     block = state.check_request({"messages": [{"role": "user", "content": f"{KEY} a@b.co"}]})
     assert block.filter == "secret.openai_key"

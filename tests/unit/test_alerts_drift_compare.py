@@ -1,0 +1,103 @@
+"""compare() over record frames: segments, not enough data, shifts found, report forms."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from alerts.drift.compare import compare
+from alerts.drift.config import DriftConfig
+from alerts.drift.report import NOT_ENOUGH_DATA
+
+pytestmark = pytest.mark.unit
+
+
+def records(n: int, seed: int, shift: float = 1.0, models=("m1", "m2")) -> pd.DataFrame:
+    """A synthetic record frame of the preamble's contract."""
+    g = np.random.default_rng(seed)
+    ct = np.exp(g.normal(5, 0.5, n)) * shift
+    return pd.DataFrame(
+        {
+            "wall_time": np.arange(n, dtype=float),
+            "tenant": g.choice(["a", "b"], n),
+            "model": g.choice(list(models), n),
+            "http_status": g.choice([200, 400, 500], n, p=[0.95, 0.03, 0.02]),
+            "prompt_tokens": np.exp(g.normal(6, 0.8, n)).round(),
+            "completion_tokens": ct.round(),
+            "latency_s": ct * 0.02 + g.exponential(0.1, n),
+            "ttft_s": g.exponential(0.2, n),
+            "tpot_s": g.normal(0.02, 0.002, n),
+            "cost_amount": ct * 1e-5,
+            "finish_reason": g.choice(["stop", "length", None], n, p=[0.8, 0.15, 0.05]),
+            "safety_filters": g.choice(["", "pii", "pii,secrets"], n, p=[0.9, 0.07, 0.03]),
+        }
+    )
+
+
+def row(report, feature, segment="all"):
+    (found,) = [r for r in report.rows if r.feature == feature and r.segment == segment]
+    return found
+
+
+def test_a_ten_percent_shift_of_completion_tokens_drifts_and_prompt_tokens_do_not():
+    report = compare(records(20000, 1), records(2000, 2, shift=1.1), DriftConfig())
+    shifted, same = row(report, "completion_tokens"), row(report, "prompt_tokens")
+    assert shifted.test == "wasserstein" and shifted.drifted and shifted.statistic >= 0.1
+    assert not same.drifted and same.p_value > 0.01
+
+
+def test_segments_are_all_then_models_and_tenants_with_enough_rows():
+    config = DriftConfig(min_segment_rows=300)
+    report = compare(records(2000, 1), records(700, 2), config)
+    assert list(report.dataset_drift) == [
+        "all",
+        "model=m1",
+        "model=m2",
+        "tenant=a",
+        "tenant=b",
+    ]
+    assert not any(r.feature == "model" for r in report.rows if r.segment == "model=m1")
+    report = compare(records(2000, 1), records(500, 2), config)  # 250 rows per tenant
+    assert list(report.dataset_drift) == ["all"]
+
+
+def test_too_few_rows_is_not_enough_data_never_drift():
+    ref, cur = records(2000, 1), records(10, 2, shift=3.0)
+    report = compare(ref, cur, DriftConfig())
+    assert {r.note for r in report.rows} == {NOT_ENOUGH_DATA}
+    assert not any(r.drifted for r in report.rows)
+    assert report.dataset_drift == {"all": False}
+
+
+def test_all_nan_feature_is_not_enough_data_and_others_are_tested():
+    ref, cur = records(2000, 1), records(500, 2)
+    cur["ttft_s"] = np.nan
+    ref.loc[:, "cost_amount"] = np.inf
+    report = compare(ref, cur, DriftConfig())
+    assert row(report, "ttft_s").note == NOT_ENOUGH_DATA
+    assert row(report, "cost_amount").n_reference == 0
+    assert row(report, "latency_s").test == "wasserstein"
+
+
+def test_safety_filters_become_one_hit_feature_each():
+    report = compare(records(2000, 1), records(500, 2), DriftConfig())
+    names = {r.feature for r in report.rows if r.feature.startswith("safety_")}
+    assert names == {"safety_pii", "safety_secrets"}
+
+
+def test_to_dict_is_json_and_table_is_aligned():
+    ref, cur = records(2000, 1), records(10, 2)
+    report = compare(ref, cur, DriftConfig())
+    data = json.loads(json.dumps(report.to_dict(), allow_nan=False))
+    assert data["rows"][0]["statistic"] is None and data["rows"][0]["note"] == NOT_ENOUGH_DATA
+    lines = report.table().splitlines()
+    assert lines[0].split()[:4] == ["segment", "feature", "test", "statistic"]
+    assert lines[1].index("prompt_tokens") == lines[0].index("feature")
+
+
+def test_a_frame_of_the_wrong_type_is_refused():
+    with pytest.raises(TypeError, match="reference must be a pandas DataFrame"):
+        compare([1, 2], records(10, 1), DriftConfig())
