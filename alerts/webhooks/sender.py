@@ -72,6 +72,8 @@ class Sender:
         self._db_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        specs = load_catalogue()
+        self._help = {name: specs[name].help for name in (NOTIFICATIONS, PENDING)}
 
     async def _db(self, fn: Callable, *args):
         # One SQLite call at a time on the sender's connection, off the event loop.
@@ -180,13 +182,12 @@ class Sender:
 
     def families(self) -> list[Metric]:
         """The catalogue's notification counter and outbox gauge, from the last round."""
-        specs = load_catalogue()
         sent = CounterMetricFamily(
-            NOTIFICATIONS, specs[NOTIFICATIONS].help, labels=["receiver", "result"]
+            NOTIFICATIONS, self._help[NOTIFICATIONS], labels=["receiver", "result"]
         )
         for (receiver, result), value in sorted(self.counts.items()):
             sent.add_metric([receiver, result], value)
-        pending = GaugeMetricFamily(PENDING, specs[PENDING].help, labels=["receiver"])
+        pending = GaugeMetricFamily(PENDING, self._help[PENDING], labels=["receiver"])
         for receiver, value in sorted(self.pending.items()):
             pending.add_metric([receiver], value)
         return [sent, pending]

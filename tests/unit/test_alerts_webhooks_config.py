@@ -75,3 +75,29 @@ def test_backoff_grows_exponentially_to_its_max_less_the_jitter():
     )
     assert [backoff_s(config, n, _Rng(0.0)) for n in (1, 2, 3, 4, 5)] == [1, 2, 4, 8, 10]
     assert backoff_s(config, 3, _Rng(1.0)) == 2.0  # at most half drawn off
+
+
+def test_sender_families_are_the_catalogues_with_every_result_at_zero(tmp_path):
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from agent.catalogue import load_catalogue
+
+    sender = Sender(AlertsConfig(webhooks=[{"name": "ops", "url": "http://a/"}]), tmp_path / "x")
+    specs = load_catalogue()
+    counter, gauge = sender.families()
+    for family in (counter, gauge):
+        spec = specs[family.name + ("_total" if family.type == "counter" else "")]
+        assert (family.type, family.documentation) == (spec.type, spec.help)
+        assert all(set(s.labels) == set(spec.labels) for s in family.samples)
+    results = {s.labels["result"] for s in counter.samples if s.name.endswith("_total")}
+    assert results == {"sent", "failed", "timeout", "refused", "redirect", "dropped"}
+
+    class _Families:
+        def collect(self):
+            return sender.families()
+
+    registry = CollectorRegistry()
+    registry.register(_Families())
+    text = generate_latest(registry).decode()
+    assert 'inferwatch_alert_notifications_total{receiver="ops",result="dropped"} 0.0' in text
+    assert 'inferwatch_alert_outbox_pending{receiver="ops"} 0.0' in text
