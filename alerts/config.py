@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from alerts.cost.config import CostAlertsConfig
 from alerts.drift.config import DriftConfig
 from alerts.engine.config import RouteConfig
-from alerts.webhooks.config import WebhookConfig
+from alerts.webhooks.config import DeliveryConfig, WebhookConfig
 
 
 class AlertsConfig(BaseModel):
@@ -29,7 +29,12 @@ class AlertsConfig(BaseModel):
     drift: DriftConfig = Field(default_factory=DriftConfig)
     cost: CostAlertsConfig = Field(default_factory=CostAlertsConfig)
     route: RouteConfig = Field(default_factory=RouteConfig)
-    webhooks: list[WebhookConfig] = Field(default_factory=list)
+    webhooks: list[WebhookConfig] = Field(
+        default_factory=list,
+        description="Webhook receivers: name, url, format, secret, headers, timeout_s "
+        "(see Webhooks).",
+    )
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     allowed_hosts: list[str] = Field(
         default_factory=list,
         description="When set, the only hosts a webhook URL may name (checked at start).",
