@@ -91,3 +91,16 @@ def excess(series: pd.Series, first: int, last: int, config: CostAlertsConfig) -
         base = bases.at(int(p))
         total += values[p] - (base.median if base else 0.0)
     return float(total)
+
+
+def flags(series: pd.Series, config: CostAlertsConfig) -> np.ndarray:
+    """Whether each point of `series` is outside its band (a point without a baseline is
+    not): what `detect` sees at each point, for a whole history at once (benchmarks)."""
+    idx = series.index.to_numpy(dtype=np.int64)
+    values = series.to_numpy(dtype=float)
+    bases = Baselines(idx * config.interval_s, values, config)
+    out = np.zeros(len(values), dtype=bool)
+    for p in range(len(values)):
+        base = bases.at(p)
+        out[p] = base is not None and outside(values[p], base, config.direction)
+    return out

@@ -95,3 +95,17 @@ def test_missing_points_of_a_ratio_series_are_never_outside():
     s = pd.Series(np.r_[np.full(100, 2.0), [np.nan] * 5], index=np.arange(105, dtype=np.int64))
     v = detect(s, CFG)
     assert v.status == OK and v.run == 0
+
+
+def test_flags_agree_with_detect_at_every_point():
+    from alerts.cost.anomaly import flags
+
+    s = seasonal(1.2, seed=5)
+    s.iloc[1000:1010] *= 3
+    s.iloc[1500:1502] *= 3
+    f = flags(s, CFG)
+    run = 0
+    for p in range(900, len(s)):
+        run = run + 1 if f[p] else 0
+        assert (detect(s.iloc[: p + 1], CFG).status == ANOMALY) == (run >= CFG.consecutive), p
+    assert f[1000:1010].all() and f[1500:1502].all()
