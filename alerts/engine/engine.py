@@ -21,19 +21,19 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from prometheus_client.core import GaugeMetricFamily
 
 from alerts.engine.config import InhibitRuleConfig, RouteConfig
 from alerts.engine.dedup import needs_update
-from alerts.engine.grouping import group_key, group_labels
-from alerts.engine.inhibit import InhibitRule, inhibited_by
-from alerts.engine.matchers import matches_all
-from alerts.engine.state import EngineState, Group, NflogEntry, StoredAlert
+from alerts.engine.inhibit import InhibitRule
+from alerts.engine.mute import AlertStatus, MuteView
+from alerts.engine.notification import build_notification
+from alerts.engine.record import record
+from alerts.engine.state import EngineState, Group, NflogEntry
 from alerts.model import FIRING, RESOLVED, Alert, Notification
 
 
@@ -41,17 +41,6 @@ class EngineBusy(RuntimeError):
     """The alerts database stayed locked past its busy timeout. Nothing was lost: a
     report not recorded is kept in memory and retried by the next `process` or `tick`;
     a group not flushed is flushed by the next `tick`."""
-
-
-@dataclass(frozen=True)
-class AlertStatus:
-    """An alert in the engine with its state: `active`, or `suppressed` by silences
-    (their ids) or by inhibiting alerts (their fingerprints), as Alertmanager's marker."""
-
-    alert: Alert
-    state: str
-    silenced_by: tuple[str, ...] = ()
-    inhibited_by: tuple[str, ...] = ()
 
 
 class AlertEngine:
@@ -70,7 +59,7 @@ class AlertEngine:
         self._rules = [
             r if isinstance(r, InhibitRule) else InhibitRule.from_config(r) for r in inhibit_rules
         ]
-        self._clock, self._external_url = clock, external_url
+        self._clock, self._url = clock, external_url
         self._pending: list[tuple[float, str, list[Alert]]] = []
         self._lock = threading.Lock()  # detectors' worker thread and the ticker may differ
         self._firing: Counter[str] = Counter()
@@ -84,8 +73,10 @@ class AlertEngine:
             self._record_pending()
             self._count(now)
 
-    def tick(self, now: float) -> list[Notification]:
-        """Flush the groups due at `now`; returns the notifications delivered."""
+    def tick(self, now: float | None = None) -> list[Notification]:
+        """Flush the groups due at `now` (default: the clock); returns the notifications
+        delivered. `EngineBusy` when the database is locked (retried by the next tick)."""
+        now = self._clock() if now is None else now
         with self._lock:
             self._record_pending()
             sent: list[Notification] = []
@@ -100,11 +91,11 @@ class AlertEngine:
         groups = self._state.groups()
         return groups[0].next_flush_at if groups else None
 
-    def statuses(self, now: float) -> list[AlertStatus]:
+    def statuses(self, now: float | None = None) -> list[AlertStatus]:
         """Every alert the engine holds, with its silenced / inhibited marks at `now`."""
-        stored = [s.alert for s in self._state.alerts()]
-        firing = [a for a in stored if a.status(now) == FIRING]
-        return [self._status(a, firing, now) for a in stored]
+        now = self._clock() if now is None else now
+        view = self._mute_view(now)
+        return [view.status(s.alert) for s in self._state.alerts()]
 
     def families(self) -> list[GaugeMetricFamily]:
         """`inferwatch_alerts_firing{alertname}` after the last step. Silenced and
@@ -121,30 +112,8 @@ class AlertEngine:
     # ---- recording reports
     def _record_pending(self) -> None:
         while self._pending:
-            self._locked(lambda report=self._pending[0]: self._record(*report))
+            self._locked(lambda report=self._pending[0]: record(self._state, self._route, *report))
             self._pending.pop(0)
-
-    def _record(self, now: float, source: str, alerts: list[Alert]) -> None:
-        seen = set()
-        for alert in alerts:
-            seen.add(alert.fingerprint)
-            self._upsert(now, source, alert)
-        for s in self._state.alerts("source = ?", (source,)):
-            if s.alert.fingerprint not in seen and s.alert.status(now) == FIRING:
-                self._state.put_alert(replace(s, alert=replace(s.alert, ends_at=now)))
-
-    def _upsert(self, now: float, source: str, alert: Alert) -> None:
-        old = self._state.alert(alert.fingerprint)
-        if old is None and alert.status(now) == RESOLVED:
-            return  # never seen firing: its group would say nothing (needs_update)
-        merged = _merge(old.alert if old else None, alert, now)
-        labels = group_labels(merged.labels, self._route.group_by)
-        key = group_key(labels)
-        self._state.put_alert(StoredAlert(merged, source, now, key))
-        group = self._state.group(key) or Group(key, labels, now + self._route.group_wait_s, False)
-        if not group.has_flushed and merged.starts_at + self._route.group_wait_s < now:
-            group = replace(group, next_flush_at=now)  # aggrGroup.insert: waited enough
-        self._state.put_group(group)
 
     # ---- flushing groups
     def _flush(self, group: Group, now: float) -> list[Notification]:
@@ -153,7 +122,7 @@ class AlertEngine:
         self._state.put_group(
             replace(group, next_flush_at=now + self._route.group_interval_s, has_flushed=True)
         )
-        sent = self._notify(group, self._unmuted(members, now), now)
+        sent = self._notify(group, self._mute_view(now).unmuted(members), now)
         self._state.delete_alerts(gone)
         if len(gone) == len(members):
             self._state.delete_group(group.key)
@@ -172,41 +141,15 @@ class AlertEngine:
             if not needs_update(entry, firing, resolved, r.repeat_interval_s, now, r.send_resolved):
                 continue
             if send:  # RetryStage: nothing left once resolved ones are dropped, still logged
-                sent.append(self._notification(receiver, group, send, now))
-                self._deliver(sent[-1])
+                n = build_notification(receiver, group, send, now, r.max_alerts, self._url)
+                sent.append(n)
+                self._deliver(n)
             self._state.put_nflog(group.key, receiver, NflogEntry(now, firing, resolved))
         return sent
 
-    def _notification(self, receiver: str, group: Group, alerts: list[Alert], now: float):
-        ordered = sorted(alerts, key=_alert_order)
-        limit = self._route.max_alerts or len(ordered)
-        status = FIRING if any(a.status(now) == FIRING for a in ordered) else RESOLVED
-        return Notification(
-            id=uuid.uuid4().hex,
-            receiver=receiver,
-            group_key=group.key,
-            status=status,
-            group_labels=dict(group.labels),
-            alerts=tuple(ordered[:limit]),
-            created_at=now,
-            truncated_alerts=len(ordered) - min(limit, len(ordered)),
-            external_url=self._external_url,
-        )
-
-    def _unmuted(self, alerts: list[Alert], now: float) -> list[Alert]:
+    def _mute_view(self, now: float) -> MuteView:
         firing = [s.alert for s in self._state.alerts() if s.alert.status(now) == FIRING]
-        return [a for a in alerts if self._status(a, firing, now).state == "active"]
-
-    def _status(self, alert: Alert, firing: list[Alert], now: float) -> AlertStatus:
-        silences = tuple(
-            s.id
-            for s in self._state.silences.list(now)
-            if s.active(now) and matches_all(s.parsed(), alert.labels)
-        )
-        inhibitor = inhibited_by(self._rules, alert.labels, firing)
-        inhibitors = (inhibitor,) if inhibitor else ()
-        state = "suppressed" if silences or inhibitors else "active"
-        return AlertStatus(alert, state, silences, inhibitors)
+        return MuteView(self._rules, self._state.silences.list(now), firing, now)
 
     # ---- helpers
     def _locked(self, step: Callable[[], list | None]) -> list:
@@ -226,22 +169,7 @@ class AlertEngine:
         self._firing = Counter(s.alert.name for s in alerts if s.alert.status(now) == FIRING)
 
 
-def _merge(old: Alert | None, new: Alert, now: float) -> Alert:
-    # types.Alert.Merge, applied when the activity ranges overlap (mem provider Put):
-    # a repeated report of a firing alert keeps the earliest start and takes the newest
-    # annotations; one that resolved and fires again starts anew.
-    start = new.starts_at or now
-    if old is not None and old.status(now) == FIRING:
-        start = min(old.starts_at, start)
-    return replace(new, starts_at=start)
-
-
 def _as_of(alert: Alert, now: float) -> Alert:
     # aggrGroup.flush: an alert firing at the flush is sent with no end time, so an
     # end still in the future does not read as resolved later on.
     return alert if alert.status(now) == RESOLVED else replace(alert, ends_at=None)
-
-
-def _alert_order(a: Alert) -> tuple:
-    # types.AlertSlice: by job, then instance, then the whole label set.
-    return (a.labels.get("job", ""), a.labels.get("instance", ""), sorted(a.labels.items()))

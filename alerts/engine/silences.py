@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from alerts.engine.matchers import Matcher, MatcherError, matches_all, parse_matchers
+from alerts.engine.matchers import Matcher, MatcherError, parse_matchers
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS silences (
@@ -126,13 +125,6 @@ class Silences:
             "UPDATE silences SET starts_at = ?, ends_at = ? WHERE id = ?", (start, now, s.id)
         )
         return self.get(s.id)
-
-    def muting(self, labels: Mapping[str, str], now: float) -> str | None:
-        """Id of an active silence that mutes `labels`, else None."""
-        for s in self.list(now):
-            if s.active(now) and matches_all(s.parsed(), labels):
-                return s.id
-        return None
 
 
 def _silence(row: tuple) -> Silence:
