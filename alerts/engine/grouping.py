@@ -9,6 +9,7 @@ being `{}`, the labels formatted as prometheus/common's LabelSet.String() does
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 
 ALL = "..."
@@ -28,18 +29,30 @@ def group_key(labels: Mapping[str, str]) -> str:
     return f"{ROOT_ROUTE_KEY}:{{{', '.join(items)}}}"
 
 
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+}
 
 
 def go_quote(value: str) -> str:
-    """Go's strconv.Quote for the characters label values hold (printable text kept,
-    control characters escaped)."""
-    out = []
-    for ch in value:
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
+    """Go's strconv.Quote: printable runes kept (unicode.IsPrint: letters, marks, numbers,
+    punctuation, symbols and the ASCII space), the others escaped as \\xNN, \\uNNNN or
+    \\UNNNNNNNN."""
+    return '"' + "".join(_ESCAPES.get(ch) or _rune(ch) for ch in value) + '"'
+
+
+def _rune(ch: str) -> str:
+    if ch == " " or unicodedata.category(ch)[0] in "LMNPS":
+        return ch
+    code = ord(ch)
+    if code < 0x80:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"

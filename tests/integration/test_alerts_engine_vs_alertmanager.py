@@ -46,11 +46,12 @@ X1, X2 = lbl("X", i="1"), lbl("X", i="2")
 BUDGET_A = lbl("InferwatchBudgetExhausted", tenant="a")
 COST_A, COST_B = lbl("InferwatchCostAnomaly", tenant="a"), lbl("InferwatchCostAnomaly", tenant="b")
 SILENCED = lbl("Silenced", tenant="a")
+ODD = lbl('Odd "quoted" \u00e9\u00a0\u00ad\ttab')  # Go's %q in the group key
 # Each step: the alerts active, and how many notifications it brings.
 STEPS = [
-    ([X1, X2, BUDGET_A, COST_A, COST_B, SILENCED], 3),  # Cost a inhibited, Silenced silenced
-    ([X1, COST_A, COST_B, SILENCED], 3),  # X2 and the budget resolve: Cost a is news
-    ([], 2),  # all resolve; Silenced was never told, so its end is not either
+    ([X1, X2, BUDGET_A, COST_A, COST_B, SILENCED, ODD], 4),  # Cost a inhibited, Silenced silenced
+    ([X1, COST_A, COST_B, SILENCED, ODD], 3),  # X2 and the budget resolve: Cost a is news
+    ([], 3),  # all resolve; Silenced was never told, so its end is not either
 ]
 
 
@@ -192,4 +193,5 @@ async def test_engine_notifies_as_the_real_alertmanager(tmp_path):
         '{}:{alertname="X"}',
         '{}:{alertname="InferwatchBudgetExhausted"}',
         '{}:{alertname="InferwatchCostAnomaly"}',
+        '{}:{alertname="Odd \\"quoted\\" \u00e9\\u00a0\\u00ad\\ttab"}',
     }

@@ -161,3 +161,12 @@ def test_families_count_firing_alerts_by_name(tmp_path):
     [fam] = e.families()
     assert fam.name == "inferwatch_alerts_firing"
     assert {s.labels["alertname"]: s.value for s in fam.samples} == {"A": 2}
+
+
+def test_group_key_quotes_values_as_go_does():
+    from alerts.engine.grouping import group_key
+
+    # Go's strconv.Quote: printable runes kept, others escaped (checked against the real
+    # Alertmanager in tests/integration/test_alerts_engine_vs_alertmanager.py).
+    key = group_key({"b": 'q"\\\n', "a": "\u00e9\u00a0\x01\U000e0001"})
+    assert key == '{}:{a="\u00e9\\u00a0\\x01\\U000e0001", b="q\\"\\\\\\n"}'
