@@ -80,9 +80,10 @@ class AlertEngine:
         with self._lock:
             self._record_pending()
             sent: list[Notification] = []
-            for group in self._state.groups():
-                if group.next_flush_at <= now:
-                    sent += self._locked(lambda g=group: self._flush(g, now))
+            due = [g for g in self._state.groups() if g.next_flush_at <= now]
+            view = self._mute_view(now) if due else None  # once per tick, not per group
+            for group in due:
+                sent += self._locked(lambda g=group: self._flush(g, now, view))
             self._count(now)
             return sent
 
@@ -116,13 +117,13 @@ class AlertEngine:
             self._pending.pop(0)
 
     # ---- flushing groups
-    def _flush(self, group: Group, now: float) -> list[Notification]:
+    def _flush(self, group: Group, now: float, view: MuteView) -> list[Notification]:
         members = [_as_of(s.alert, now) for s in self._state.alerts("group_key = ?", (group.key,))]
         gone = [a.fingerprint for a in members if a.status(now) == RESOLVED]
         self._state.put_group(
             replace(group, next_flush_at=now + self._route.group_interval_s, has_flushed=True)
         )
-        sent = self._notify(group, self._mute_view(now).unmuted(members), now)
+        sent = self._notify(group, view.unmuted(members), now)
         self._state.delete_alerts(gone)
         if len(gone) == len(members):
             self._state.delete_group(group.key)
