@@ -174,3 +174,15 @@ def test_bad_matcher_in_an_inhibit_rule_is_a_config_error():
             {"inhibit_rules": [{"source_matchers": ['a=~"("'], "target_matchers": ['b="c"']}]}
         )
     assert AlertsConfig().inhibit_rules == default_inhibit_rules()
+
+
+def test_silenced_and_inhibited_alerts_still_count_as_firing(tmp_path):
+    e, state, _ = make(tmp_path, default_inhibit_rules())
+    state.silences.add(['tenant="b"'], 0, 100)
+    e.process(0, "cost", [budget("a"), cost("a"), cost("b")])
+    assert e.tick(10)[0].alerts[0].name == "InferwatchBudgetExhausted"  # the others muted
+    [fam] = e.families()
+    assert {s.labels["alertname"]: s.value for s in fam.samples} == {
+        "InferwatchBudgetExhausted": 1,
+        "InferwatchCostAnomaly": 2,
+    }
