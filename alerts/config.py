@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.cost.config import CostAlertsConfig
 from alerts.drift.config import DriftConfig
-from alerts.engine.config import RouteConfig
+from alerts.engine.config import InhibitRuleConfig, RouteConfig, default_inhibit_rules
 from alerts.webhooks.config import DeliveryConfig, WebhookConfig
 
 
@@ -29,6 +29,11 @@ class AlertsConfig(BaseModel):
     drift: DriftConfig = Field(default_factory=DriftConfig)
     cost: CostAlertsConfig = Field(default_factory=CostAlertsConfig)
     route: RouteConfig = Field(default_factory=RouteConfig)
+    inhibit_rules: list[InhibitRuleConfig] = Field(
+        default_factory=default_inhibit_rules,
+        description="Alertmanager's inhibit rules; the default: a used-up budget mutes the "
+        "cost-anomaly alert of the same tenant.",
+    )
     webhooks: list[WebhookConfig] = Field(
         default_factory=list,
         description="Webhook receivers: name, url, format, secret, headers, timeout_s "
