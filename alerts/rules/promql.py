@@ -73,26 +73,3 @@ def selectors(expr: str) -> list[tuple[str, set[str]]]:
         labels = set(re.findall(r"([A-Za-z_]\w*)\s*(?:=~|!~|!=|=)", m.group(2)))
         found.append((m.group(1), labels))
     return found
-
-
-# Series Prometheus makes itself, which rules may read beside the agent's.
-PROMETHEUS_OWN = frozenset({"up", "ALERTS", "ALERTS_FOR_STATE"})
-PROMETHEUS_OWN_PREFIXES = ("scrape_",)
-
-
-def exposed_names(specs: dict) -> dict[str, str]:
-    """Series names the catalogue's families expose (histograms as _bucket, _sum and
-    _count; counters already end in _total), each mapped to its family's name."""
-    names: dict[str, str] = {}
-    for spec in specs.values():
-        if spec.type == "histogram":
-            for suffix in ("_bucket", "_sum", "_count"):
-                names[spec.name + suffix] = spec.name
-        else:
-            names[spec.name] = spec.name
-    return names
-
-
-def is_prometheus_own(name: str) -> bool:
-    """True for `up`, `ALERTS` and the scrape_* series Prometheus records per target."""
-    return name in PROMETHEUS_OWN or name.startswith(PROMETHEUS_OWN_PREFIXES)
