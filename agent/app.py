@@ -26,6 +26,7 @@ from agent.server_inflight import InflightBytes
 from agent.store.wiring import attach_store
 from agent.tenancy import known_tenants
 from agent.upstream import Upstream
+from alerts.service import attach_alerts
 from collectors.vllm import VLLMCollector
 from collectors.wiring import attach_collectors
 
@@ -83,6 +84,8 @@ class Agent:
         # (The safety stage is not a wrapper: the proxy merges its verdicts before `finish`.)
         self.store = attach_store(self, settings, early=self.cost is not None)
         install_safety(self)  # after the hook lists: it adds its worker's start and stop
+        # Detectors and the alert engine read the store (never the request path): last.
+        self.alerts = attach_alerts(self, settings)
 
     def build_app(self) -> web.Application:
         """The aiohttp application: the proxied API plus /health and /metrics."""

@@ -16,6 +16,7 @@ from agent import __version__
 from agent.config import ConfigError, Settings, load_settings, masked_dict, secret_values
 from agent.shipping.cli import add_es_command
 from agent.store.wiring import add_store_flags, store_overrides
+from alerts.cli import add_alerts_command
 from alerts.drift.cli import add_drift_command
 from collectors.wiring import add_collector_flags, collector_overrides
 from serving.cli import SERVING_SUBCOMMANDS, add_up_flags, serving_overrides
@@ -254,6 +255,7 @@ SUBCOMMANDS: list[Callable] = [
     *SERVING_SUBCOMMANDS,
     add_es_command,
     add_drift_command,
+    add_alerts_command,
 ]
 
 

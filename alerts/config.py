@@ -6,6 +6,8 @@ about a minute with small values.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.cost.config import CostAlertsConfig
@@ -23,6 +25,11 @@ class AlertsConfig(BaseModel):
         False, description="Run the detectors and the alert engine inside the agent."
     )
     interval_s: float = Field(60.0, gt=0, description="Evaluation interval of the detectors.")
+    source: Literal["store", "elasticsearch"] = Field(
+        "store",
+        description="Records the detectors read: this agent's embedded store, or the fleet's "
+        "request log in Elasticsearch (elasticsearch.url and its credentials).",
+    )
     external_url: str = Field(
         "", description="URL of this agent as receivers should link to it (externalURL)."
     )

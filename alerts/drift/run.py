@@ -33,7 +33,7 @@ class Context:
         config = settings.alerts.drift
         es = settings.elasticsearch
         if getattr(args, "elasticsearch", None):
-            return cls(config, _es_source(es, config), settings.store.dir)
+            return cls(config, es_source(es, config), settings.store.dir)
         path = settings.store.path
         if not path.is_file():
             raise BadInput(
@@ -56,7 +56,8 @@ class Context:
             raise BadInput(str(err)) from None
 
 
-def _es_source(es, config: DriftConfig):
+def es_source(es, config: DriftConfig):
+    """A source on the request-log data stream of `es` (the agent's ElasticsearchConfig)."""
     from agent.shipping.template import index_pattern
     from alerts.source_es import ElasticsearchSource
 
