@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
+from agent.catalogue import load_catalogue
 from alerts.webhooks.signing import HEADER, verify
 from tests.conftest import start_app
 
@@ -127,6 +128,25 @@ async def test_a_shift_in_completion_length_reaches_the_webhook_signed(
     assert (
         seen[("inferwatch_alert_evaluations_total", (("detector", "drift"), ("result", "ok")))] >= 1
     )
+    await page_holds_to_the_catalogue(ra.url)
+
+
+async def page_holds_to_the_catalogue(url: str) -> None:
+    """Every alerts series on the page is declared, with its type and labels."""
+    specs = load_catalogue()
+    async with aiohttp.ClientSession() as s, s.get(f"{url}/metrics") as r:
+        text = await r.text()
+    alerts_names = {n for n, spec in specs.items() if spec.source == "alerts"}
+    exposed = set()
+    for fam in text_string_to_metric_families(text):
+        name = fam.name + "_total" if fam.type == "counter" else fam.name
+        if name not in alerts_names:
+            continue
+        exposed.add(name)
+        assert fam.type == specs[name].type, name
+        assert {k for x in fam.samples for k in x.labels} <= set(specs[name].labels), name
+    # Drift, the engine, the sender and the evaluations are all on (cost is off here).
+    assert {n for n in alerts_names if "drift" in n or "alert" in n} <= exposed
 
 
 async def test_a_silence_from_the_cli_keeps_the_alert_from_the_receiver(
