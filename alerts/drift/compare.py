@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from alerts.drift import calibrate, compare_features, stats_select
+from alerts.drift import calibrate, compare_features, compare_text, stats_select, text
 from alerts.drift.config import DriftConfig
 from alerts.drift.report import NOT_ENOUGH_DATA, DriftReport, FeatureResult
 
@@ -18,7 +18,7 @@ class _Tested:
     """A tested row before Benjamini-Hochberg, with the null that sets its threshold."""
 
     row: FeatureResult
-    null: calibrate.Null | None
+    null: calibrate.Null | text.AucNull | None
     fixed: float
 
 
@@ -52,6 +52,7 @@ def compare(reference: pd.DataFrame, current: pd.DataFrame, config: DriftConfig)
                 continue  # the model mix inside one model's segment is constant
             r, c = ref_values[ref_mask].dropna(), cur_f[feature][1][cur_mask].dropna()
             pending.append(_test(feature, segment, kind, r, c, config, rng))
+    pending.extend(_texts(ref, cur, config, rng))
     rows = _finish(pending, config)
     return DriftReport(
         rows=rows,
@@ -59,6 +60,17 @@ def compare(reference: pd.DataFrame, current: pd.DataFrame, config: DriftConfig)
         drift_share=config.drift_share,
         notes=notes,
     )
+
+
+def _texts(ref: pd.DataFrame, cur: pd.DataFrame, config: DriftConfig, rng) -> list:
+    """Text columns (segment "all" only: a classifier per segment would cost seconds each)."""
+    out: list[_Tested | FeatureResult] = []
+    for column in compare_features.TEXT:
+        if column not in ref and column not in cur:
+            continue
+        row, null = compare_text.text_row(column, ref, cur, config, rng)
+        out.append(_Tested(row, null, compare_text.AUC_THRESHOLD) if null else row)
+    return out
 
 
 def _subsample(frame: pd.DataFrame, limit: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -151,7 +163,7 @@ def _finish(pending: list, config: DriftConfig) -> list[FeatureResult]:
 def _adjusted(p: list[float]) -> list[float]:
     from scipy.stats import false_discovery_control
 
-    return list(false_discovery_control(p, method="bh")) if p else []
+    return [float(x) for x in false_discovery_control(p, method="bh")] if p else []
 
 
 def _verdict(t: _Tested, rejected: bool, cutoff: float, adjusted: float, config) -> FeatureResult:

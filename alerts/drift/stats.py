@@ -68,8 +68,18 @@ def ks(ref: np.ndarray, cur: np.ndarray) -> float:
 
 
 def wasserstein_norm(ref: np.ndarray, cur: np.ndarray) -> float:
-    """Wasserstein-1 distance divided by the reference's std (floored at 0.001, as Evidently)."""
-    return float(stats.wasserstein_distance(ref, cur) / max(np.std(ref), 0.001))
+    """Wasserstein-1 distance divided by the reference's std (floored at 0.001, as Evidently).
+
+    Computed on values divided by their largest magnitude (W1 and std scale alike), so
+    values near the float limit give the same result instead of an overflowing std.
+    """
+    scale = max(1.0, float(np.max(np.abs(ref))), float(np.max(np.abs(cur))))
+    return float(stats.wasserstein_distance(ref / scale, cur / scale) / norm(ref / scale, scale))
+
+
+def norm(scaled_ref: np.ndarray, scale: float) -> float:
+    """Evidently's divisor max(std, 0.001), for a reference already divided by `scale`."""
+    return max(float(np.std(scaled_ref)), 0.001 / scale)
 
 
 def category_counts(ref: pd.Series, cur: pd.Series) -> tuple[np.ndarray, np.ndarray]:
