@@ -84,12 +84,12 @@ def norm(scaled_ref: np.ndarray, scale: float) -> float:
 
 def category_counts(ref: pd.Series, cur: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Counts of each window over the union of categories (NaN dropped), in one order."""
-    r, c = ref.value_counts(), cur.value_counts()
+    r, c = ref.value_counts(sort=False), cur.value_counts(sort=False)
     keys = r.index.union(c.index)
-    return (
-        r.reindex(keys, fill_value=0).to_numpy(float),
-        c.reindex(keys, fill_value=0).to_numpy(float),
-    )
+    ref_counts = r.reindex(keys, fill_value=0).to_numpy(float)
+    cur_counts = c.reindex(keys, fill_value=0).to_numpy(float)
+    seen = (ref_counts + cur_counts) > 0  # a categorical dtype lists unseen categories too
+    return ref_counts[seen], cur_counts[seen]
 
 
 def chisquare_counts(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
