@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from alerts.drift import stats as stats_mod
 from alerts.drift import stats_rows
 
 _TAIL_HITS = 10
@@ -112,14 +113,15 @@ def null_wasserstein(
     sqrt(n_eff) * W1 converges in distribution (n_eff = n_ref n_cur / (n_ref + n_cur)),
     so draws at capped sizes are rescaled by sqrt(n_eff_capped / n_eff).
     """
-    ref_sorted = np.sort(ref_values)
+    scale = max(1.0, float(np.max(np.abs(ref_values))))  # as stats.wasserstein_norm
+    ref_sorted = np.sort(ref_values / scale)
     n_ref = len(ref_sorted)
     a, b = min(n_ref, cap), min(int(n_cur), cap)
     w = wasserstein_rows(
         sorted_draws(ref_sorted, a, resamples, rng), sorted_draws(ref_sorted, b, resamples, rng)
     )
-    scale = np.sqrt((a * b / (a + b)) / (n_ref * n_cur / (n_ref + n_cur)))
-    return Null(w * scale / max(np.std(ref_sorted), 0.001))
+    shrink = np.sqrt((a * b / (a + b)) / (n_ref * n_cur / (n_ref + n_cur)))
+    return Null(w * shrink / stats_mod.norm(ref_sorted, scale))
 
 
 def benjamini_hochberg(p_values: np.ndarray, fdr: float) -> tuple[np.ndarray, float]:

@@ -45,26 +45,45 @@ def numeric(frame: pd.DataFrame, column: str) -> pd.Series:
 
 def status_class(frame: pd.DataFrame) -> pd.Series:
     """HTTP status class ("2xx", "4xx", "5xx"...), NaN where the status is unknown."""
-    code = numeric(frame, "http_status")
-    label = (code // 100).map(lambda x: f"{int(x)}xx" if x == x else np.nan)
-    return label.astype(object)
+    klass = (numeric(frame, "http_status") // 100).to_numpy()
+    codes, uniques = pd.factorize(klass, use_na_sentinel=True)
+    return _categorical(codes, [f"{int(u)}xx" for u in uniques], frame.index)
 
 
 def category(frame: pd.DataFrame, column: str, missing: str | None = None) -> pd.Series:
-    """A categorical column as strings; missing values as `missing` or NaN."""
+    """A column as a pandas categorical of strings; missing values as `missing` or NaN.
+
+    Factorised once (one hash pass), so counting per segment is a bincount of codes
+    rather than a hash of every string again.
+    """
     if column not in frame:
-        return pd.Series(np.nan, index=frame.index, dtype=object)
-    values = frame[column]
-    text = values.astype(str).where(values.notna())
-    return text.fillna(missing) if missing is not None else text
+        return _categorical(np.full(len(frame), -1), [], frame.index)
+    codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
+    names = [str(u) for u in uniques]
+    if missing is not None and (codes < 0).any():
+        names.append(missing)
+        codes = np.where(codes < 0, len(names) - 1, codes)
+    return _categorical(codes, names, frame.index)
 
 
 def safety_hit(frame: pd.DataFrame, name: str) -> pd.Series:
-    """ "hit" where the filter `name` is among the request's safety_filters, else "no hit"."""
+    """Whether the filter `name` is among the request's safety_filters: "hit" or "no hit"."""
     if "safety_filters" not in frame:
-        return pd.Series(np.nan, index=frame.index, dtype=object)
-    padded = "," + frame["safety_filters"].fillna("").astype(str).str.replace(" ", "") + ","
-    return padded.str.contains(f",{name},", regex=False).map({True: "hit", False: "no hit"})
+        return _categorical(np.full(len(frame), -1), [], frame.index)
+    codes, uniques = pd.factorize(frame["safety_filters"].fillna("").astype(str))
+    hit = np.array([name in {n.strip() for n in u.split(",")} for u in uniques], dtype=np.int64)
+    return _categorical(hit[codes] if len(uniques) else codes, ["no hit", "hit"], frame.index)
+
+
+def _categorical(codes: np.ndarray, names: list[str], index: pd.Index) -> pd.Series:
+    """A categorical series from codes (-1 for missing); duplicate names are merged."""
+    if not names:
+        return pd.Series(
+            pd.Categorical.from_codes(np.full(len(index), -1), categories=[]), index=index
+        )
+    unique, inverse = np.unique(np.array(names, dtype=object), return_inverse=True)
+    mapped = np.where(codes >= 0, inverse[np.maximum(codes, 0)], -1)
+    return pd.Series(pd.Categorical.from_codes(mapped, categories=list(unique)), index=index)
 
 
 def features(

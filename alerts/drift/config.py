@@ -79,6 +79,12 @@ class DriftConfig(BaseModel):
         description="Rows per window beyond which a seeded random subsample of whole rows is "
         "tested (the distances' sampling error at 100k rows is about 0.005).",
     )
+    max_value_rows: int = Field(
+        20_000,
+        ge=1000,
+        description="Values per window of a numerical test (ks, wasserstein, psi) beyond which a "
+        "seeded random subsample is tested: they sort their input, categorical counts do not.",
+    )
     min_rows: int = Field(
         30, ge=2, description="Rows per window a feature needs; fewer is 'not enough data'."
     )

@@ -68,18 +68,28 @@ def ks(ref: np.ndarray, cur: np.ndarray) -> float:
 
 
 def wasserstein_norm(ref: np.ndarray, cur: np.ndarray) -> float:
-    """Wasserstein-1 distance divided by the reference's std (floored at 0.001, as Evidently)."""
-    return float(stats.wasserstein_distance(ref, cur) / max(np.std(ref), 0.001))
+    """Wasserstein-1 distance divided by the reference's std (floored at 0.001, as Evidently).
+
+    Computed on values divided by their largest magnitude (W1 and std scale alike), so
+    values near the float limit give the same result instead of an overflowing std.
+    """
+    scale = max(1.0, float(np.max(np.abs(ref))), float(np.max(np.abs(cur))))
+    return float(stats.wasserstein_distance(ref / scale, cur / scale) / norm(ref / scale, scale))
+
+
+def norm(scaled_ref: np.ndarray, scale: float) -> float:
+    """Evidently's divisor max(std, 0.001), for a reference already divided by `scale`."""
+    return max(float(np.std(scaled_ref)), 0.001 / scale)
 
 
 def category_counts(ref: pd.Series, cur: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Counts of each window over the union of categories (NaN dropped), in one order."""
-    r, c = ref.value_counts(), cur.value_counts()
+    r, c = ref.value_counts(sort=False), cur.value_counts(sort=False)
     keys = r.index.union(c.index)
-    return (
-        r.reindex(keys, fill_value=0).to_numpy(float),
-        c.reindex(keys, fill_value=0).to_numpy(float),
-    )
+    ref_counts = r.reindex(keys, fill_value=0).to_numpy(float)
+    cur_counts = c.reindex(keys, fill_value=0).to_numpy(float)
+    seen = (ref_counts + cur_counts) > 0  # a categorical dtype lists unseen categories too
+    return ref_counts[seen], cur_counts[seen]
 
 
 def chisquare_counts(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:

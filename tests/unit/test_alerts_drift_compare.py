@@ -101,3 +101,32 @@ def test_to_dict_is_json_and_table_is_aligned():
 def test_a_frame_of_the_wrong_type_is_refused():
     with pytest.raises(TypeError, match="reference must be a pandas DataFrame"):
         compare([1, 2], records(10, 1), DriftConfig())
+
+
+def test_text_columns_go_through_the_domain_classifier():
+    ref, cur = records(400, 1), records(200, 2)
+    ref["prompt_text"] = [f"Please summarise the report number {i} for me." for i in range(400)]
+    cur["prompt_text"] = [f"def f{i}(x):\n    return x * {i}" for i in range(200)]
+    ref["completion_text"] = [f"The summary of item {i} is short." for i in range(400)]
+    cur["completion_text"] = [f"The summary of item {i} is short." for i in range(200)]
+    report = compare(ref, cur, DriftConfig())
+    prompt, completion = row(report, "prompt_text"), row(report, "completion_text")
+    assert prompt.test == "domain_classifier" and prompt.drifted and prompt.statistic > 0.9
+    assert not completion.drifted and completion.statistic < 0.55
+
+
+def test_fixed_thresholds_flag_small_windows_that_calibration_does_not():
+    fixed = calibrated = 0
+    for seed in range(10):
+        ref, cur = records(1500, seed), records(40, 100 + seed)
+        fixed += any(r.drifted for r in compare(ref, cur, DriftConfig(calibrate=False)).rows)
+        calibrated += any(r.drifted for r in compare(ref, cur, DriftConfig()).rows)
+    assert fixed >= 8 and calibrated <= 2
+
+
+def test_a_test_override_is_used_for_that_feature():
+    config = DriftConfig(tests={"completion_tokens": "psi", "*": "ks"})
+    report = compare(records(2000, 1), records(500, 2), config)
+    assert row(report, "completion_tokens").test == "psi"
+    assert row(report, "latency_s").test == "ks"
+    assert row(report, "finish_reason").test == "jensenshannon"  # ks never applies to categories
