@@ -15,7 +15,9 @@ Three modes, one after the other, in one run (a fresh agent each, same store):
   (alerts.worker.EvaluationWorker), `alerts.interval_s` apart (1 s: back to back);
 - `thread`: alerts enabled, but the service's worker replaced by one that runs the same
   `alerts.evaluator.build(...)` then `.run(now, inputs)` in a thread of the agent's own
-  process: what the child process buys.
+  process: what the child process buys;
+- `idle`: as `on`, but the child in Linux's SCHED_IDLE class (agent/store/priority.py
+  does this for the store's writer): runs only on a core nothing else wants.
 
 Before the load of an alerts mode the first evaluation (which reads every record for the
 cost series) is waited for, so the load sees the steady state. Printed per mode: p50,
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import shutil
 import sys
@@ -39,11 +42,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-MODES = ("off", "on", "thread")
+MODES = ("off", "on", "thread", "idle")
 STORE_FILE = "requests.sqlite3"
 
 
@@ -117,12 +121,27 @@ class ThreadWorker:
         self._evaluator = None
 
 
-def agent_thread_main(argv: list[str]) -> int:
-    """`inferwatch <argv>` with alerts.service's worker replaced by ThreadWorker."""
+def idle_factory(factory):
+    """In the evaluation child: go to SCHED_IDLE (as the store's writer thread does), then
+    build the evaluator. Top level, so the spawned child finds it (in `__mp_main__`)."""
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    return factory()
+
+
+def idle_worker(factory):
+    """alerts.worker.EvaluationWorker whose child runs in Linux's SCHED_IDLE class."""
+    from alerts.worker import EvaluationWorker
+
+    return EvaluationWorker(functools.partial(idle_factory, factory))
+
+
+def patched_agent_main(flag: str, argv: list[str]) -> int:
+    """`inferwatch <argv>` with alerts.service's worker replaced: by ThreadWorker
+    (`--agent-thread`), or by a child in SCHED_IDLE (`--agent-idle`)."""
     import alerts.service
     from agent.cli import main
 
-    alerts.service.EvaluationWorker = ThreadWorker
+    alerts.service.EvaluationWorker = ThreadWorker if flag == "--agent-thread" else idle_worker
     return main(argv)
 
 
@@ -135,66 +154,77 @@ MODEL_PRICE = (0.0002, 0.00015, 0.0001)  # currency per 1k tokens, prompt and co
 
 
 def prefill(path: Path, n: int, start: float, end: float, currency: str, seed: int) -> float:
-    """Write `n` records with wall_time in [start, end) to a new store at `path`; seconds."""
+    """Write `n` records with wall_time in [start, end) to a new store at `path`, in one
+    transaction with the store's INSERT_SQL and row function; returns the seconds taken."""
+    from agent.store import schema
+
+    t0 = time.perf_counter()
+    cols = synthetic_columns(n, start, end, seed)
+    conn = schema.connect(str(path))
+    schema.migrate(conn)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(schema.INSERT_SQL, _rows(cols, currency))  # streamed from a generator
+    conn.execute("COMMIT")
+    conn.close()
+    return time.perf_counter() - t0
+
+
+def synthetic_columns(n: int, start: float, end: float, seed: int) -> SimpleNamespace:
+    """Per-record draws: tenants and models by weight, log-normal token counts, latency
+    from time to first token plus time per token, 1 % upstream errors, cost by model."""
     import numpy as np
+
+    rng = np.random.default_rng(seed)
+    c = SimpleNamespace(n=n, wall=np.sort(rng.uniform(start, end, n)))
+    c.tenant = rng.choice(len(TENANTS), n, p=TENANT_WEIGHTS)
+    c.model = rng.choice(len(MODELS), n, p=(0.5, 0.3, 0.2))
+    c.prompt = np.maximum(1, rng.lognormal(5.5, 1.0, n)).astype(int)  # median ~245 tokens
+    c.completion = np.maximum(1, rng.lognormal(4.5, 0.9, n)).astype(int)  # median ~90
+    c.stream = rng.random(n) < 0.5
+    c.ttft = rng.gamma(2.0, 0.05, n) + c.prompt * 2e-5  # s
+    c.latency = c.ttft + c.completion * rng.gamma(4.0, 0.004, n)  # + time per token
+    c.failed = rng.random(n) < 0.01
+    c.cost = (c.prompt + c.completion) / 1000 * np.asarray(MODEL_PRICE)[c.model]
+    return c
+
+
+def _rows(c: SimpleNamespace, currency: str):
+    """The store rows of `synthetic_columns` (a generator: nothing is held)."""
     from tqdm import tqdm
 
     from agent.record import RequestRecord
     from agent.store import schema
     from agent.store.rows import to_row
 
-    t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    wall = np.sort(rng.uniform(start, end, n))
-    tenant = rng.choice(len(TENANTS), n, p=TENANT_WEIGHTS)
-    model = rng.choice(len(MODELS), n, p=(0.5, 0.3, 0.2))
-    prompt = np.maximum(1, rng.lognormal(5.5, 1.0, n)).astype(int)  # median ~245 tokens
-    completion = np.maximum(1, rng.lognormal(4.5, 0.9, n)).astype(int)  # median ~90
-    stream = rng.random(n) < 0.5
-    ttft = rng.gamma(2.0, 0.05, n) + prompt * 2e-5  # s
-    tpot = rng.gamma(4.0, 0.004, n)  # s per token
-    latency = ttft + completion * tpot
-    failed = rng.random(n) < 0.01
-    price = np.asarray(MODEL_PRICE)[model]
-    cost = (prompt + completion) / 1000 * price
-    conn = schema.connect(str(path))
-    schema.migrate(conn)
-    rows = []
-    for i in tqdm(range(n), desc="records", unit="rec", unit_scale=True, mininterval=1):
-        start_ns = int(wall[i] * 1e9)
-        end_ns = start_ns + int(latency[i] * 1e9)
-        ok = not failed[i]
+    for i in tqdm(range(c.n), desc="records", unit="rec", unit_scale=True, mininterval=1):
+        start_ns = int(c.wall[i] * 1e9)
+        ok = not c.failed[i]
         rec = RequestRecord(
             request_id=f"pre-{i:08d}",
             trace_id=f"{i:032x}",
             span_id=f"{i:016x}",
-            tenant=TENANTS[tenant[i]],
-            model=MODELS[model[i]],
+            tenant=TENANTS[c.tenant[i]],
+            model=MODELS[c.model[i]],
             operation="chat",
             path="/v1/chat/completions",
-            stream=bool(stream[i]),
-            wall_time=float(wall[i]),
+            stream=bool(c.stream[i]),
+            wall_time=float(c.wall[i]),
             start_ns=start_ns,
-            end_ns=end_ns,
-            first_token_ns=start_ns + int(ttft[i] * 1e9) if ok else None,
-            response_model=MODELS[model[i]],
-            prompt_tokens=int(prompt[i]),
-            completion_tokens=int(completion[i]) if ok else None,
+            end_ns=start_ns + int(c.latency[i] * 1e9),
+            first_token_ns=start_ns + int(c.ttft[i] * 1e9) if ok else None,
+            response_model=MODELS[c.model[i]],
+            prompt_tokens=int(c.prompt[i]),
+            completion_tokens=int(c.completion[i]) if ok else None,
             finish_reason="stop" if ok else None,
             status="ok" if ok else "upstream_error",
             http_status=200 if ok else 503,
             error_type=None if ok else "upstream_unavailable",
             overhead_ns=150_000,
             cost_currency=currency,
-            cost_amount=float(cost[i]) if ok else 0.0,
+            cost_amount=float(c.cost[i]) if ok else 0.0,
             cost_status="final",
         )
-        rows.append(to_row(rec, schema.COST_FINAL, i + 1))
-    conn.execute("BEGIN IMMEDIATE")
-    conn.executemany(schema.INSERT_SQL, rows)
-    conn.execute("COMMIT")
-    conn.close()
-    return time.perf_counter() - t0
+        yield to_row(rec, schema.COST_FINAL, i + 1)
 
 
 def check_source(path: Path, start: float, end: float, n: int) -> None:
@@ -245,6 +275,7 @@ class Result:
     first_eval_s: float | None = None
     rss_agent_mb: float = 0.0
     rss_child_mb: float = 0.0
+    cpu: tuple[float, float] = (0.0, 0.0)  # CPU s/s of the agent, of its child
     loadavg: tuple[float, float] = (0.0, 0.0)  # 1-min load average before, after
 
     def pct(self, q: float) -> float:
@@ -273,13 +304,16 @@ def scrape(url: str) -> tuple[dict, dict]:
 
 
 class RssWatch:
-    """Peak RSS of a process and of its children, sampled every 0.5 s in a thread."""
+    """Peak RSS of a process and of its children, sampled every 0.5 s in a thread, and
+    the CPU seconds a second each used from start to stop."""
 
     def __init__(self, pid: int) -> None:
         import psutil
 
         self.proc = psutil.Process(pid)
         self.agent = self.child = 0
+        self.cpu_agent = self.cpu_child = 0.0
+        self._t0, self._cpu0 = time.monotonic(), self._cpu()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
@@ -295,9 +329,19 @@ class RssWatch:
             except psutil.Error:
                 pass
 
+    def _cpu(self) -> tuple[float, float]:
+        own = sum(self.proc.cpu_times()[:2])
+        kids = sum(sum(c.cpu_times()[:2]) for c in self.proc.children(recursive=True))
+        return own, kids
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+        took = time.monotonic() - self._t0
+        own, kids = self._cpu()
+        # A child replaced during the load would make its share negative: shown as 0.
+        self.cpu_agent = (own - self._cpu0[0]) / took
+        self.cpu_child = max(0.0, (kids - self._cpu0[1]) / took)
 
 
 def wait_first_evaluation(url: str, timeout_s: float) -> float:
@@ -368,7 +412,9 @@ def run_mode(mode: str, upstream: str, store_dir: Path, args: argparse.Namespace
     cfg.write_text(config_yaml(mode, store_dir, args.window_s, args.interval_s))
     port = proxy_procs.free_port()
     up = ["up", "--upstream", upstream, "--listen", f"127.0.0.1:{port}", "--config", str(cfg)]
-    argv = [__file__, "--agent-thread", *up] if mode == "thread" else ["-m", "agent.cli", *up]
+    argv = ["-m", "agent.cli", *up]
+    if mode in ("thread", "idle"):
+        argv = [__file__, f"--agent-{mode}", *up]
     env = {"PYTHONPATH": str(proxy_procs.REPO)}
     server = proxy_procs.start(f"agent-{mode}", argv, port, "/health/live", env)
     try:
@@ -383,6 +429,7 @@ def run_mode(mode: str, upstream: str, store_dir: Path, args: argparse.Namespace
         evals1, res.durations = scrape(server.url)
         res.evaluations = {d: v - evals0.get(d, 0.0) for d, v in evals1.items()}
         res.rss_agent_mb, res.rss_child_mb = watch.agent / 2**20, watch.child / 2**20
+        res.cpu = (watch.cpu_agent, watch.cpu_child)
     finally:
         proxy_procs.stop(server)
     return res
@@ -401,7 +448,7 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
     head = (
         f"{'mode':7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>8} {'err':>4} "
         f"{'evals d/c':>9} {'drift s':>8} {'cost s':>7} {'1st eval s':>10} "
-        f"{'RSS agent':>9} {'RSS child':>9} {'load avg':>11}"
+        f"{'RSS agent':>9} {'RSS child':>9} {'CPU a/c':>9} {'load avg':>11}"
     )
     print(head)
     for r in results:
@@ -412,6 +459,7 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             f"{r.errors:4d} {ev:>9} {r.durations.get('drift', float('nan')):8.2f} "
             f"{r.durations.get('cost', float('nan')):7.2f} {first:>10} "
             f"{r.rss_agent_mb:7.0f}MB {r.rss_child_mb:7.0f}MB "
+            f"{r.cpu[0]:4.2f}/{r.cpu[1]:4.2f} "
             f"{r.loadavg[0]:5.2f}>{r.loadavg[1]:5.2f}"
         )
     by = {r.mode: r for r in results}
@@ -422,8 +470,8 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["--agent-thread"]:  # the agent of `thread` mode (run_mode)
-        raise SystemExit(agent_thread_main(sys.argv[2:]))
+    if sys.argv[1:2] in (["--agent-thread"], ["--agent-idle"]):  # an agent of run_mode
+        raise SystemExit(patched_agent_main(sys.argv[1], sys.argv[2:]))
     args = parse_args()
     import proxy_procs
 
