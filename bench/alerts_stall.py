@@ -23,8 +23,9 @@ Before the load of an alerts mode the first evaluation (which reads every record
 cost series) is waited for, so the load sees the steady state. Printed per mode: p50,
 p99 and max latency (ms), errors, evaluations that ran during the load and how long the
 last one took per detector (inferwatch_alert_evaluation_duration_seconds), the peak RSS
-of the agent and of its evaluation child, the load average; then p99(on)/p99(off) and
-p99(thread)/p99(off).
+of the agent and of its evaluation child, the CPU seconds a second of each during the
+load, the 1-minute load average before and after it, and how long the agent took to exit
+on SIGTERM with how many of its children outlived it; then the ratios p99(mode)/p99(off).
 
 Run: `python bench/alerts_stall.py [--records 1000000] [--rate 100] [--seconds 60]`
 """
@@ -33,9 +34,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -94,6 +97,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--keep-store",
         metavar="DIR",
         help="pre-fill the store in DIR and keep it (default: a temporary folder, removed)",
+    )
+    p.add_argument(
+        "--stop-timeout-s",
+        type=float,
+        default=60.0,
+        help="how long an agent may take to exit after SIGTERM before it is killed; the "
+        "time it took and the children it left running are printed (default 60)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic records (0)")
     return p.parse_args(argv)
@@ -276,6 +286,8 @@ class Result:
     rss_agent_mb: float = 0.0
     rss_child_mb: float = 0.0
     cpu: tuple[float, float] = (0.0, 0.0)  # CPU s/s of the agent, of its child
+    stop_s: float = 0.0  # SIGTERM to exit
+    orphans: int = 0  # the agent's children still running after it exited
     loadavg: tuple[float, float] = (0.0, 0.0)  # 1-min load average before, after
 
     def pct(self, q: float) -> float:
@@ -431,8 +443,30 @@ def run_mode(mode: str, upstream: str, store_dir: Path, args: argparse.Namespace
         res.rss_agent_mb, res.rss_child_mb = watch.agent / 2**20, watch.child / 2**20
         res.cpu = (watch.cpu_agent, watch.cpu_child)
     finally:
-        proxy_procs.stop(server)
+        res.stop_s, res.orphans = stop_agent(server, args.stop_timeout_s)
     return res
+
+
+def stop_agent(server, timeout_s: float) -> tuple[float, int]:
+    """SIGTERM the agent; (seconds until it exited, its children left running). An agent
+    not gone after `timeout_s` is killed; children it leaves are counted, then killed."""
+    import psutil
+
+    kids = server.ps.children(recursive=True)
+    t0 = time.monotonic()
+    server.proc.terminate()
+    try:
+        server.proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        server.proc.wait()
+    took = time.monotonic() - t0
+    _, alive = psutil.wait_procs(kids, timeout=2)
+    for p in alive:  # the agent's own children, by pid
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    server.stderr.close()
+    return took, len(alive)
 
 
 # ---- the report ----------------------------------------------------------------------
@@ -448,7 +482,8 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
     head = (
         f"{'mode':7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>8} {'err':>4} "
         f"{'evals d/c':>9} {'drift s':>8} {'cost s':>7} {'1st eval s':>10} "
-        f"{'RSS agent':>9} {'RSS child':>9} {'CPU a/c':>9} {'load avg':>11}"
+        f"{'RSS agent':>9} {'RSS child':>9} {'CPU a/c':>9} {'load avg':>11} "
+        f"{'stop s':>6} {'orphans':>7}"
     )
     print(head)
     for r in results:
@@ -460,7 +495,7 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             f"{r.durations.get('cost', float('nan')):7.2f} {first:>10} "
             f"{r.rss_agent_mb:7.0f}MB {r.rss_child_mb:7.0f}MB "
             f"{r.cpu[0]:4.2f}/{r.cpu[1]:4.2f} "
-            f"{r.loadavg[0]:5.2f}>{r.loadavg[1]:5.2f}"
+            f"{r.loadavg[0]:5.2f}>{r.loadavg[1]:5.2f} {r.stop_s:6.1f} {r.orphans:7d}"
         )
     by = {r.mode: r for r in results}
     if "off" in by:
