@@ -25,6 +25,11 @@ class AlertsConfig(BaseModel):
         False, description="Run the detectors and the alert engine inside the agent."
     )
     interval_s: float = Field(60.0, gt=0, description="Evaluation interval of the detectors.")
+    idle_priority: bool = Field(
+        True,
+        description="Run the evaluation process in Linux's SCHED_IDLE class: it only uses CPU "
+        "that serving does not want (on a saturated node evaluations then wait).",
+    )
     source: Literal["store", "elasticsearch"] = Field(
         "store",
         description="Records the detectors read: this agent's embedded store, or the fleet's "

@@ -47,7 +47,8 @@ class AlertsService:
         self.config, self.db_path, self.clock = config, db_path, clock
         self._idle_cost = idle_cost or (lambda: None)
         self.sender = Sender(config, db_path, clock=clock)  # refuses a bad receiver now
-        self.worker = EvaluationWorker(functools.partial(build, config, db_path, source, currency))
+        factory = functools.partial(build, config, db_path, source, currency)
+        self.worker = EvaluationWorker(factory, idle=config.idle_priority)
         self.last = EvaluationResult()
         self.counts: Counter[tuple[str, str]] = Counter()
         self.durations: dict[str, float] = {}

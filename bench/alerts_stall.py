@@ -8,16 +8,17 @@ row function, in one transaction). This process sends steady load at `--rate` re
 second for `--seconds` (half streamed, half not; open loop: request i is sent at i/rate
 whatever the earlier ones do) and times every request to the end of its body.
 
-Three modes, one after the other, in one run (a fresh agent each, same store):
+Four modes, one after the other, in one run (a fresh agent each, same store):
 
 - `off`: alerts disabled (the baseline);
 - `on`: alerts enabled as shipped: drift and cost evaluate in a spawned child process
-  (alerts.worker.EvaluationWorker), `alerts.interval_s` apart (1 s: back to back);
+  (alerts.worker.EvaluationWorker) in Linux's SCHED_IDLE class (`alerts.idle_priority`),
+  `alerts.interval_s` apart (1 s: back to back);
+- `normal`: as `on`, but the child at normal priority (`alerts.idle_priority: false`):
+  what the scheduling class buys;
 - `thread`: alerts enabled, but the service's worker replaced by one that runs the same
   `alerts.evaluator.build(...)` then `.run(now, inputs)` in a thread of the agent's own
-  process: what the child process buys;
-- `idle`: as `on`, but the child in Linux's SCHED_IDLE class (agent/store/priority.py
-  does this for the store's writer): runs only on a core nothing else wants.
+  process: what the child process buys.
 
 Before the load of an alerts mode the first evaluation (which reads every record for the
 cost series) is waited for, so the load sees the steady state. Printed per mode: p50,
@@ -35,7 +36,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import os
 import shutil
 import subprocess
@@ -50,7 +50,7 @@ from types import SimpleNamespace
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-MODES = ("off", "on", "thread", "idle")
+MODES = ("off", "on", "normal", "thread")
 STORE_FILE = "requests.sqlite3"
 
 
@@ -115,8 +115,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 class ThreadWorker:
     """EvaluationWorker's interface, but `factory()` and `run` in a thread of this process."""
 
-    def __init__(self, factory) -> None:
-        self._factory = factory
+    def __init__(self, factory, idle: bool = True) -> None:
+        self._factory = factory  # `idle` is ignored: the agent's own thread keeps its class
         self._evaluator = None
 
     async def run(self, now: float, inputs: dict):
@@ -131,27 +131,12 @@ class ThreadWorker:
         self._evaluator = None
 
 
-def idle_factory(factory):
-    """In the evaluation child: go to SCHED_IDLE (as the store's writer thread does), then
-    build the evaluator. Top level, so the spawned child finds it (in `__mp_main__`)."""
-    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    return factory()
-
-
-def idle_worker(factory):
-    """alerts.worker.EvaluationWorker whose child runs in Linux's SCHED_IDLE class."""
-    from alerts.worker import EvaluationWorker
-
-    return EvaluationWorker(functools.partial(idle_factory, factory))
-
-
 def patched_agent_main(flag: str, argv: list[str]) -> int:
-    """`inferwatch <argv>` with alerts.service's worker replaced: by ThreadWorker
-    (`--agent-thread`), or by a child in SCHED_IDLE (`--agent-idle`)."""
+    """`inferwatch <argv>` with alerts.service's worker replaced by ThreadWorker."""
     import alerts.service
     from agent.cli import main
 
-    alerts.service.EvaluationWorker = ThreadWorker if flag == "--agent-thread" else idle_worker
+    alerts.service.EvaluationWorker = ThreadWorker
     return main(argv)
 
 
@@ -258,6 +243,7 @@ def config_yaml(mode: str, store_dir: Path, window_s: float, interval_s: float) 
         "interval_s": interval_s,
         "drift": {"enabled": True, "window_s": window_s, "reference_s": window_s},
         "cost": {"enabled": True},
+        "idle_priority": mode != "normal",
     }
     import yaml
 
@@ -425,7 +411,7 @@ def run_mode(mode: str, upstream: str, store_dir: Path, args: argparse.Namespace
     port = proxy_procs.free_port()
     up = ["up", "--upstream", upstream, "--listen", f"127.0.0.1:{port}", "--config", str(cfg)]
     argv = ["-m", "agent.cli", *up]
-    if mode in ("thread", "idle"):
+    if mode == "thread":
         argv = [__file__, f"--agent-{mode}", *up]
     env = {"PYTHONPATH": str(proxy_procs.REPO)}
     server = proxy_procs.start(f"agent-{mode}", argv, port, "/health/live", env)
@@ -505,7 +491,7 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    if sys.argv[1:2] in (["--agent-thread"], ["--agent-idle"]):  # an agent of run_mode
+    if sys.argv[1:2] == ["--agent-thread"]:  # an agent of run_mode
         raise SystemExit(patched_agent_main(sys.argv[1], sys.argv[2:]))
     args = parse_args()
     import proxy_procs

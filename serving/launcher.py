@@ -4,7 +4,6 @@ wait for readiness, and stop it (and every process it spawned) without leaving o
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -14,9 +13,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 
+from agent.childproc import die_with_parent
 from serving.vllm_args import Launch, merged_env
-
-_PR_SET_PDEATHSIG = 1
 
 
 class VLLMDied(RuntimeError):
@@ -26,8 +24,7 @@ class VLLMDied(RuntimeError):
 def _die_with_parent() -> None:
     # Runs in the child before exec: if the agent is killed outright, the kernel sends
     # SIGTERM to vLLM, whose shutdown then stops its engine processes.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    die_with_parent(signal.SIGTERM)
 
 
 class VLLMProcess:
