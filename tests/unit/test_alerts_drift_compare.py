@@ -156,3 +156,11 @@ def test_unseen_categories_and_a_constant_column_in_current():
     finish, tpot = row(report, "finish_reason"), row(report, "tpot_s")
     assert finish.test == "jensenshannon" and finish.drifted and finish.statistic > 0.9
     assert tpot.test == "jensenshannon" and not tpot.drifted and tpot.statistic == 0.0
+
+
+def test_a_cost_shift_drifts_although_costs_are_tiny_amounts():
+    ref, cur = records(20000, 1), records(2000, 2)
+    ref["cost_amount"] *= 0.1  # about 1e-4 per request: a std under Evidently's 0.001 floor
+    cur["cost_amount"] *= 0.1 * 1.2
+    shifted = row(compare(ref, cur, DriftConfig()), "cost_amount")
+    assert shifted.test == "wasserstein" and shifted.drifted and shifted.statistic > 0.1
