@@ -83,7 +83,8 @@ def sorted_draws(
     uniforms (Devroye 1986, V.2), so indexing the sorted reference with them is a sorted
     draw with replacement.
     """
-    gaps = rng.standard_exponential((resamples, size + 1))
+    # float32 halves the cost of the draws; indices only need ~1e-6 relative precision
+    gaps = rng.standard_exponential((resamples, size + 1), dtype=np.float32)
     cum = np.cumsum(gaps, axis=1)
     u = cum[:, :size] / cum[:, size:]
     idx = np.minimum((u * len(ref_sorted)).astype(np.int64), len(ref_sorted) - 1)

@@ -38,25 +38,7 @@ def compare(reference: pd.DataFrame, current: pd.DataFrame, config: DriftConfig)
         _subsample(reference, config.max_rows, rng),
         _subsample(current, config.max_rows, rng),
     )
-    filters = compare_features.safety_filter_names(ref, cur)
-    descriptors = sorted(
-        set(compare_features.descriptor_columns(ref))
-        | set(compare_features.descriptor_columns(cur))
-    )
-    ref_f = compare_features.features(ref, filters, descriptors)
-    cur_f = compare_features.features(cur, filters, descriptors)
-    pending: list[_Tested | FeatureResult] = []
-    for segment, ref_mask, cur_mask in _segments(
-        ref_f, cur_f, len(ref), len(cur), config.min_segment_rows
-    ):
-        for feature, (kind, ref_values) in ref_f.items():
-            if segment.split("=")[0] == feature:
-                continue  # the model mix inside one model's segment is constant
-            r, c = _values(ref_values, ref_mask), _values(cur_f[feature][1], cur_mask)
-            if kind == "num":
-                r, c = _cap(r, config.max_value_rows, rng), _cap(c, config.max_value_rows, rng)
-            pending.append(_test(feature, segment, kind, r, c, config, rng))
-    pending.extend(_texts(ref, cur, config, rng))
+    pending = _feature_tests(ref, cur, config, rng) + _texts(ref, cur, config, rng)
     rows = _finish(pending, config)
     return DriftReport(
         rows=rows,
@@ -64,6 +46,28 @@ def compare(reference: pd.DataFrame, current: pd.DataFrame, config: DriftConfig)
         drift_share=config.drift_share,
         notes=notes,
     )
+
+
+def _feature_tests(ref: pd.DataFrame, cur: pd.DataFrame, config: DriftConfig, rng) -> list:
+    """Every feature in every segment, tested (or "not enough data"), before BH."""
+    filters = compare_features.safety_filter_names(ref, cur)
+    descriptors = sorted(
+        set(compare_features.descriptor_columns(ref))
+        | set(compare_features.descriptor_columns(cur))
+    )
+    ref_f = compare_features.features(ref, filters, descriptors)
+    cur_f = compare_features.features(cur, filters, descriptors)
+    out: list[_Tested | FeatureResult] = []
+    segments = _segments(ref_f, cur_f, len(ref), len(cur), config.min_segment_rows)
+    for segment, ref_mask, cur_mask in segments:
+        for feature, (kind, ref_values) in ref_f.items():
+            if segment.split("=")[0] == feature:
+                continue  # the model mix inside one model's segment is constant
+            r, c = _values(ref_values, ref_mask), _values(cur_f[feature][1], cur_mask)
+            if kind == "num":
+                r, c = _cap(r, config.max_value_rows, rng), _cap(c, config.max_value_rows, rng)
+            out.append(_test(feature, segment, kind, r, c, config, rng))
+    return out
 
 
 def _texts(ref: pd.DataFrame, cur: pd.DataFrame, config: DriftConfig, rng) -> list:

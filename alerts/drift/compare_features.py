@@ -1,6 +1,6 @@
 """Features of drift from a record frame (the preamble's record-frame contract).
 
-Numerical: token counts, latencies, cost, and the text descriptor columns
+Numerical: token counts, latencies, cost (in millionths), and the text descriptor columns
 (`prompt_<d>`, `completion_<d>`); infinities count as missing. Categorical: finish
 reason (None is the category "(none)"), HTTP status class, model, tenant, and one
 "hit"/"no hit" feature per safety filter that hit in either window.
@@ -93,6 +93,10 @@ def features(
     out: dict[str, tuple[str, pd.Series]] = {}
     for column in (*NUMERICAL, *descriptors):
         out[column] = ("num", numeric(frame, column))
+    # Per-request cost is ~1e-4 of a currency unit, so its std is under the 0.001 floor
+    # Evidently puts under the Wasserstein norm, which then hides any cost shift; in
+    # millionths the floor is only the guard against a constant column it was meant as.
+    out["cost_amount"] = ("num", out["cost_amount"][1] * 1e6)
     out["finish_reason"] = ("cat", category(frame, "finish_reason", "(none)"))
     out["status_class"] = ("cat", status_class(frame))
     out["model"] = ("cat", category(frame, "model"))

@@ -130,3 +130,37 @@ def test_a_test_override_is_used_for_that_feature():
     assert row(report, "completion_tokens").test == "psi"
     assert row(report, "latency_s").test == "ks"
     assert row(report, "finish_reason").test == "jensenshannon"  # ks never applies to categories
+
+
+def test_empty_and_one_row_frames_are_not_enough_data():
+    for ref, cur in ((pd.DataFrame(), pd.DataFrame()), (records(1, 1), records(1, 2))):
+        report = compare(ref, cur, DriftConfig())
+        assert report.dataset_drift == {"all": False}
+        assert report.rows and {r.note for r in report.rows} == {NOT_ENOUGH_DATA}
+
+
+def test_a_frame_with_one_column_tests_that_column_only():
+    ref, cur = pd.DataFrame({"latency_s": [1.0] * 50}), pd.DataFrame({"latency_s": [2.0] * 50})
+    report = compare(ref, cur, DriftConfig())
+    (tested,) = [r for r in report.rows if r.tested]
+    assert tested.feature == "latency_s" and tested.test == "z" and tested.drifted
+    assert report.dataset_drift == {"all": True}
+
+
+def test_unseen_categories_and_a_constant_column_in_current():
+    ref, cur = records(2000, 1), records(500, 2)
+    cur["finish_reason"] = "content_filter"  # never seen in the reference
+    cur["tpot_s"] = 0.02
+    ref["tpot_s"] = 0.02
+    report = compare(ref, cur, DriftConfig())
+    finish, tpot = row(report, "finish_reason"), row(report, "tpot_s")
+    assert finish.test == "jensenshannon" and finish.drifted and finish.statistic > 0.9
+    assert tpot.test == "jensenshannon" and not tpot.drifted and tpot.statistic == 0.0
+
+
+def test_a_cost_shift_drifts_although_costs_are_tiny_amounts():
+    ref, cur = records(20000, 1), records(2000, 2)
+    ref["cost_amount"] *= 0.1  # about 1e-4 per request: a std under Evidently's 0.001 floor
+    cur["cost_amount"] *= 0.1 * 1.2
+    shifted = row(compare(ref, cur, DriftConfig()), "cost_amount")
+    assert shifted.test == "wasserstein" and shifted.drifted and shifted.statistic > 0.1
