@@ -59,6 +59,13 @@ def parse() -> argparse.Namespace:
         help="false discovery rate of the calibrated mode, default 0.05",
     )
     p.add_argument("--seed", type=int, default=1, help="seed of the synthetic history, default 1")
+    p.add_argument(
+        "--tests",
+        default="",
+        help="test per feature for the calibrated mode, as FEATURE=TEST,... ('*' for every "
+        "feature; tests: ks, wasserstein, chisquare, z, jensenshannon, psi); default: "
+        "Evidently's selection",
+    )
     return p.parse_args()
 
 
@@ -117,10 +124,14 @@ def report_clean(args, configs, fp: dict) -> None:
         )
 
 
+def _tests(spec: str) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in spec.split(",") if item)
+
+
 def main() -> None:
     args = parse()
     configs = {
-        f"calibrated fdr {args.fdr}": DriftConfig(fdr=args.fdr),
+        f"calibrated fdr {args.fdr}": DriftConfig(fdr=args.fdr, tests=_tests(args.tests)),
         "fixed (Evidently)": DriftConfig(calibrate=False),
     }
     start = time.perf_counter()
