@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
-ORDER = ["proxy", "serving", "collectors", "cost", "safety", "store"]
+ORDER = ["proxy", "serving", "collectors", "cost", "safety", "store", "drift", "engine", "alerts"]
 
 
 def main() -> None:
