@@ -55,8 +55,8 @@ def _feature_tests(ref: pd.DataFrame, cur: pd.DataFrame, config: DriftConfig, rn
         set(compare_features.descriptor_columns(ref))
         | set(compare_features.descriptor_columns(cur))
     )
-    ref_f = compare_features.features(ref, filters, descriptors)
-    cur_f = compare_features.features(cur, filters, descriptors)
+    ref_f = compare_features.features(ref, filters, descriptors, config.log_scale)
+    cur_f = compare_features.features(cur, filters, descriptors, config.log_scale)
     out: list[_Tested | FeatureResult] = []
     segments = _segments(ref_f, cur_f, len(ref), len(cur), config.min_segment_rows)
     for segment, ref_mask, cur_mask in segments:

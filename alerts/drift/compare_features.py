@@ -87,9 +87,10 @@ def _categorical(codes: np.ndarray, names: list[str], index: pd.Index) -> pd.Ser
 
 
 def features(
-    frame: pd.DataFrame, filters: list[str], descriptors: list[str]
+    frame: pd.DataFrame, filters: list[str], descriptors: list[str], log_scale: bool = False
 ) -> dict[str, tuple[str, pd.Series]]:
-    """Feature name -> (kind "num" or "cat", values aligned with the frame's rows)."""
+    """Feature name -> (kind "num" or "cat", values aligned with the frame's rows).
+    `log_scale`: token counts, latencies and cost as log1p of their values."""
     out: dict[str, tuple[str, pd.Series]] = {}
     for column in (*NUMERICAL, *descriptors):
         out[column] = ("num", numeric(frame, column))
@@ -97,6 +98,14 @@ def features(
     # Evidently puts under the Wasserstein norm, which then hides any cost shift; in
     # millionths the floor is only the guard against a constant column it was meant as.
     out["cost_amount"] = ("num", out["cost_amount"][1] * 1e6)
+    if log_scale:
+        # These are positive and right-skewed (log-normal-like): on the raw scale a few
+        # long answers dominate the Wasserstein distance and its null is wide, so a 10%
+        # shift of the mean is lost in it; on the log scale a shift of scale is a shift
+        # of location, which the same test sees (power 90% -> see bench/results/drift.md).
+        for column in NUMERICAL:
+            values = out[column][1]
+            out[column] = ("num", np.log1p(values.where(values >= 0)))
     out["finish_reason"] = ("cat", category(frame, "finish_reason", "(none)"))
     out["status_class"] = ("cat", status_class(frame))
     out["model"] = ("cat", category(frame, "model"))

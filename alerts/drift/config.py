@@ -114,3 +114,8 @@ class DriftConfig(BaseModel):
     seed: int = Field(
         0, description="Seed of subsampling and of the bootstrap, for reproducible reports."
     )
+    log_scale: bool = Field(
+        True,
+        description="Test token counts, latencies and cost on log1p of their values (they are "
+        "right-skewed: more power for shifts of scale). False: Evidently's raw scale.",
+    )

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats as sp
 
 from alerts.drift.compare import compare
 from alerts.drift.config import DriftConfig
@@ -47,6 +48,17 @@ def test_a_ten_percent_shift_of_completion_tokens_drifts_and_prompt_tokens_do_no
     shifted, same = row(report, "completion_tokens"), row(report, "prompt_tokens")
     assert shifted.test == "wasserstein" and shifted.drifted and shifted.statistic >= 0.1
     assert not same.drifted and same.p_value > 0.01
+
+
+@pytest.mark.parametrize("log_scale", [True, False])
+def test_skewed_features_are_tested_on_log1p_unless_switched_off(log_scale):
+    ref, cur = records(3000, 1), records(1500, 2, shift=1.1)
+    report = compare(ref, cur, DriftConfig(log_scale=log_scale, max_value_rows=10**6))
+    got = row(report, "completion_tokens")
+    f = np.log1p if log_scale else (lambda x: x)
+    r, c = f(ref["completion_tokens"].to_numpy()), f(cur["completion_tokens"].to_numpy())
+    expected = sp.wasserstein_distance(r, c) / max(np.std(r), 0.001)
+    assert got.test == "wasserstein" and got.statistic == pytest.approx(expected, rel=1e-6)
 
 
 def test_segments_are_all_then_models_and_tenants_with_enough_rows():
