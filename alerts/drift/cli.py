@@ -13,7 +13,7 @@ import time
 
 import orjson
 
-from alerts.drift.cli_args import parse_duration, parse_range
+from alerts.cli_args import parse_duration, parse_range
 
 EXIT_OK, EXIT_DRIFT, EXIT_BAD = 0, 1, 2
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 
-from alerts.drift.cli_args import show_time
+from alerts.cli_args import show_time
 from alerts.drift.config import DriftConfig
 from alerts.drift.snapshot import SnapshotError, Snapshots
 from alerts.source import SourceUnavailable, StoreSource

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import re
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from alerts import db
+from alerts.cli_args import parse_duration
 from alerts.engine.silences import Silence, SilenceError, Silences
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
 
 
 def add_silence_commands(alerts_subparsers) -> None:
@@ -56,7 +53,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         seconds = parse_duration(args.duration)
         now = time.time()
         s = _silences(args).add(args.matchers, now, now + seconds, args.author, args.comment)
-    except SilenceError as err:
+    except (SilenceError, argparse.ArgumentTypeError) as err:
         return _fail(err)
     print(f"silence {s.id} added: {', '.join(s.matchers)} until {_when(s.ends_at)}")
     return 0
@@ -85,16 +82,6 @@ def cmd_expire(args: argparse.Namespace) -> int:
         return _fail(err)
     print(f"silence {s.id} expired at {_when(s.ends_at)}")
     return 0
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in `90`, `90s`, `30m`, `2h`, `1d` or `1w`; `SilenceError` otherwise."""
-    m = _DURATION.fullmatch(text.strip())
-    if not m or float(m.group(1)) <= 0:
-        raise SilenceError(
-            f"bad duration {text!r}: expected a positive number with s, m, h, d or w"
-        )
-    return float(m.group(1)) * _UNITS.get(m.group(2) or "s", 1)
 
 
 def _silences(args: argparse.Namespace, create: bool = True) -> Silences | None:

@@ -7,7 +7,8 @@ import argparse
 import pytest
 
 from alerts import db
-from alerts.engine.cli import add_silence_commands, parse_duration
+from alerts.cli_args import parse_duration
+from alerts.engine.cli import add_silence_commands
 from alerts.engine.state import EngineState
 
 pytestmark = pytest.mark.unit

@@ -1,4 +1,4 @@
-"""Times, ranges and durations as `inferwatch drift` takes them on its command line."""
+"""Times, ranges and durations as the `inferwatch drift` and `inferwatch alerts` commands take them."""
 
 from __future__ import annotations
 
