@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alerts.cost.config import CostAlertsConfig
 from alerts.drift.config import DriftConfig
@@ -56,3 +56,19 @@ class AlertsConfig(BaseModel):
         default_factory=list,
         description="When set, the only hosts a webhook URL may name (checked at start).",
     )
+
+    @model_validator(mode="after")
+    def _receivers_usable(self) -> AlertsConfig:
+        # At load, so `inferwatch up` and `config show` refuse it as any bad setting
+        # (one line, status 2), not with a traceback from the sender at start.
+        from alerts.webhooks.hosts import check_receivers
+
+        check_receivers(self)
+        names = {h.name for h in self.webhooks}
+        unknown = [r for r in self.route.receivers if r not in names]
+        if unknown:
+            raise ValueError(
+                f"alerts.route.receivers names {unknown}, which no alerts.webhooks entry "
+                f"defines (defined: {sorted(names)})"
+            )
+        return self

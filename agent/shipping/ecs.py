@@ -111,7 +111,7 @@ def _inferwatch(r: RequestRecord, cost_status: str | None) -> dict:
         "safety": _safety(r),
         "prompt_text": r.prompt_text,
         "completion_text": r.completion_text,
-        "text_stats": getattr(r, "text_stats", None),
+        "text_stats": r.text_stats,
     }
     return _compact(out)
 

@@ -8,9 +8,11 @@ delivery.py), so a listed host cannot send the agent elsewhere either.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from alerts.config import AlertsConfig
+if TYPE_CHECKING:  # the config validates itself with check_receivers: no import cycle
+    from alerts.config import AlertsConfig
 
 
 class ReceiverError(ValueError):

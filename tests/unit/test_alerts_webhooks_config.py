@@ -28,16 +28,26 @@ def test_bad_webhook_urls_are_refused_with_the_reason(url, why):
         WebhookConfig(name="ops", url=url)
 
 
-def _config(url: str, allowed: list[str]) -> AlertsConfig:
-    return AlertsConfig(webhooks=[{"name": "ops", "url": url}], allowed_hosts=allowed)
-
-
-def test_a_host_outside_allowed_hosts_is_refused_at_start_naming_receiver_and_host(tmp_path):
-    config = _config("https://evil.example:8443/hook", ["hooks.example"])
+def test_a_host_outside_allowed_hosts_is_refused_at_load_and_at_start(tmp_path):
+    hooks = [{"name": "ops", "url": "https://evil.example:8443/hook"}]
+    # Loading the config refuses it (so `inferwatch up` says so in one line, status 2)...
+    with pytest.raises(ValidationError, match=r"receiver 'ops': host 'evil.example' is not in"):
+        AlertsConfig(webhooks=hooks, allowed_hosts=["hooks.example"])
+    # ...and so do the check and the sender on a config built without validation.
+    config = AlertsConfig.model_construct(
+        webhooks=[WebhookConfig(**hooks[0])], allowed_hosts=["hooks.example"]
+    )
     with pytest.raises(ReceiverError, match=r"receiver 'ops': host 'evil.example' is not in"):
         check_receivers(config)
     with pytest.raises(ReceiverError, match="evil.example"):
         Sender(config, tmp_path / "alerts.db")
+
+
+def test_a_route_to_an_undefined_receiver_is_refused_at_load():
+    with pytest.raises(ValidationError, match=r"names \['oncall'\], which no alerts.webhooks"):
+        AlertsConfig(route={"receivers": ["oncall"]})
+    hooks = [{"name": "oncall", "url": "https://hooks.example/x"}]
+    assert AlertsConfig(route={"receivers": ["oncall"]}, webhooks=hooks).route.receivers
 
 
 @pytest.mark.parametrize(
@@ -57,8 +67,11 @@ def test_host_allowed(url, allowed, ok):
 
 def test_receiver_names_are_unique():
     hooks = [{"name": "ops", "url": "http://a/"}, {"name": "ops", "url": "http://b/"}]
+    with pytest.raises(ValidationError, match="'ops' used twice"):
+        AlertsConfig(webhooks=hooks)
+    unchecked = AlertsConfig.model_construct(webhooks=[WebhookConfig(**h) for h in hooks])
     with pytest.raises(ReceiverError, match="'ops' used twice"):
-        check_receivers(AlertsConfig(webhooks=hooks))
+        check_receivers(unchecked)
 
 
 class _Rng:
