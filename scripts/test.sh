@@ -11,6 +11,7 @@ need_apt=()
 command -v promtool >/dev/null || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || need_apt+=(prometheus-alertmanager)
 command -v gcc >/dev/null || need_apt+=(gcc) # builds the NVML stub library
+[ -x /usr/bin/chromium ] || need_apt+=(chromium) # the browser tier (Playwright drives it)
 if ((${#need_apt[@]})); then
   apt_install "the tests need ${need_apt[*]}" "${need_apt[@]}"
 fi
