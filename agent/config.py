@@ -39,6 +39,7 @@ from agent.shipping.config import ElasticsearchConfig
 from agent.store.config import StoreConfig
 from alerts.config import AlertsConfig
 from collectors.config import CollectorsConfig
+from dashboards.settings import DashboardConfig
 from serving.config import ServingConfig
 
 
@@ -210,6 +211,7 @@ class Settings(BaseSettings):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
 
 
 class ConfigError(Exception):
