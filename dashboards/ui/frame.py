@@ -61,7 +61,11 @@ def page(title: str) -> PageContext:
         unavailable(f"The dashboard's configuration is not valid: {err}")
     now = app.now()
     data, problem = _open(argv)
-    filters = _sidebar(data, app, now)
+    try:
+        filters = _sidebar(data, app, now)
+    except DataUnavailable as err:  # the first query of the page: say it once, not per panel
+        data, problem = None, str(err)
+        filters = Filters(*timerange.last(timerange.RANGES[timerange.DEFAULT][1], now))
     _source_line(data, problem)
     return PageContext(app, data, problem, filters, step_for(filters.span_s), now, argv)
 
@@ -84,12 +88,7 @@ def _sidebar(data: RequestData | None, app: DashboardContext, now: float) -> Fil
 
 
 def _multi(label: str, dimension: str, data: RequestData | None, base: Filters) -> list[str]:
-    options: list[str] = []
-    if data is not None:
-        try:
-            options = _values(data, dimension, base)
-        except DataUnavailable:
-            options = []
+    options = _values(data, dimension, base) if data is not None else []
     key = f"filter_{dimension}"
     if key not in st.session_state:
         wanted = st.query_params.get_all(dimension)

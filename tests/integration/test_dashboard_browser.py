@@ -5,6 +5,7 @@ request log, and saved as a screenshot (test-artifacts/, kept by CI)."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -63,3 +64,34 @@ def test_a_missing_store_is_a_plain_message_on_every_page(tmp_path, page):
             shown = visit(page, f"{url}/{path}")
             assert not shown.exceptions, (path, shown.exceptions)
             assert any("no store at" in e for e in shown.errors), (path, shown.errors)
+
+
+@pytest.mark.elasticsearch
+def test_every_page_draws_against_the_elasticsearch_emulator(tmp_path_factory, page):
+    from tests.es_emulator import EsEmulator
+    from tests.integration.test_dashboard_es_emulator import ship
+
+    now = time.time()
+    records = seed_records(1000, now - 6 * 86400, now - 600, seed=11)
+    with EsEmulator(tmp_path_factory.mktemp("es")) as emu:
+        # In a thread of its own: Playwright's sync API keeps an event loop running here.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(ship, emu.url, records).result()
+        with served_dashboard("--elasticsearch", emu.url) as url:
+            for _file, title, path, _icon in NAVIGATION:
+                shown = visit(page, f"{url}/{path}{RANGE}")
+                assert not shown.exceptions, (path, shown.exceptions)
+                assert not shown.errors, (path, shown.errors)
+                assert title in shown.text and "Source: elasticsearch" in shown.text
+                screenshot(page, f"elasticsearch-{path}")
+
+
+def test_an_unreachable_elasticsearch_is_a_plain_message_on_every_page(page):
+    from tests.conftest import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    with served_dashboard("--elasticsearch", dead) as url:
+        for _file, _title, path, _icon in NAVIGATION:
+            shown = visit(page, f"{url}/{path}")
+            assert not shown.exceptions, (path, shown.exceptions)
+            assert any(dead in e for e in shown.errors), (path, shown.errors)
