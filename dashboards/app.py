@@ -10,6 +10,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboards.ui import frame
+
 # Not "pages/": Streamlit would also list that folder as pages of its own.
 PAGES = Path(__file__).parent / "app_pages"
 
@@ -38,7 +40,9 @@ def main() -> None:
         st.Page(PAGES / f, title=t, url_path=u, icon=i, visibility="hidden")
         for f, t, u, i in HIDDEN
     ]
-    st.navigation(pages).run()
+    chosen = st.navigation(pages)
+    frame.prepare()  # the shared sidebar, drawn here so its choices follow from page to page
+    chosen.run()
 
 
 main()

@@ -51,14 +51,19 @@ def _data(argv: tuple[str, ...]) -> RequestData:
     return open_data(_context(argv))
 
 
-def page(title: str) -> PageContext:
-    """Draw the page's title and the shared sidebar; returns the page's context."""
+_CONTEXT_KEY = "_page_context"  # this run's PageContext (or the config error, a str)
+
+
+def prepare() -> None:
+    """Build this run's page context and draw the shared sidebar. The app calls it before
+    the chosen page runs: widgets the entrypoint draws keep their state from page to page
+    (drawn by a page script, Streamlit would reset them on every page change)."""
     argv = tuple(sys.argv[1:])
-    st.title(title)
     try:
         app = _context(argv)
     except ConfigError as err:
-        unavailable(f"The dashboard's configuration is not valid: {err}")
+        st.session_state[_CONTEXT_KEY] = f"The dashboard's configuration is not valid: {err}"
+        return
     now = app.now()
     data, problem = _open(argv)
     try:
@@ -66,8 +71,22 @@ def page(title: str) -> PageContext:
     except DataUnavailable as err:  # the first query of the page: say it once, not per panel
         data, problem = None, str(err)
         filters = Filters(*timerange.last(timerange.RANGES[timerange.DEFAULT][1], now))
-    _source_line(data, problem)
-    return PageContext(app, data, problem, filters, step_for(filters.span_s), now, argv)
+    ctx = PageContext(app, data, problem, filters, step_for(filters.span_s), now, argv)
+    st.session_state[_CONTEXT_KEY] = ctx
+
+
+def page(title: str) -> PageContext:
+    """Draw the page's title and where its data comes from; returns the page's context
+    (built by `prepare` in this run)."""
+    st.title(title)
+    ctx = st.session_state.get(_CONTEXT_KEY)
+    if ctx is None:  # a page script run on its own
+        prepare()
+        ctx = st.session_state[_CONTEXT_KEY]
+    if isinstance(ctx, str):
+        unavailable(ctx)
+    _source_line(ctx.data, ctx.problem)
+    return ctx
 
 
 def _open(argv: tuple[str, ...]) -> tuple[RequestData | None, str | None]:
