@@ -19,6 +19,7 @@ from agent.store.wiring import add_store_flags, store_overrides
 from alerts.cli import add_alerts_command
 from alerts.drift.cli import add_drift_command
 from collectors.wiring import add_collector_flags, collector_overrides
+from dashboards.cli import add_dashboard_command
 from serving.cli import SERVING_SUBCOMMANDS, add_up_flags, serving_overrides
 
 log = logging.getLogger("inferwatch.cli")
@@ -86,6 +87,13 @@ def _add_up(sub) -> None:
     )
     add_store_flags(p)
     add_up_flags(p)
+    p.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="also start the Streamlit dashboard on this agent's store, as a child of the "
+        "agent (where: config dashboard.host / dashboard.port, default 127.0.0.1:8501; its "
+        "output goes to dashboard.log in the data folder)",
+    )
     _add_config_arg(p)
     add_collector_flags(p)
     p.set_defaults(func=cmd_up)
@@ -104,7 +112,44 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"inferwatch: {err}", file=sys.stderr)
         return err.status
     with lock:  # held for the agent's life (the kernel drops it however the process ends)
-        return _up(settings, secrets, getattr(args, "demo", False))
+        try:
+            dashboard = _Dashboard(settings, args.config if args.dashboard else False)
+        except CannotStart as err:
+            print(f"inferwatch: {err}", file=sys.stderr)
+            return err.status
+        with dashboard:
+            return _up(settings, secrets, getattr(args, "demo", False), dashboard.line)
+
+
+class _Dashboard:
+    """`up --dashboard`: the dashboard beside the agent, stopped with it; without the
+    flag, only the banner's line saying how to start one."""
+
+    def __init__(self, settings: Settings, config: str | None | bool) -> None:
+        from dashboards.cli import describe, start_beside
+
+        self.proc = None
+        if config is False:
+            self.line = f"inferwatch dashboard --data-dir {settings.store.dir}"
+            return
+        from agent.startup import PortBusy
+
+        try:
+            self.proc = start_beside(settings, config or None)
+        except PortBusy as err:
+            raise CannotStart(err) from None
+        self.line = describe(settings).removeprefix("dashboard: ")
+
+    def __enter__(self) -> _Dashboard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - it gets SIGKILL rather than outlive us
+                self.proc.kill()
 
 
 class CannotStart(Exception):
@@ -145,10 +190,10 @@ def _preflight(settings: Settings):
     return lock
 
 
-def _up(settings: Settings, secrets: set[str], demo: bool) -> int:
+def _up(settings: Settings, secrets: set[str], demo: bool, dashboard: str | None = None) -> int:
     if settings.upstream.url is not None:
         _install_uvloop()
-        return asyncio.run(_run_up(settings, settings.upstream.url))
+        return asyncio.run(_run_up(settings, settings.upstream.url, dashboard=dashboard))
     from serving.bundled import prepare
     from serving.vllm_log import VllmLog
 
@@ -159,7 +204,7 @@ def _up(settings: Settings, secrets: set[str], demo: bool) -> int:
         return 2
     output = VllmLog(settings.store.dir / VLLM_LOG, secrets)
     _install_uvloop()
-    return asyncio.run(_run_up(settings, launch.url, launch, demo, output))
+    return asyncio.run(_run_up(settings, launch.url, launch, demo, output, dashboard))
 
 
 def _install_uvloop() -> None:
@@ -171,7 +216,7 @@ def _install_uvloop() -> None:
 
 
 async def _run_up(
-    settings: Settings, upstream_url: str, launch=None, demo=False, output=None
+    settings: Settings, upstream_url: str, launch=None, demo=False, output=None, dashboard=None
 ) -> int:
     from agent.app import Agent, bound_port, serve
     from agent.startup import describe_bind_error, request_log_line, upstream_banner
@@ -182,7 +227,7 @@ async def _run_up(
         from serving.bundled import announce_ready, attach
 
         announce = announce_ready(
-            agent_url, launch, demo, request_log_line(settings), str(output.path)
+            agent_url, launch, demo, request_log_line(settings), str(output.path), dashboard
         )
         attach(agent, settings.serving, launch, announce=announce, output=output)
     host = settings.listen.host
@@ -200,7 +245,7 @@ async def _run_up(
     log.info("agent listening", extra={"listen": agent_url[0], "upstream": upstream_url})
     if launch is None:
         up = agent.upstream.state.up
-        print(upstream_banner(agent_url[0], upstream_url, settings, up), flush=True)
+        print(upstream_banner(agent_url[0], upstream_url, settings, up, dashboard), flush=True)
     await wait_for_signal()
     log.info("shutting down")
     await runner.cleanup()
@@ -256,6 +301,7 @@ SUBCOMMANDS: list[Callable] = [
     add_es_command,
     add_drift_command,
     add_alerts_command,
+    add_dashboard_command,
 ]
 
 

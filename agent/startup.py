@@ -67,7 +67,11 @@ def format_banner(title: str, rows: Sequence[tuple[str, str]], tips: Sequence[st
 
 
 def upstream_banner(
-    agent_url: str, upstream_url: str, settings: Settings, upstream_up: bool | None = None
+    agent_url: str,
+    upstream_url: str,
+    settings: Settings,
+    upstream_up: bool | None = None,
+    dashboard: str | None = None,
 ) -> str:
     """The banner of `inferwatch up --upstream URL` once the agent listens."""
     state = {True: "up", False: "not answering yet", None: "not checked yet"}[upstream_up]
@@ -78,5 +82,7 @@ def upstream_banner(
         ("upstream", f"{mask_url(upstream_url)} ({state})"),
         ("request log", request_log_line(settings)),
     ]
+    if dashboard:
+        rows.append(("dashboard", dashboard))
     tips = [f"demo traffic:  inferwatch demo-traffic --url {agent_url}"]
     return format_banner("inferwatch is ready", rows, tips)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import streamlit as st
 
-PAGES = Path(__file__).parent / "pages"
+# Not "pages/": Streamlit would also list that folder as pages of its own.
+PAGES = Path(__file__).parent / "app_pages"
 
 # (file, title, url path, icon); the first is the default page.
 NAVIGATION = (

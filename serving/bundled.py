@@ -89,6 +89,7 @@ def banner(
     start_s: float,
     request_log: str | None = None,
     vllm_log: str | None = None,
+    dashboard: str | None = None,
 ) -> str:
     """What `inferwatch up` prints once everything is ready."""
     rows = [
@@ -101,6 +102,8 @@ def banner(
         rows.append(("vLLM output", vllm_log))
     if request_log:
         rows.append(("request log", request_log))
+    if dashboard:
+        rows.append(("dashboard", dashboard))
     tips = [
         f"try:  curl {agent_url}/v1/chat/completions -H 'content-type: application/json' "
         f'-d \'{{"model": "{launch.served_name}", "messages": [{{"role": "user", '
@@ -154,6 +157,7 @@ def announce_ready(
     demo: bool = False,
     request_log: str | None = None,
     vllm_log: str | None = None,
+    dashboard: str | None = None,
 ):
     """The `announce` callback of `inferwatch up`: the banner on stdout at first readiness
     (and the demo traffic if asked for), a short line after each restart. `agent_url` is
@@ -166,7 +170,7 @@ def announce_ready(
             log.info("vLLM is back", extra={"start_s": round(took, 1)})
             return
         state["first"] = False
-        print(banner(url, launch, took, request_log, vllm_log), flush=True)
+        print(banner(url, launch, took, request_log, vllm_log, dashboard), flush=True)
         if demo:
             _start_demo(url, launch.served_name)
 

@@ -23,7 +23,7 @@ def page_test(monkeypatch, page: str, *flags: str, params: dict | None = None) -
         at.query_params[key] = value
     at.run()
     if page != "overview":
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"app_pages/{page}.py").run()
     return at
 
 

@@ -1,0 +1,106 @@
+"""Driving a served dashboard with a real browser: Debian's chromium through Playwright.
+
+`served_dashboard` runs `inferwatch dashboard` as a real process; `visit` opens one page,
+waits until Streamlit has finished drawing it, and returns what it shows (its text, and
+whether Streamlit shows an exception); `screenshot` saves the page where CI keeps it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.conftest import free_port
+
+CHROMIUM = "/usr/bin/chromium"
+# CI keeps this folder (the README shows two of its pictures).
+SCREENSHOTS = Path(
+    os.environ.get("INFERWATCH_SCREENSHOTS", Path(__file__).parents[1] / "test-artifacts")
+)
+
+
+@contextlib.contextmanager
+def served_dashboard(*flags: str, timeout: float = 60):
+    """`inferwatch dashboard <flags> --listen 127.0.0.1:<free port>`; yields its base URL.
+    Stopped (SIGTERM, then SIGKILL) when the block ends."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "agent.cli", "dashboard", *flags, "--listen", f"127.0.0.1:{port}"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc, timeout)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"dashboard exited: {proc.stdout.read().decode()}")
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r,
+        ):
+            if r.read() == b"ok":
+                return
+        time.sleep(0.2)
+    raise AssertionError("dashboard never became healthy")
+
+
+@dataclass
+class Shown:
+    """What a page showed once drawn."""
+
+    text: str
+    exceptions: list[str]
+    errors: list[str]
+
+
+def visit(page, url: str, timeout_ms: int = 60_000) -> Shown:
+    """Open `url` in the Playwright `page`, wait until the app is drawn and idle."""
+    page.goto(url)
+    page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=timeout_ms)
+    _settle(page, timeout_ms)
+    main = page.locator('[data-testid="stMain"]')
+    return Shown(
+        text=main.inner_text(),
+        exceptions=page.locator('[data-testid="stException"]').all_inner_texts(),
+        errors=page.locator('[data-testid="stAlertContentError"]').all_inner_texts(),
+    )
+
+
+def _settle(page, timeout_ms: int) -> None:
+    """Wait until Streamlit says it is no longer running the script, and the text of the
+    page stopped changing (charts draw after the script ends)."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+        timeout=timeout_ms,
+    )
+    before, deadline = None, time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        now = page.locator('[data-testid="stMain"]').inner_text()
+        if now == before:
+            return
+        before = now
+        page.wait_for_timeout(500)
+
+
+def screenshot(page, name: str) -> Path:
+    """Save the whole page as `<SCREENSHOTS>/<name>.png`."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
