@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -39,13 +40,17 @@ class AlertsData:
             raise DataUnavailable(
                 f"alerts are off: no alerts.db in {self.path.parent} (set alerts.enabled)"
             )
-        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
         try:
             conn.execute(f"PRAGMA busy_timeout={int(self._busy_ms)}")
             self._check(conn, needs)
             return pd.read_sql_query(sql, conn, params=args)
-        except sqlite3.Error as err:
-            raise DataUnavailable(f"cannot read the alerts database {self.path}: {err}") from err
+        except (sqlite3.Error, pd.errors.DatabaseError) as err:
+            raise DataUnavailable(
+                f"cannot read the alerts database {self.path} (an older or newer inferwatch "
+                f"wrote it?): {err}"
+            ) from err
         finally:
             conn.close()
 

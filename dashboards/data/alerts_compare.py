@@ -43,6 +43,11 @@ def read(source, start: float, end: float, models=(), tenants=()) -> pd.DataFram
         frame = source.frame(start, end)
     except SourceUnavailable as err:
         raise DataUnavailable(str(err)) from err
+    return keep(frame, models, tenants)
+
+
+def keep(frame: pd.DataFrame, models=(), tenants=()) -> pd.DataFrame:
+    """Only the records of `models` and `tenants` (all when empty)."""
     if models:
         frame = frame[frame["model"].isin(models)]
     if tenants:
