@@ -178,3 +178,25 @@ def test_the_page_comparison_flags_the_shifted_window_and_not_the_calm_one():
         table = alerts_compare.report_frame(report).set_index(["segment", "feature"])
         assert table.loc[("all", "completion_tokens"), "drifted"] == expected
         assert alerts_compare.verdicts(report)["segment"].iloc[0] == "all"
+
+
+def test_the_agents_evaluator_gives_its_drift_detector_the_history(tmp_path):
+    from alerts.config import AlertsConfig
+    from alerts.evaluator import Evaluator, SourceSpec
+    from tests.dashboard_alerts_seed import FrameSource
+
+    ev = Evaluator(
+        AlertsConfig(
+            enabled=True,
+            cost={"enabled": False},
+            drift={"window_s": 300, "reference_s": 600, "calibration_resamples": 50},
+        ),
+        tmp_path / "alerts.db",
+        SourceSpec(store_path=tmp_path / "none.db"),
+    )
+    ev.detectors["drift"].source = FrameSource(drift_traffic(0, 1000, shift_from=700))
+    ev.run(1000.0, {})
+    shown = alerts_drift.history(
+        AlertsData(tmp_path / "alerts.db"), "completion_tokens", "all", 0, 2000
+    )
+    assert list(shown["evaluated_at"]) == [1000.0] and list(shown["drifted"]) == [1]
