@@ -51,6 +51,7 @@ class Evaluator:
         from alerts import db
         from alerts.cost.detector import CostDetector
         from alerts.drift.detector import DriftDetector
+        from alerts.drift.history import DriftHistory
         from alerts.drift.snapshot import Snapshots
         from alerts.engine.engine import AlertEngine
         from alerts.engine.state import EngineState
@@ -69,7 +70,9 @@ class Evaluator:
         if config.drift.enabled:
             snaps = Snapshots(conn, config.drift.snapshot_max_rows)
             records = _source(source, config, config.drift.source_max_rows)
-            self.detectors["drift"] = DriftDetector(config.drift, records, snaps)
+            self.detectors["drift"] = DriftDetector(
+                config.drift, records, snaps, history=DriftHistory(conn)
+            )
         if config.cost.enabled:
             # Sums must see every record (drift's uniform sample would scale them down):
             # the cost detector reads whole chunks of `read_chunk_s` and caches aggregates.

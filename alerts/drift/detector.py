@@ -36,8 +36,10 @@ class DriftDetector:
         snapshots=None,
         clock: Callable[[], float] = time.time,
         compare: Callable | None = None,
+        history=None,
     ) -> None:
         self.config, self.source, self.snapshots, self.clock = config, source, snapshots, clock
+        self.history = history  # an alerts.drift.history.DriftHistory, or None
         self._compare = compare
         self.report = None  # the last DriftReport
         self.notes: list[str] = []
@@ -59,6 +61,8 @@ class DriftDetector:
         self.report = self._run(reference, current)
         self.notes = _data_notes(len(reference), len(current), self.config.min_rows)
         self.notes += list(self.report.notes)
+        if self.history is not None:
+            self.history.record(now, self.report, self.segments())
         return self._alerts(now, len(reference), len(current))
 
     def _run(self, reference, current):

@@ -16,6 +16,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from alerts.engine import history
 from alerts.engine.silences import Silences
 from alerts.model import Alert
 
@@ -70,6 +71,7 @@ class EngineState:
         self.conn = conn
         for statement in SCHEMA:
             conn.execute(statement)
+        history.create(conn)
         self.silences = Silences(conn)
 
     @contextlib.contextmanager
@@ -112,6 +114,7 @@ class EngineState:
                 s.group_key,
             ),
         )
+        history.put(self.conn, s)  # kept after the alert resolves (the dashboard reads it)
 
     def delete_alerts(self, fps: list[str]) -> None:
         """Drop alerts (resolved ones, once their group was flushed)."""
