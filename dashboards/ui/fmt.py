@@ -15,11 +15,11 @@ SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 
 
 def money(amount: float | None, currency: str = "USD") -> str:
-    """`$12.34`, or `12.34 CHF` for a currency with no symbol here. Amounts under one
-    cent keep three significant digits (`$0.000123`): a request costs fractions of one."""
+    """`$12.34`, or `12.34 CHF` for a currency with no symbol here. Amounts under one keep
+    three significant digits (`$0.0754`, `$0.000123`): a request costs fractions of a cent."""
     if amount is None or not math.isfinite(amount):
         return "–"
-    if amount != 0 and abs(amount) < 0.01:
+    if amount != 0 and abs(amount) < 1:
         digits = 2 - math.floor(math.log10(abs(amount)))
         text = f"{abs(amount):.{digits}f}"
     else:
@@ -40,6 +40,15 @@ def duration(seconds: float | None) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.1f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def span(seconds: float) -> str:
+    """A range's length in its largest whole unit: `7 days`, `1 day`, `6 h`, `15 min`."""
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = int(seconds // size)
+            return f"{n} {unit}s" if unit == "day" and n != 1 else f"{n} {unit}"
+    return duration(seconds)
 
 
 def count(n: float | None) -> str:

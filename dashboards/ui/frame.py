@@ -22,6 +22,7 @@ from agent.config import ConfigError
 from dashboards.context import DashboardContext, load_context, open_data
 from dashboards.data.api import DataUnavailable, Filters, RequestData, step_for
 from dashboards.ui import timerange
+from dashboards.ui.state import carry
 
 REFRESH_CHOICES = {"Off": 0, "10 s": 10, "30 s": 30, "1 min": 60, "5 min": 300}
 
@@ -91,6 +92,7 @@ def _multi(label: str, dimension: str, data: RequestData | None, base: Filters) 
         except DataUnavailable:
             options = []
     key = f"filter_{dimension}"
+    carry(key)
     if key not in st.session_state:
         wanted = st.query_params.get_all(dimension)
         st.session_state[key] = [v for v in wanted if v in options] or []
@@ -107,6 +109,7 @@ def _values(data: RequestData, dimension: str, base: Filters) -> list[str]:
 
 def _refresh(default_s: int) -> None:
     names = list(REFRESH_CHOICES)
+    carry("refresh")
     if "refresh" not in st.session_state:
         wanted = st.query_params.get("refresh")
         by_seconds = {str(v): k for k, v in REFRESH_CHOICES.items()}

@@ -10,6 +10,8 @@ import math
 
 import streamlit as st
 
+from dashboards.ui.state import carry
+
 RANGES = {
     "15m": ("Last 15 minutes", 900),
     "1h": ("Last hour", 3600),
@@ -37,6 +39,7 @@ def days(first: dt.date, final: dt.date) -> tuple[float, float]:
 
 def pick(now: float) -> tuple[float, float]:
     """Draw the range chooser (in the sidebar); returns (start, end) in epoch seconds."""
+    carry("range")
     if "range" not in st.session_state:
         wanted = st.query_params.get("range", DEFAULT)
         st.session_state["range"] = wanted if wanted in RANGES else DEFAULT
@@ -51,6 +54,7 @@ def pick(now: float) -> tuple[float, float]:
 
 def _custom(now: float) -> tuple[float, float]:
     today = dt.datetime.fromtimestamp(now, dt.UTC).date()
+    carry("custom_days")
     if "custom_days" not in st.session_state:
         st.session_state["custom_days"] = (
             _date(st.query_params.get("from"), today - dt.timedelta(days=7)),

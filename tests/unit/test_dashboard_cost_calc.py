@@ -122,6 +122,8 @@ def test_change_is_relative_and_unknown_from_zero():
     [
         (1234.5, "USD", "$1,234.50"),
         (0.000123456, "USD", "$0.000123"),
+        (0.0754321, "USD", "$0.0754"),
+        (0.5, "USD", "$0.500"),
         (0.0, "EUR", "€0.00"),
         (-2.5, "USD", "-$2.50"),
         (3.0, "CHF", "3.00 CHF"),
@@ -145,4 +147,10 @@ def test_count_share_and_when():
     assert fmt.count(12345.4) == "12,345"
     assert fmt.share(0.125) == "12.5%"
     assert fmt.share(None) == "–"
+    assert [fmt.span(s) for s in (86400, 7 * 86400, 21600, 900)] == [
+        "1 day",
+        "7 days",
+        "6 h",
+        "15 min",
+    ]
     assert fmt.when(NOW) == "2026-12-10 12:00:00 UTC"
