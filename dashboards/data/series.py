@@ -76,3 +76,15 @@ def frame(rows: list[tuple[int, str, dict[str, str], float]]) -> pd.DataFrame:
 
 def _dtype(column: str) -> str:
     return {"t": "int64", "value": "float64"}.get(column, "object")
+
+
+def open_series(store_path, prometheus_url: str | None = None) -> SeriesData:
+    """The series source a dashboard reads: the Prometheus at `prometheus_url` when one is
+    given, else the snapshots in the store at `store_path`."""
+    if prometheus_url:
+        from dashboards.data.series_prom import PrometheusSeries
+
+        return PrometheusSeries(prometheus_url)
+    from dashboards.data.series_store import StoreSeries
+
+    return StoreSeries(store_path)

@@ -99,7 +99,11 @@ def test_only_the_chosen_families_are_kept(tmp_path):
 
 
 def test_reading_never_writes_the_store(tmp_path):
-    store = write(tmp_path, SNAPS)
+    # The agent's sampler keeps its connection (and so the WAL) open while a dashboard reads.
+    writing = sampler(tmp_path, [(temp, energy) for _, temp, energy in SNAPS] + [(73.0, 6500.0)])
+    for at, _, _ in SNAPS:
+        assert writing.once(now=at)
+    store = StoreSeries(tmp_path / "requests.sqlite3")
     # The -shm file is WAL's shared index, which every reader updates (read marks): not data.
     files = sorted(p for p in tmp_path.iterdir() if not p.name.endswith("-shm"))
     assert [p.name for p in files] == ["requests.sqlite3", "requests.sqlite3-wal"]
@@ -107,6 +111,7 @@ def test_reading_never_writes_the_store(tmp_path):
     store.series(("hw_gpu_temperature_celsius",), T0, T0 + 180, 60)
     assert sorted(p for p in tmp_path.iterdir() if not p.name.endswith("-shm")) == files
     assert [hashlib.sha256(p.read_bytes()).hexdigest() for p in files] == before
+    assert writing.once(now=T0 + 180)  # still open, still writing
 
 
 def test_one_snapshot_per_step_is_read_from_the_time_index(tmp_path):
@@ -167,3 +172,13 @@ def test_the_reader_connection_refuses_writes(tmp_path):
     store = write(tmp_path, SNAPS[:1])
     with pytest.raises(DataUnavailable, match="readonly"), store._connect() as conn:
         conn.execute("DELETE FROM samples")
+
+
+def test_a_prometheus_url_picks_prometheus_else_the_store(tmp_path):
+    from dashboards.data.series import open_series
+
+    assert (
+        open_series(tmp_path / "s.sqlite3").info()
+        == f"metric snapshots in the store {tmp_path / 's.sqlite3'}"
+    )
+    assert open_series(tmp_path, "http://prom:9090/").info() == "Prometheus at http://prom:9090"
