@@ -23,6 +23,7 @@ from agent.safety.wiring import install_safety
 from agent.server import start_listener
 from agent.server_admin import attach_admin
 from agent.server_inflight import InflightBytes
+from agent.store.samples import attach_samples
 from agent.store.wiring import attach_store
 from agent.tenancy import known_tenants
 from agent.upstream import Upstream
@@ -83,6 +84,7 @@ class Agent:
         self.cost = attach_cost(self, settings, self.collectors)
         # (The safety stage is not a wrapper: the proxy merges its verdicts before `finish`.)
         self.store = attach_store(self, settings, early=self.cost is not None)
+        self.samples = attach_samples(self, settings)  # metric snapshots, after the store opens
         install_safety(self)  # after the hook lists: it adds its worker's start and stop
         # Detectors and the alert engine read the store (never the request path): last.
         self.alerts = attach_alerts(self, settings)

@@ -67,6 +67,7 @@ class Shown:
     text: str
     exceptions: list[str]
     errors: list[str]
+    notes: list[str]  # info and warning boxes
 
 
 def visit(page, url: str, timeout_ms: int = 60_000) -> Shown:
@@ -79,6 +80,9 @@ def visit(page, url: str, timeout_ms: int = 60_000) -> Shown:
         text=main.inner_text(),
         exceptions=page.locator('[data-testid="stException"]').all_inner_texts(),
         errors=page.locator('[data-testid="stAlertContentError"]').all_inner_texts(),
+        notes=page.locator(
+            '[data-testid="stAlertContentInfo"], [data-testid="stAlertContentWarning"]'
+        ).all_inner_texts(),
     )
 
 

@@ -102,6 +102,13 @@ class StoreConfig(_Section):
         "Checked every `retention.check_interval_s`, so it can be passed by what arrives in "
         "one interval. Default 4 GiB: four times the default size bound, room for a long outage.",
     )
+    snapshot_interval_s: float = Field(
+        30.0,
+        ge=0,
+        description="How often the agent stores a snapshot of its GPU, vLLM, host and cost "
+        "metrics (table `samples`, for the dashboard's GPUs page; kept as long as "
+        "`retention.max_age_days`). 0: no snapshots.",
+    )
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     @property

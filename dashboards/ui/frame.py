@@ -21,6 +21,7 @@ import streamlit as st
 from agent.config import ConfigError
 from dashboards.context import DashboardContext, load_context, open_data
 from dashboards.data.api import DataUnavailable, Filters, RequestData, step_for
+from dashboards.data.series import SeriesData, open_series
 from dashboards.ui import timerange
 
 REFRESH_CHOICES = {"Off": 0, "10 s": 10, "30 s": 30, "1 min": 60, "5 min": 300}
@@ -38,6 +39,7 @@ class PageContext:
     step_s: int
     now: float
     source_key: tuple  # identifies the data source in query caches
+    series: SeriesData | None = None  # metric series (snapshots or Prometheus), if any
 
 
 @st.cache_resource(show_spinner=False)
@@ -71,7 +73,8 @@ def prepare() -> None:
     except DataUnavailable as err:  # the first query of the page: say it once, not per panel
         data, problem = None, str(err)
         filters = Filters(*timerange.last(timerange.RANGES[timerange.DEFAULT][1], now))
-    ctx = PageContext(app, data, problem, filters, step_for(filters.span_s), now, argv)
+    step = step_for(filters.span_s)
+    ctx = PageContext(app, data, problem, filters, step, now, argv, _series(app))
     st.session_state[_CONTEXT_KEY] = ctx
 
 
@@ -87,6 +90,15 @@ def page(title: str) -> PageContext:
         unavailable(ctx)
     _source_line(ctx.data, ctx.problem)
     return ctx
+
+
+def _series(app: DashboardContext) -> SeriesData | None:
+    """Prometheus when configured, else the store's snapshots (none for a fleet read from
+    Elasticsearch: its agents' snapshots stay in their own stores)."""
+    d, store = app.settings.dashboard, app.settings.store
+    if d.prometheus_url is None and d.source == "elasticsearch":
+        return None
+    return open_series(store.path, str(d.prometheus_url) if d.prometheus_url else None)
 
 
 def _open(argv: tuple[str, ...]) -> tuple[RequestData | None, str | None]:

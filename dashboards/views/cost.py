@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboards.ui import fmt, frame
 from dashboards.ui.frame import PageContext
-from dashboards.views import cost_budget, request_table
+from dashboards.views import cost_budget, cost_idle, request_table
 
 TOP_REQUESTS = 20
 
@@ -53,13 +53,8 @@ def spend_over_time(ctx: PageContext, by: str) -> None:
 
 
 def idle_panel(ctx: PageContext) -> None:
-    """Idle cost and device utilisation: a hook the metric series (dashboards/data/
-    series.py) fill in at merge; until then it says what it needs."""
-    st.subheader("Idle cost and device utilisation")
-    st.info(
-        "Idle cost needs snapshots (agent ≥ this version) or --prometheus: "
-        "the request log holds only what requests cost."
-    )
+    """Idle cost and device utilisation (from the metric series: see `cost_idle`)."""
+    cost_idle.render(ctx)
 
 
 def per_request(ctx: PageContext) -> None:
