@@ -17,7 +17,7 @@ PAGES = Path(__file__).parent / "app_pages"
 
 # (file, title, url path, icon); the first is the default page.
 NAVIGATION = (
-    ("overview.py", "Overview", "overview", ":material/dashboard:"),
+    ("overview.py", "Overview", "overview", ":material/dashboard:"),  # served at /
     ("cost.py", "Cost", "cost", ":material/payments:"),
     ("requests.py", "Requests", "requests", ":material/list:"),
     ("drift.py", "Drift", "drift", ":material/query_stats:"),

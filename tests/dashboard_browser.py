@@ -68,6 +68,7 @@ class Shown:
     exceptions: list[str]
     errors: list[str]
     notes: list[str]  # info and warning boxes
+    dialogs: list[str]  # e.g. Streamlit's "Page not found"
 
 
 def visit(page, url: str, timeout_ms: int = 60_000) -> Shown:
@@ -83,6 +84,7 @@ def visit(page, url: str, timeout_ms: int = 60_000) -> Shown:
         notes=page.locator(
             '[data-testid="stAlertContentInfo"], [data-testid="stAlertContentWarning"]'
         ).all_inner_texts(),
+        dialogs=page.locator('[role="dialog"]').all_inner_texts(),
     )
 
 

@@ -3,6 +3,8 @@ cost per 1M tokens, traffic and latency against the previous range, what is firi
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import streamlit as st
 
@@ -86,7 +88,8 @@ def _text(name: str, value: float | None) -> str:
 
 def _delta(name: str, value: float | None, previous: float | None) -> str | None:
     if name == "Error rate":  # a rate's change is in points, not a share of a share
-        if value is None or previous is None:
+        # No requests in the previous period: its error rate is 0/0, not a number.
+        if value is None or previous is None or not math.isfinite(value - previous):
             return None
         return f"{(value - previous) * 100:+.2f} pts"
     rel = cost_calc.change(value, previous)

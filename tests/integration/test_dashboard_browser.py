@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from dashboards.app import NAVIGATION
+from dashboards.ui import fmt
 from tests.dashboard_browser import CHROMIUM, screenshot, served_dashboard, visit
 from tests.dashboard_seed import frame_of, seed_records, write_store
 
@@ -17,17 +18,51 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 N = 3000
 RANGE = "?range=7d"
+# Pages that read something besides the request log (alerts.db, metric series).
+OWN_SOURCES = ("alerts", "gpus")
+
+
+def address(url: str, path: str) -> str:
+    """A page's address: the default page (Overview) is the app's root."""
+    return f"{url}/" if path == NAVIGATION[0][2] else f"{url}/{path}"
 
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
-    """A store with N requests spread over the last 6 days (all inside "Last 7 days"
-    however long the test takes), and the same records as a frame."""
+    """A data folder as an agent leaves it: a store with N requests spread over the last
+    6 days (all inside "Last 7 days" however long the test takes) and ten minutes of
+    metric snapshots of two GPUs, both written by the agent's own code, and an alerts.db
+    written by the real detectors, engine and outbox. Returns the folder, the records as
+    a frame and what went into alerts.db."""
+    from agent.store.config import StoreConfig
+    from agent.store.samples import Sampler
+    from tests.dashboard_alerts_seed import seed_alerts
+    from tests.unit.test_dashboard_gpus_view import families
+
     now = time.time()
     records = seed_records(N, now - 6 * 86400, now - 600, seed=7)
     folder = tmp_path_factory.mktemp("dashboard-store")
     write_store(folder, records)
-    return folder, frame_of(records)
+    snapshots = iter(range(21))
+    sampler = Sampler(StoreConfig(dir=folder), lambda: families(next(snapshots)))
+    for k in range(21):
+        assert sampler.once(now=now - 630 + 30 * k)
+    alerts = seed_alerts(folder, now)
+    return folder, frame_of(records), alerts
+
+
+def expected_texts(df, alerts) -> dict[str, list[str]]:
+    """Per page, figures it must show, computed from what was seeded."""
+    errors = (df["status"] != "ok").mean()
+    return {
+        "overview": [fmt.count(len(df)), fmt.share(errors, 2)],
+        "cost": [fmt.money(df["cost_amount"].sum(), "USD"), "acme", "qwen2-7b"],
+        "requests": ["upstream_error", "length"],
+        "drift": ["Dataset verdict", "Compared"],
+        "alerts": [alerts.anomalies[0].labels["alertname"], *alerts.delivered],
+        "gpus": ["NVIDIA L4", "NVIDIA H100 80GB HBM3"],
+        "safety": [fmt.count(df["safety_hits"].sum()), "pii.email", "secret.aws_key"],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -47,21 +82,26 @@ def page(browser):
     context.close()
 
 
-def test_every_page_draws_without_an_exception_against_the_store(seeded, page):
-    folder, _ = seeded
+def test_every_page_shows_the_seeded_figures_without_an_exception(seeded, page):
+    folder, df, alerts = seeded
+    expected = expected_texts(df, alerts)
     with served_dashboard("--data-dir", str(folder)) as url:
         for _file, title, path, _icon in NAVIGATION:
-            shown = visit(page, f"{url}/{path}{RANGE}")
+            # Drift compares the range with the day before it: one day, so both hold data.
+            shown = visit(page, address(url, path) + ("?range=1d" if path == "drift" else RANGE))
             assert not shown.exceptions, (path, shown.exceptions)
             assert not shown.errors, (path, shown.errors)
+            assert not shown.dialogs, (path, shown.dialogs)
             assert title in shown.text
+            missing = [t for t in expected[path] if t not in shown.text]
+            assert not missing, (path, missing)
             screenshot(page, f"store-{path}")
 
 
 def test_a_missing_store_is_a_plain_message_on_every_page(tmp_path, page):
     with served_dashboard("--data-dir", str(tmp_path / "nothing-here")) as url:
         for _file, _title, path, _icon in NAVIGATION:
-            shown = visit(page, f"{url}/{path}")
+            shown = visit(page, address(url, path))
             assert not shown.exceptions, (path, shown.exceptions)
             said = shown.errors + shown.notes
             # The alerts page reads alerts.db, not the request log: it says alerts are off.
@@ -76,16 +116,25 @@ def test_every_page_draws_against_the_elasticsearch_emulator(tmp_path_factory, p
 
     now = time.time()
     records = seed_records(1000, now - 6 * 86400, now - 600, seed=11)
+    df = frame_of(records)
+    expected = {  # the pages that read the request log (alerts.db and series are local)
+        "overview": [fmt.count(len(df))],
+        "cost": [fmt.money(df["cost_amount"].sum(), "USD")],
+        "requests": ["upstream_error", "length"],
+        "safety": [fmt.count(df["safety_hits"].sum()), "injection"],
+    }
     with EsEmulator(tmp_path_factory.mktemp("es")) as emu:
         # In a thread of its own: Playwright's sync API keeps an event loop running here.
         with ThreadPoolExecutor(1) as pool:
             pool.submit(ship, emu.url, records).result()
         with served_dashboard("--elasticsearch", emu.url) as url:
             for _file, title, path, _icon in NAVIGATION:
-                shown = visit(page, f"{url}/{path}{RANGE}")
+                shown = visit(page, address(url, path) + RANGE)
                 assert not shown.exceptions, (path, shown.exceptions)
                 assert not shown.errors, (path, shown.errors)
                 assert title in shown.text and "Source: elasticsearch" in shown.text
+                missing = [t for t in expected.get(path, ()) if t not in shown.text]
+                assert not missing, (path, missing)
                 screenshot(page, f"elasticsearch-{path}")
 
 
@@ -95,6 +144,9 @@ def test_an_unreachable_elasticsearch_is_a_plain_message_on_every_page(page):
     dead = f"http://127.0.0.1:{free_port()}"
     with served_dashboard("--elasticsearch", dead) as url:
         for _file, _title, path, _icon in NAVIGATION:
-            shown = visit(page, f"{url}/{path}")
+            shown = visit(page, address(url, path))
             assert not shown.exceptions, (path, shown.exceptions)
-            assert any(dead in e for e in shown.errors), (path, shown.errors)
+            if path in OWN_SOURCES:  # alerts.db and metric series: none for a fleet here
+                assert shown.errors + shown.notes, path
+            else:
+                assert any(dead in e for e in shown.errors), (path, shown.errors)
