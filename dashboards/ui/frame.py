@@ -9,6 +9,7 @@ page's address can be bookmarked and shared with its filters.
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,7 +89,7 @@ def page(title: str) -> PageContext:
         ctx = st.session_state[_CONTEXT_KEY]
     if isinstance(ctx, str):
         unavailable(ctx)
-    _source_line(ctx.data, ctx.problem)
+    _source_line(ctx.data, ctx.now)
     return ctx
 
 
@@ -162,11 +163,13 @@ def _ticker(every_s: int) -> None:
     tick()
 
 
-def _source_line(data: RequestData | None, problem: str | None) -> None:
+def _source_line(data: RequestData | None, now: float) -> None:
+    """Where the numbers come from, and when they were read (auto-refresh moves it)."""
     if data is None:
         return
     info = data.info()
-    st.caption(f"Source: {info.kind} · {info.location}")
+    at = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%H:%M:%S")
+    st.caption(f"Source: {info.kind} · {info.location} · read at {at} UTC")
     for note in info.notes:
         st.warning(note)
 

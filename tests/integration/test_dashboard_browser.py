@@ -150,3 +150,19 @@ def test_an_unreachable_elasticsearch_is_a_plain_message_on_every_page(page):
                 assert shown.errors + shown.notes, path
             else:
                 assert any(dead in e for e in shown.errors), (path, shown.errors)
+
+
+def test_auto_refresh_reruns_the_page_on_its_own(seeded, page):
+    folder, *_ = seeded
+    with served_dashboard("--data-dir", str(folder)) as url:
+        visit(page, f"{url}/safety?range=1h&refresh=10")
+        caption = page.get_by_text("read at", exact=False).first
+        first = caption.inner_text()
+        # The page's own timer reruns it: the time it was read moves, nobody clicked.
+        page.wait_for_function(
+            "old => [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
+            ".some(e => e.innerText.includes('read at') && e.innerText !== old)",
+            arg=first,
+            timeout=30_000,
+        )
+        assert page.get_by_role("combobox").count() >= 1  # still the page, drawn again
