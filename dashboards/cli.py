@@ -18,6 +18,7 @@ from agent.childproc import die_with_parent
 from agent.config import ConfigError, Settings, load_settings
 from agent.masking import mask_url
 from agent.startup import PortBusy, check_port_free
+from dashboards.context import overrides
 
 APP = Path(__file__).parent / "app.py"
 LOG_NAME = "dashboard.log"  # `up --dashboard`: the dashboard's output, in the data folder
@@ -87,15 +88,9 @@ def app_flags(args: argparse.Namespace) -> list[str]:
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
-    """The settings the dashboard will run with (the app loads the same)."""
-    over: dict = {}
-    if args.data_dir:
-        over["store"] = {"dir": args.data_dir}
-    if args.elasticsearch:
-        over["elasticsearch"] = {"url": args.elasticsearch}
-        over["dashboard"] = {"source": "elasticsearch"}
-    if args.prometheus:
-        over.setdefault("dashboard", {})["prometheus_url"] = args.prometheus
+    """The settings the dashboard will run with (the app loads the same, from the same
+    flags, see `dashboards.context.overrides`; only where it listens is the command's)."""
+    over = overrides(args)
     if args.listen:
         over.setdefault("dashboard", {}).update(_listen(args.listen))
     return load_settings(args.config, over)
