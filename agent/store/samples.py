@@ -129,9 +129,12 @@ class Sampler:
     into the store at `config.path`, and pruning old ones every
     `config.retention.check_interval_s`."""
 
-    def __init__(self, config: StoreConfig, source: Source) -> None:
+    def __init__(
+        self, config: StoreConfig, source: Source, failed: Callable[[], object] | None = None
+    ) -> None:
         self._config = config
         self._source = source
+        self._failed = failed  # counts a failure where Prometheus sees it
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._writer: SampleWriter | None = None
@@ -173,6 +176,8 @@ class Sampler:
             return True
         except Exception as err:
             self.failures += 1
+            if self._failed is not None:
+                self._failed()
             # Once per run of failures: a locked or full disk would otherwise log every tick.
             level = logging.DEBUG if self._failing else logging.WARNING
             log.log(level, "metric snapshot not stored", extra={"error": repr(err)})
@@ -213,7 +218,8 @@ def attach_samples(agent, settings) -> Sampler | None:
     c = settings.store
     if not c.enabled or c.snapshot_interval_s <= 0:
         return None
-    sampler = Sampler(c, agent_source(agent))
+    failures = agent.instruments["inferwatch_store_snapshot_failures_total"]
+    sampler = Sampler(c, agent_source(agent), failures.inc)
 
     async def start(_agent) -> None:
         sampler.start()

@@ -136,9 +136,11 @@ def test_old_snapshots_go_by_the_retention_age(tmp_path):
 
 def test_a_failing_snapshot_is_counted_not_raised(tmp_path):
     config = StoreConfig(dir=tmp_path / "missing" / "dir", snapshot_interval_s=10)
-    s = Sampler(config, lambda: [])
+    counted = []
+    s = Sampler(config, lambda: [], failed=lambda: counted.append(1))
     assert not s.once(now=T0) and not s.once(now=T0 + 10)
     assert s.failures == 2 and s.written == 0
+    assert len(counted) == 2  # what inferwatch_store_snapshot_failures_total counts
 
 
 def test_no_store_and_no_snapshots_are_told_apart(tmp_path):
