@@ -22,6 +22,11 @@ RANGE = "?range=7d"
 OWN_SOURCES = ("alerts", "gpus")
 
 
+def _range(path: str) -> str:
+    # Drift compares the range with the day before it: one day, so both hold data.
+    return "?range=1d" if path == "drift" else RANGE
+
+
 def address(url: str, path: str) -> str:
     """A page's address: the default page (Overview) is the app's root."""
     return f"{url}/" if path == NAVIGATION[0][2] else f"{url}/{path}"
@@ -87,8 +92,7 @@ def test_every_page_shows_the_seeded_figures_without_an_exception(seeded, page):
     expected = expected_texts(df, alerts)
     with served_dashboard("--data-dir", str(folder)) as url:
         for _file, title, path, _icon in NAVIGATION:
-            # Drift compares the range with the day before it: one day, so both hold data.
-            shown = visit(page, address(url, path) + ("?range=1d" if path == "drift" else RANGE))
+            shown = visit(page, address(url, path) + _range(path))
             assert not shown.exceptions, (path, shown.exceptions)
             assert not shown.errors, (path, shown.errors)
             assert not shown.dialogs, (path, shown.dialogs)
@@ -122,6 +126,7 @@ def test_every_page_draws_against_the_elasticsearch_emulator(tmp_path_factory, p
         "cost": [fmt.money(df["cost_amount"].sum(), "USD")],
         "requests": ["upstream_error", "length"],
         "safety": [fmt.count(df["safety_hits"].sum()), "injection"],
+        "drift": ["Dataset verdict", "Compared"],  # the drift code's Elasticsearch source
     }
     with EsEmulator(tmp_path_factory.mktemp("es")) as emu:
         # In a thread of its own: Playwright's sync API keeps an event loop running here.
@@ -129,7 +134,7 @@ def test_every_page_draws_against_the_elasticsearch_emulator(tmp_path_factory, p
             pool.submit(ship, emu.url, records).result()
         with served_dashboard("--elasticsearch", emu.url) as url:
             for _file, title, path, _icon in NAVIGATION:
-                shown = visit(page, address(url, path) + RANGE)
+                shown = visit(page, address(url, path) + _range(path))
                 assert not shown.exceptions, (path, shown.exceptions)
                 assert not shown.errors, (path, shown.errors)
                 assert title in shown.text and "Source: elasticsearch" in shown.text
