@@ -7,6 +7,7 @@ few log-bin rows a query returns.
 
 from __future__ import annotations
 
+from agent.store import rollups
 from dashboards.data import api
 
 # Missing values (no error type, no finish reason) are "" in keys.
@@ -20,12 +21,7 @@ DIMENSION_SQL = {
     "stream": "CASE stream WHEN 0 THEN 'false' ELSE 'true' END",
 }
 
-# tpot as `RequestRecord.tpot_s` computes it (same float operations, so the same bins).
-_TPOT = (
-    "CASE WHEN stream != 0 AND completion_tokens >= 2 THEN "
-    "(json_extract(record, '$.end_ns') - json_extract(record, '$.first_token_ns')) "
-    "/ 1e9 / (completion_tokens - 1) END"
-)
+_TPOT = rollups.TPOT_SQL
 METRIC_SQL = {"latency": "latency_s", "ttft": "ttft_s", "tpot": _TPOT, "cost": "cost_amount"}
 
 MEASURES_SQL = """
@@ -85,6 +81,12 @@ def metric(name: str) -> str:
     if name not in METRIC_SQL:
         raise ValueError(f"unknown metric {name!r}; one of {', '.join(api.DISTRIBUTIONS)}")
     return METRIC_SQL[name]
+
+
+def values(name: str, f: api.Filters) -> tuple[str, list]:
+    """Distinct values of a dimension in the range (its model/tenant filter ignored)."""
+    w, params = where(f, filtered=False)
+    return f"SELECT DISTINCT {dimension(name)} FROM requests WHERE {w}", params  # noqa: S608
 
 
 def totals(f: api.Filters, by: str | None, step_s: int | None) -> tuple[str, list]:

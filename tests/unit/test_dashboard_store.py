@@ -3,6 +3,8 @@ oracle of `tests/dashboard_seed.py`), on a store written by the agent's own writ
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,8 @@ from tests.unit import dashboard_store_oracle as oracle
 
 pytestmark = pytest.mark.unit
 
-START = 1_700_000_000.0 + 1234.5  # not on an hour
+# Recent (the writer's retention deletes rows older than 7 days), not on an hour.
+START = (time.time() // 3600 - 60) * 3600 + 1234.5
 END = START + 2 * 86400
 N = 3000
 
@@ -25,9 +28,9 @@ def seeded(tmp_path_factory):
     return path, frame_of(records)
 
 
-@pytest.fixture(scope="module")
-def data(seeded):
-    d = StoreData(seeded[0])
+@pytest.fixture(scope="module", params=[True, False], ids=["rollups", "raw"])
+def data(seeded, request):
+    d = StoreData(seeded[0], rollups=request.param)
     yield d
     d.close()
 

@@ -1,0 +1,113 @@
+"""Rollups: the dashboard's aggregates, kept up to date by the store's writer.
+
+Per minute and per hour (`RESOLUTIONS`): the dashboard's `MEASURES` per key (`KEYS`:
+tenant, model, operation, status, finish_reason, error_type, stream), the log-bin
+histograms of latency, ttft, tpot and cost per (tenant, model), and the safety hits per
+(tenant, model, filter, direction, action). The hour tables answer long ranges; the
+minute tables answer short ones, sub-hour steps and the edges of a range that are not
+whole hours. Minute histograms are kept too: without them a day's page with 15-minute
+steps would bin every raw row of the day.
+
+A batch is aggregated in Python (`Delta`) and written with one upsert per key
+(`ON CONFLICT DO UPDATE`), in the transaction that inserts (or deletes) its rows, so the
+rollups always equal the rows: the writer adds, retention subtracts (see `retention`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from dashboards.data.api import MEASURES, bin_of
+
+RESOLUTIONS = {"minute": 60, "hour": 3600}
+KEYS = ("tenant", "model", "operation", "status", "finish_reason", "error_type", "stream")
+METRICS = ("latency", "ttft", "tpot", "cost")  # `metric` code in the histograms: the index
+
+# tpot as `RequestRecord.tpot_s` computes it (same float operations, so the same bins).
+TPOT_SQL = (
+    "CASE WHEN stream != 0 AND completion_tokens >= 2 THEN "
+    "(json_extract(record, '$.end_ns') - json_extract(record, '$.first_token_ns')) "
+    "/ 1e9 / (completion_tokens - 1) END"
+)
+# A row's `Fact` fields, read back from the requests table (back-fill, retention).
+FACT_SQL = f"""
+    wall_time, tenant, model, operation, status,
+    coalesce(json_extract(record, '$.finish_reason'), ''), coalesce(error_type, ''), stream,
+    prompt_tokens, completion_tokens, cost_amount, cost_device_seconds, cost_joules,
+    safety_hits, latency_s, ttft_s, {TPOT_SQL}, json_extract(record, '$.safety')
+"""
+
+
+@dataclass(slots=True)
+class Delta:
+    """Changes to the rollups: {table suffix: {key: values}} for measures, histograms and
+    safety hits. `sign` -1 subtracts (rows deleted)."""
+
+    measures: dict = field(default_factory=dict)
+    hist: dict = field(default_factory=dict)
+    safety: dict = field(default_factory=dict)
+
+
+def fact_of_record(r) -> tuple:
+    """A record's fields the rollups count, in `FACT_SQL`'s order."""
+    return (
+        r.wall_time,
+        r.tenant,
+        r.model,
+        r.operation,
+        r.status,
+        r.finish_reason or "",
+        r.error_type or "",
+        int(r.stream),
+        r.prompt_tokens,
+        r.completion_tokens,
+        r.cost_amount,
+        r.cost_device_seconds,
+        r.cost_joules,
+        sum(v.count for v in r.safety),
+        r.duration_s,
+        r.ttft_s,
+        r.tpot_s,
+        [(v.filter, v.direction, v.action, v.count) for v in r.safety],
+    )
+
+
+def aggregate(facts: Iterable[tuple], delta: Delta | None = None) -> Delta:
+    """Add `facts` (see `fact_of_record`) to `delta` (a new one by default)."""
+    delta = delta or Delta()
+    for fact in facts:
+        for res, width in RESOLUTIONS.items():
+            _add(delta, res, math.floor(fact[0] / width) * width, fact)
+    return delta
+
+
+def _add(delta: Delta, res: str, t: int, fact: tuple) -> None:
+    (_, tenant, model, op, status, finish, err, stream, pt, ct, cost, dev, j, hits) = fact[:14]
+    latency, ttft, tpot, safety = fact[14:]
+    values = (1, status != "ok", pt or 0, ct or 0, cost or 0.0, cost is not None, dev or 0.0)
+    values += (j or 0.0, hits, latency, ttft or 0.0, ttft is not None)
+    key = (res, t, tenant, model, op, status, finish, err, stream)
+    have = delta.measures.get(key)
+    delta.measures[key] = (
+        list(values) if have is None else [a + b for a, b in zip(have, values, strict=True)]
+    )
+    for code, value in enumerate((latency, ttft, tpot, cost)):
+        if value is not None:
+            k = (res, t, tenant, model, code, bin_of(value))
+            delta.hist[k] = delta.hist.get(k, 0) + 1
+    for verdict in safety or ():
+        name, direction, action, count = _verdict(verdict)
+        k = (res, t, tenant, model, name, direction, action)
+        delta.safety[k] = delta.safety.get(k, 0) + count
+
+
+def _verdict(v) -> tuple:
+    # From a record: a tuple; from the stored JSON: a dict.
+    if isinstance(v, dict):
+        return v["filter"], v["direction"], v["action"], v.get("count", 1)
+    return v
+
+
+__all__ = ["MEASURES", "Delta", "aggregate", "fact_of_record"]
