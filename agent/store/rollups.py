@@ -75,31 +75,47 @@ def fact_of_record(r) -> tuple:
 
 
 def aggregate(facts: Iterable[tuple], delta: Delta | None = None) -> Delta:
-    """Add `facts` (see `fact_of_record`) to `delta` (a new one by default)."""
+    """Add `facts` (see `fact_of_record`) to `delta` (a new one by default). Each fact is
+    counted once, per minute; the minute buckets are then summed into the coarser ones
+    (a batch has far fewer buckets than records)."""
     delta = delta or Delta()
+    minutes = Delta()
+    width = RESOLUTIONS["minute"]
     for fact in facts:
-        for res, width in RESOLUTIONS.items():
-            _add(delta, res, math.floor(fact[0] / width) * width, fact)
+        _add(minutes, math.floor(fact[0] / width) * width, fact)
+    for res, width in RESOLUTIONS.items():
+        _merge(delta.measures, minutes.measures, res, width, _add_lists)
+        _merge(delta.hist, minutes.hist, res, width, int.__add__)
+        _merge(delta.safety, minutes.safety, res, width, int.__add__)
     return delta
 
 
-def _add(delta: Delta, res: str, t: int, fact: tuple) -> None:
+def _merge(into: dict, minutes: dict, res: str, width: int, add) -> None:
+    for (t, *rest), value in minutes.items():
+        key = (res, t // width * width, *rest)
+        have = into.get(key)
+        into[key] = value if have is None else add(have, value)
+
+
+def _add_lists(a: list, b: list) -> list:
+    return [x + y for x, y in zip(a, b, strict=True)]
+
+
+def _add(delta: Delta, t: int, fact: tuple) -> None:
     (_, tenant, model, op, status, finish, err, stream, pt, ct, cost, dev, j, hits) = fact[:14]
     latency, ttft, tpot, safety = fact[14:]
-    values = (1, status != "ok", pt or 0, ct or 0, cost or 0.0, cost is not None, dev or 0.0)
+    values = [1, status != "ok", pt or 0, ct or 0, cost or 0.0, cost is not None, dev or 0.0]
     values += (j or 0.0, hits, latency, ttft or 0.0, ttft is not None)
-    key = (res, t, tenant, model, op, status, finish, err, stream)
+    key = (t, tenant, model, op, status, finish, err, stream)
     have = delta.measures.get(key)
-    delta.measures[key] = (
-        list(values) if have is None else [a + b for a, b in zip(have, values, strict=True)]
-    )
+    delta.measures[key] = values if have is None else _add_lists(have, values)
     for code, value in enumerate((latency, ttft, tpot, cost)):
         if value is not None:
-            k = (res, t, tenant, model, code, bin_of(value))
+            k = (t, tenant, model, code, bin_of(value))
             delta.hist[k] = delta.hist.get(k, 0) + 1
     for verdict in safety or ():
         name, direction, action, count = _verdict(verdict)
-        k = (res, t, tenant, model, name, direction, action)
+        k = (t, tenant, model, name, direction, action)
         delta.safety[k] = delta.safety.get(k, 0) + count
 
 
