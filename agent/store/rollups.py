@@ -42,12 +42,12 @@ FACT_SQL = f"""
 
 @dataclass(slots=True)
 class Delta:
-    """Changes to the rollups: {table suffix: {key: values}} for measures, histograms and
-    safety hits. `sign` -1 subtracts (rows deleted)."""
+    """Changes to the rollups, per resolution: {resolution: {key: values}} for measures,
+    histograms and safety hits (keys start with the bucket start `t`)."""
 
-    measures: dict = field(default_factory=dict)
-    hist: dict = field(default_factory=dict)
-    safety: dict = field(default_factory=dict)
+    measures: dict = field(default_factory=lambda: {res: {} for res in RESOLUTIONS})
+    hist: dict = field(default_factory=lambda: {res: {} for res in RESOLUTIONS})
+    safety: dict = field(default_factory=lambda: {res: {} for res in RESOLUTIONS})
 
 
 def fact_of_record(r) -> tuple:
@@ -79,20 +79,24 @@ def aggregate(facts: Iterable[tuple], delta: Delta | None = None) -> Delta:
     counted once, per minute; the minute buckets are then summed into the coarser ones
     (a batch has far fewer buckets than records)."""
     delta = delta or Delta()
-    minutes = Delta()
+    m, h, s = {}, {}, {}
     width = RESOLUTIONS["minute"]
     for fact in facts:
-        _add(minutes, math.floor(fact[0] / width) * width, fact)
+        _add(m, h, s, math.floor(fact[0] / width) * width, fact)
     for res, width in RESOLUTIONS.items():
-        _merge(delta.measures, minutes.measures, res, width, _add_lists)
-        _merge(delta.hist, minutes.hist, res, width, int.__add__)
-        _merge(delta.safety, minutes.safety, res, width, int.__add__)
+        _merge(delta.measures[res], m, width, _add_lists)
+        _merge(delta.hist[res], h, width, int.__add__)
+        _merge(delta.safety[res], s, width, int.__add__)
     return delta
 
 
-def _merge(into: dict, minutes: dict, res: str, width: int, add) -> None:
-    for (t, *rest), value in minutes.items():
-        key = (res, t // width * width, *rest)
+def _merge(into: dict, minutes: dict, width: int, add) -> None:
+    if not into and width == RESOLUTIONS["minute"]:
+        into.update(minutes)
+        return
+    for key, value in minutes.items():
+        if width != RESOLUTIONS["minute"]:
+            key = (key[0] // width * width, *key[1:])
         have = into.get(key)
         into[key] = value if have is None else add(have, value)
 
@@ -101,22 +105,22 @@ def _add_lists(a: list, b: list) -> list:
     return [x + y for x, y in zip(a, b, strict=True)]
 
 
-def _add(delta: Delta, t: int, fact: tuple) -> None:
+def _add(measures: dict, hist: dict, safety: dict, t: int, fact: tuple) -> None:
     (_, tenant, model, op, status, finish, err, stream, pt, ct, cost, dev, j, hits) = fact[:14]
-    latency, ttft, tpot, safety = fact[14:]
+    latency, ttft, tpot, verdicts = fact[14:]
     values = [1, status != "ok", pt or 0, ct or 0, cost or 0.0, cost is not None, dev or 0.0]
     values += (j or 0.0, hits, latency, ttft or 0.0, ttft is not None)
     key = (t, tenant, model, op, status, finish, err, stream)
-    have = delta.measures.get(key)
-    delta.measures[key] = values if have is None else _add_lists(have, values)
+    have = measures.get(key)
+    measures[key] = values if have is None else _add_lists(have, values)
     for code, value in enumerate((latency, ttft, tpot, cost)):
         if value is not None:
             k = (t, tenant, model, code, bin_of(value))
-            delta.hist[k] = delta.hist.get(k, 0) + 1
-    for verdict in safety or ():
+            hist[k] = hist.get(k, 0) + 1
+    for verdict in verdicts or ():
         name, direction, action, count = _verdict(verdict)
         k = (t, tenant, model, name, direction, action)
-        delta.safety[k] = delta.safety.get(k, 0) + count
+        safety[k] = safety.get(k, 0) + count
 
 
 def _verdict(v) -> tuple:

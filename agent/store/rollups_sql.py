@@ -39,8 +39,10 @@ def ddl() -> list[str]:
             "action TEXT NOT NULL, hits INTEGER NOT NULL, "
             "PRIMARY KEY (t, tenant, model, filter, direction, action)) WITHOUT ROWID"
         )
-    # The most expensive requests of a range: without it SQLite sorts every row of the range.
+    # The most expensive / slowest requests of a wide range: walked from the top instead of
+    # sorting every row of the range (see dashboards.data.store.StoreData.requests).
     out.append("CREATE INDEX requests_cost ON requests (cost_amount)")
+    out.append("CREATE INDEX requests_latency ON requests (latency_s)")
     return out
 
 
@@ -69,14 +71,10 @@ def write(conn: sqlite3.Connection, delta: rollups.Delta, sign: int = 1) -> None
     """Upsert `delta` (added, or subtracted with `sign` -1: then buckets left empty are
     deleted). Inside the caller's transaction."""
     for res, (measures, hist, safety) in _UPSERT.items():
-        conn.executemany(
-            measures,
-            [(*k[1:], *_signed(v, sign)) for k, v in delta.measures.items() if k[0] == res],
-        )
-        conn.executemany(hist, [(*k[1:], sign * n) for k, n in delta.hist.items() if k[0] == res])
-        conn.executemany(
-            safety, [(*k[1:], sign * n) for k, n in delta.safety.items() if k[0] == res]
-        )
+        m, h, s = delta.measures[res], delta.hist[res], delta.safety[res]
+        conn.executemany(measures, [(*k, *_signed(v, sign)) for k, v in m.items()])
+        conn.executemany(hist, [(*k, sign * n) for k, n in h.items()])
+        conn.executemany(safety, [(*k, sign * n) for k, n in s.items()])
     if sign < 0:
         _drop_empty(conn, delta)
 
@@ -87,7 +85,7 @@ def _signed(values: list, sign: int) -> list:
 
 def _drop_empty(conn: sqlite3.Connection, delta: rollups.Delta) -> None:
     """Delete the buckets `delta` emptied (within its time span, through the keys)."""
-    ts = [k[1] for k in delta.measures]
+    ts = [k[0] for keys in delta.measures.values() for k in keys]  # hours start earlier
     if not ts:
         return
     span = (min(ts), max(ts))

@@ -136,11 +136,17 @@ def safety(f: api.Filters, step_s: int | None) -> tuple[str, list]:
     return sql, params
 
 
-def requests(f: api.Filters, statuses: tuple[str, ...], order: str, limit: int) -> tuple[str, list]:
-    """At most `limit` rows of `REQUEST_COLUMNS`, in `order`."""
+def requests(
+    f: api.Filters, statuses: tuple[str, ...], order: str, limit: int, walk: bool = False
+) -> tuple[str, list]:
+    """At most `limit` rows of `REQUEST_COLUMNS`, in `order`. `walk`: read the order's index
+    from the top, keeping the rows in range (the wall-time index left unused), instead of
+    sorting every row of the range: faster when the range holds most rows."""
     if order not in ORDER_SQL:
         raise ValueError(f"unknown order {order!r}; one of {', '.join(ORDER_SQL)}")
     w, params = where(f)
+    if walk:
+        w = "+" + w  # unary plus: not the wall_time index
     if statuses:
         w += f" AND status IN ({', '.join('?' * len(statuses))})"
         params += list(statuses)
