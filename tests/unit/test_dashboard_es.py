@@ -195,3 +195,16 @@ def test_a_partial_answer_is_refused():
     stub = Recorder({"_shards": {"total": 3, "successful": 2, "failed": 1}})
     with pytest.raises(DataUnavailable, match="only 2 of 3 shards"):
         EsData("http://h:9200", client=stub).totals(F)
+
+
+def test_from_the_agents_config_reads_its_data_stream_without_showing_secrets():
+    from agent.shipping.config import ElasticsearchConfig
+
+    c = ElasticsearchConfig(
+        url="https://es:9200", username="u", password="pw-123", data_stream="logs-llm-prod"
+    )
+    data = EsData.from_config(c)
+    assert data.info().location == "https://es:9200 logs-llm-*"
+    assert "pw-123" not in repr(vars(data))  # only inside the client's transport
+    with pytest.raises(ValueError, match="elasticsearch.url is not set"):
+        EsData.from_config(ElasticsearchConfig())
