@@ -11,7 +11,7 @@ from dashboards.data import es_query as Q
 from dashboards.data.api import MEASURES, ZERO_BIN, DataUnavailable, Filters, bin_bounds, bin_of
 from dashboards.data.es import EsData
 from dashboards.data.es_client import safe_url
-from dashboards.data.es_frames import key_of, keyed
+from dashboards.data.es_frames import key_of, keyed, measure_row
 from tests.es_emulator import free_port
 
 pytestmark = pytest.mark.unit
@@ -42,12 +42,13 @@ def test_where_is_the_minute_widened_range_and_the_choices():
 
 def test_measures_ask_one_aggregation_per_measure():
     aggs = Q.measures()
-    assert set(aggs) == set(MEASURES) - {"requests"}
+    assert set(aggs) == set(MEASURES) - {"requests", "errors"} | {"statuses"}
     assert aggs["cost"] == {"sum": {"field": "inferwatch.cost.amount"}}
     assert aggs["costed"] == {"value_count": {"field": "inferwatch.cost.amount"}}
-    assert aggs["errors"] == {
-        "filter": {"bool": {"must_not": {"term": {"inferwatch.status": "ok"}}}}
-    }
+    assert aggs["statuses"] == {"terms": {"field": "inferwatch.status", "size": 100}}
+    bucket = {"doc_count": 7, "statuses": {"buckets": [{"key": "ok", "doc_count": 5}]}}
+    bucket |= {name: {"value": 1.0} for name in MEASURES[2:]}
+    assert measure_row(bucket)["errors"] == 2
 
 
 def test_terms_have_a_missing_sibling_and_steps_are_whole_minutes():
