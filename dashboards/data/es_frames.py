@@ -49,7 +49,8 @@ def timed(aggs: dict) -> Iterator[tuple[int, dict]]:
 
 def measure_row(bucket: dict) -> dict:
     """`api.MEASURES` of one bucket of `es_query.measures()`."""
-    row = {"requests": bucket["doc_count"], "errors": bucket["errors"]["doc_count"]}
+    ok = sum(b["doc_count"] for b in bucket["statuses"]["buckets"] if b["key"] == "ok")
+    row = {"requests": bucket["doc_count"], "errors": bucket["doc_count"] - ok}
     for name in MEASURES[2:]:
         row[name] = bucket[name]["value"] or 0
     for name in _INTS:

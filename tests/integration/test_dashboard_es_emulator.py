@@ -65,8 +65,10 @@ def ship(url: str, recs) -> None:
         }
         for r in recs
     ]
-    with Elasticsearch(url) as es:
-        ok, errors = helpers.bulk(es, actions, refresh=True, chunk_size=1000)
+    # One refresh at the end: the emulator slows down with a refresh after every chunk.
+    with Elasticsearch(url, request_timeout=600) as es:
+        ok, errors = helpers.bulk(es, actions, chunk_size=1000)
+        es.indices.refresh(index=config.data_stream)
     assert ok == len(recs) and not errors
 
 
