@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from dashboards.data.api import MEASURES, bin_of
+from agent.store.bins import MEASURES, bin_of
 
 RESOLUTIONS = {"minute": 60, "hour": 3600}
 KEYS = ("tenant", "model", "operation", "status", "finish_reason", "error_type", "stream")

@@ -159,10 +159,12 @@ def test_no_store_and_no_snapshots_are_told_apart(tmp_path):
 
 def test_snapshots_off_attaches_nothing(tmp_path):
     from agent.config import Settings
+    from agent.metrics import new_registry
 
     class FakeAgent:
         on_startup: list = []
         on_cleanup: list = []
+        instruments = new_registry()[1]
 
     settings = Settings(store={"dir": str(tmp_path), "snapshot_interval_s": 0})
     assert attach_samples(FakeAgent(), settings) is None
