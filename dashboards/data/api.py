@@ -57,6 +57,7 @@ REQUEST_COLUMNS = (
 # Time buckets and range bounds are whole minutes: the store's finest rollup.
 RESOLUTION_S = 60
 
+
 def _floor_minute(t: float) -> float:
     return math.floor(t / RESOLUTION_S) * RESOLUTION_S
 

@@ -198,6 +198,8 @@ def query(ctx: PageContext, method: str, *args: Any) -> Any:
         return None
     ttl = ctx.app.settings.dashboard.cache_s
     try:
+        if not ttl:  # caching off: every run asks the source
+            return getattr(ctx.data, method)(*args)
         return _cached_query(ctx.data, (method, *args), ctx.source_key, ttl)
     except DataUnavailable as err:
         st.error(str(err))
