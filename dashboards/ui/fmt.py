@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -77,9 +78,29 @@ def times(epoch_s: pd.Series) -> pd.Series:
     return pd.to_datetime(epoch_s, unit="s", utc=True)
 
 
+# Every ASCII punctuation character can be backslash-escaped in CommonMark.
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&^\"'])")
+
+
+def plain(text: object) -> str:
+    """`text` safe to put inside Streamlit markdown (captions, messages, headings): its
+    punctuation escaped, its line breaks made spaces. Tenant and model names and request
+    ids come from clients: a name like `[sign in](https://evil)` must not become a link."""
+    return _MARKDOWN.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def _inert(text: object) -> object:
+    # Plotly draws a subset of HTML in trace names (links among it): show the text as is.
+    if not isinstance(text, str):
+        return text
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def figure(fig: go.Figure, y_title: str = "", height: int = 320) -> go.Figure:
     """The defaults every figure gets: compact margins, legend on top, one hover box per
-    x (all series at that time), the y axis titled."""
+    x (all series at that time), the y axis titled; series names (tenants and models,
+    which clients choose) drawn as text, never as HTML."""
+    fig.for_each_trace(lambda t: t.update(name=_inert(t.name)))
     fig.update_layout(
         height=height,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},

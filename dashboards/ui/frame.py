@@ -220,11 +220,28 @@ def no_data(what: str) -> None:
     st.info(f"No {what} in this time range. Widen the range or clear the filters.")
 
 
+def csv_text(frame: pd.DataFrame) -> str:
+    """`frame` as CSV, with text cells a spreadsheet would run as a formula (starting with
+    = + - @, a tab or a carriage return) prefixed with `'` (OWASP's advice): tenant and
+    model names come from clients, and an operator opens the file in a spreadsheet."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(_inert_cell)
+    return safe.to_csv(index=False)
+
+
+def _inert_cell(value: object) -> object:
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def csv_button(frame: pd.DataFrame, name: str, label: str = "Download CSV") -> None:
-    """A button that downloads what a panel shows, as CSV."""
+    """A button that downloads what a panel shows, as CSV (`csv_text`)."""
     st.download_button(
         label,
-        frame.to_csv(index=False).encode(),
+        csv_text(frame).encode(),
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"csv_{name}",

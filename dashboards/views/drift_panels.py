@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboards.data import alerts_compare, alerts_drift
 from dashboards.data.alerts import AlertsData
-from dashboards.ui import frame
+from dashboards.ui import fmt, frame
 from dashboards.views.alerts_common import table, utc
 
 P_VALUE_TESTS = ("ks", "chisquare", "z")  # drift below the threshold; distances above
@@ -24,13 +24,13 @@ def verdicts(report) -> None:
     first = found.iloc[0]
     word = "Drift" if first["dataset_drift"] else "No drift"
     st.metric(
-        f"Dataset verdict ({first['segment']})",
+        f"Dataset verdict ({fmt.plain(first['segment'])})",
         word,
         f"{first['drifted_share']:.0%} of features drifted (limit {first['limit']:.0%})",
         delta_color="off",
     )
-    for note in report.notes:
-        st.caption(note)
+    for note in report.notes:  # may name segments, i.e. tenants and models
+        st.caption(fmt.plain(note))
     with st.expander("Verdict per segment"):
         table(found, "drift_verdicts")
 

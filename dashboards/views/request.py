@@ -42,7 +42,7 @@ def render(ctx: PageContext) -> None:
     record = frame.query(ctx, "record", wanted.strip())
     if record is None:
         if ctx.data is not None:
-            st.warning(f"No request with id {wanted.strip()!r} in the request log.")
+            st.warning(f"No request with id {fmt.plain(wanted.strip())} in the request log.")
         return
     show(record, ctx.app.settings.cost.currency)
 
@@ -62,10 +62,12 @@ def timings(record: dict) -> dict[str, float | None]:
 
 def show(record: dict, currency: str) -> None:
     """Draw one record: the headline, timings and tokens, details, verdicts, JSON."""
-    st.subheader(f"{record.get('request_id', '?')}")
+    # Ids, tenants and models come from clients: shown as text, never as markdown.
+    st.subheader(fmt.plain(record.get("request_id", "?")))
     st.caption(
-        f"{fmt.when(record.get('wall_time'))} · tenant {record.get('tenant', '–')} · "
-        f"model {record.get('model') or '–'} · status {record.get('status', '–')}"
+        f"{fmt.when(record.get('wall_time'))} · tenant {fmt.plain(record.get('tenant', '–'))} · "
+        f"model {fmt.plain(record.get('model') or '–')} · "
+        f"status {fmt.plain(record.get('status', '–'))}"
     )
     t = timings(record)
     shown = (
