@@ -196,7 +196,8 @@ def test_request_page_shows_captured_text_only_under_its_expander(monkeypatch, s
 
 def test_request_page_unknown_id(monkeypatch, seeded):
     at = run(monkeypatch, seeded, "request", id="req-nope")
-    assert "No request with id 'req-nope' in the request log." in shown_text(at)
+    # The id is the client's text, escaped for markdown (it renders as req-nope).
+    assert f"No request with id {fmt.plain('req-nope')} in the request log." in shown_text(at)
 
 
 def test_filters_hold_across_a_page_switch(monkeypatch, seeded):
