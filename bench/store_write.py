@@ -6,9 +6,10 @@ cost of `SQLiteSink.export` on the event loop (what the request side pays).
 request ends (`put_early`, a journal line) and its costed version is inserted as a final row later
 (here LAG batches later, as the cost engine holds records for seconds), so each record
 costs a journal line and an insert. `batch@normal` is `batch` with the writer thread at normal
-priority (`store.writer_priority: normal`) instead of the default idle class.
+priority (`store.writer_priority: normal`) instead of the default idle class. A `!norollups`
+mode is its mode without the dashboard's rollups (schema v4), to measure what they cost.
 
-    python bench/store_write.py [--records N] [--rounds R]
+    python bench/store_write.py [--records N] [--rounds R] [--modes MODE ...]
 """
 
 from __future__ import annotations
@@ -54,17 +55,24 @@ def bare(records, folder: Path) -> float:
 async def through_sink(records, folder: Path, mode: str) -> tuple[float, float]:
     """(records/s committed, mean microseconds per export call)."""
     registry, instruments = new_registry()
+    mode, _, flag = mode.partition("!")
     mode, _, prio = mode.partition("@")
     durability, fsync = mode.split("+")[0], mode.endswith("+fsync")
     early = mode.endswith("+early")
     config = StoreConfig(
         dir=folder,
-        filename=f"{mode}{prio}.db",
+        filename=f"{mode}{prio}{flag}.db",
         durability=durability,
         fsync=fsync,
         writer_priority=prio or "idle",
     )
-    writer = StoreWriter(config, StoreStats(instruments), keep_unshipped=False, early=early)
+    writer = StoreWriter(
+        config,
+        StoreStats(instruments),
+        keep_unshipped=False,
+        early=early,
+        rollups=flag != "norollups",
+    )
     writer.start()
     sink = SQLiteSink(writer, sync=durability == "sync")
     in_export = 0.0
@@ -90,10 +98,13 @@ async def through_sink(records, folder: Path, mode: str) -> tuple[float, float]:
     return len(records) / elapsed, per_call
 
 
-async def main(n: int, rounds: int = 3) -> None:
+MODES = ("batch", "batch@normal", "batch+early", "batch+early@normal", "sync", "sync+fsync")
+
+
+async def main(n: int, rounds: int = 3, only: list[str] | None = None) -> None:
     """Interleaved rounds, median of each: the machine is shared and noisy."""
     records = [make_record(i) for i in range(n)]
-    modes = ("batch", "batch@normal", "batch+early", "batch+early@normal", "sync", "sync+fsync")
+    modes = tuple(only or MODES)
     got: dict[str, list[float]] = {"bare": []} | {m: [] for m in modes}
     got |= {f"{m}_us": [] for m in modes}
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,6 +121,10 @@ async def main(n: int, rounds: int = 3) -> None:
         f"records: {n} x {rounds} interleaved rounds (medians), batch of {BATCH} per export, "
         f"sqlite {sqlite3.sqlite_version}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
+    if only:  # chosen modes: one line each
+        for mode in modes:
+            print(f"{mode:<32} {m[mode]:>9,.0f} records/s; export() {m[mode + '_us']:,.0f} us")
+        return
     print(f"bare executemany (ceiling):    {m['bare']:>9,.0f} records/s")
     print(
         f"sink, durability=batch:        {m['batch']:>9,.0f} records/s "
@@ -147,9 +162,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--records", type=int, default=50_000, help="records per mode per round")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median shown)")
+    p.add_argument(
+        "--modes", nargs="+", help=f"only these modes (of {', '.join(MODES)}; suffix !norollups)"
+    )
     return p.parse_args(argv)
 
 
 if __name__ == "__main__":
     args = parse_args()
-    asyncio.run(main(args.records, args.rounds))
+    asyncio.run(main(args.records, args.rounds, args.modes))

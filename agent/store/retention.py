@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agent.store import rollups_sql
 from agent.store.config import RetentionConfig
 from agent.store.schema import PENDING
 
@@ -51,13 +52,10 @@ def used_bytes(conn: sqlite3.Connection) -> int:
 
 
 def age_sql(keep: str = "") -> str:
-    """The age rule's DELETE (cutoff, chunk). Oldest first by `wall_time`, so SQLite walks
-    the wall-time index from its start: ordered by id it scanned the whole table on every
-    pass, and most passes find nothing to delete."""
-    return (
-        "DELETE FROM requests WHERE id IN "  # noqa: S608
-        f"(SELECT id FROM requests WHERE wall_time < ?{keep} ORDER BY wall_time LIMIT ?)"
-    )
+    """The age rule's rows (cutoff, chunk): `SELECT id`. Oldest first by `wall_time`, so
+    SQLite walks the wall-time index from its start: ordered by id it scanned the whole
+    table on every pass, and most passes find nothing to delete."""
+    return f"SELECT id FROM requests WHERE wall_time < ?{keep} ORDER BY wall_time LIMIT ?"
 
 
 def apply(
@@ -71,7 +69,7 @@ def apply(
     measuring the store's files; bytes 0: none). Frees the pages it emptied."""
     keep = f" AND ship_state != {PENDING}" if keep_unshipped else ""
     cutoff = (now or time.time()) - config.max_age_days * 86400
-    by_age = _delete(conn, age_sql(keep), (cutoff, CHUNK))
+    by_age = _delete_rows(conn, age_sql(keep), (cutoff, CHUNK))
     for table in ("rejects", "dead_letters"):  # kept as long as the request log, no longer
         _delete(conn, f"DELETE FROM {table} WHERE at < ?", (cutoff,))  # noqa: S608
     by_size = _trim_to_size(conn, int(config.max_size_mb * 1024 * 1024), keep)
@@ -98,19 +96,11 @@ def _trim_to_disk(
         return 0, 0
     n = min(CHUNK, int(rows * min(1.0, (used - limit) / data) * _MARGIN) + 1)
     oldest = "SELECT id, ship_state FROM requests ORDER BY id LIMIT ?"
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        unshipped = 0
-        if count_unshipped:
-            sql = f"SELECT count(*) FROM ({oldest}) WHERE ship_state = {PENDING}"  # noqa: S608
-            unshipped = conn.execute(sql, (n,)).fetchone()[0]
-        deleted = conn.execute(
-            "DELETE FROM requests WHERE id IN (SELECT id FROM requests ORDER BY id LIMIT ?)", (n,)
-        ).rowcount
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    unshipped = 0
+    if count_unshipped:  # the same rows as the DELETE: nothing else writes between
+        sql = f"SELECT count(*) FROM ({oldest}) WHERE ship_state = {PENDING}"  # noqa: S608
+        unshipped = conn.execute(sql, (n,)).fetchone()[0]
+    deleted = _delete_rows(conn, "SELECT id FROM requests ORDER BY id LIMIT ?", (n,))
     _vacuum(conn)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # give the freed pages back to the disk
     return deleted, unshipped
@@ -124,8 +114,8 @@ def _trim_to_size(conn: sqlite3.Connection, limit: int, keep: str) -> int:
     if not rows:
         return 0
     excess = min(CHUNK, int(rows * (used - limit) / used * _MARGIN) + 1)
-    sql = f"DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE 1=1{keep} ORDER BY id LIMIT ?)"
-    deleted = _delete(conn, sql, (excess,))
+    sql = f"SELECT id FROM requests WHERE 1=1{keep} ORDER BY id LIMIT ?"
+    deleted = _delete_rows(conn, sql, (excess,))
     if deleted < excess:
         log.warning(
             "store is above its size bound because unshipped rows are kept for Elasticsearch",
@@ -140,6 +130,26 @@ def _delete(conn: sqlite3.Connection, sql: str, params: tuple) -> int:
         n = conn.execute(sql, params).rowcount
         conn.execute("COMMIT")
         return n
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _delete_rows(conn: sqlite3.Connection, select_ids: str, params: tuple) -> int:
+    """Delete the rows `select_ids` selects and subtract their rollups, in one transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        ids = [row[0] for row in conn.execute(select_ids, params)]
+        if ids:
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (id INTEGER PRIMARY KEY)")
+            conn.execute("DELETE FROM doomed")
+            conn.executemany("INSERT INTO doomed VALUES (?)", ((i,) for i in ids))
+            where = "id IN (SELECT id FROM doomed)"
+            delta = rollups_sql.rows_delta(conn, where)
+            conn.execute(f"DELETE FROM requests WHERE {where}")  # noqa: S608
+            rollups_sql.write(conn, delta, sign=-1)
+        conn.execute("COMMIT")
+        return len(ids)
     except BaseException:
         conn.execute("ROLLBACK")
         raise

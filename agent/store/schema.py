@@ -19,6 +19,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 
+from agent.store import rollups_sql
+
 log = logging.getLogger("inferwatch.store")
 
 # Values of `requests.ship_state`.
@@ -130,9 +132,19 @@ def _v3(conn: sqlite3.Connection) -> None:
     _unique_request_ids(conn)
 
 
+def _v4(conn: sqlite3.Connection) -> None:
+    """v4: the dashboard's rollup tables (see `rollups`), back-filled from the rows an
+    older agent wrote, and the index of `cost_amount` (a range's most expensive requests)."""
+    for statement in rollups_sql.ddl():
+        conn.execute(statement)
+    rows = rollups_sql.backfill(conn)
+    if rows:
+        log.info("store rollups back-filled from existing rows", extra={"rows": rows})
+
+
 # Each entry migrates from version i to i+1 (SQL, or a function of the connection run in
 # the migration's transaction); append, never edit.
-MIGRATIONS: list = [_V1, _V2, _v3]
+MIGRATIONS: list = [_V1, _V2, _v3, _v4]
 VERSION = len(MIGRATIONS)
 
 DATA_COLUMNS = (

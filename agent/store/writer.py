@@ -35,7 +35,7 @@ from concurrent.futures import Future, InvalidStateError
 
 from agent.gil import in_slices
 from agent.record import RequestRecord
-from agent.store import files, pending, priority, rejects, retention, schema
+from agent.store import files, pending, priority, rejects, retention, rollups, rollups_sql, schema
 from agent.store.config import StoreConfig
 from agent.store.journal import Journal
 from agent.store.rows import to_row
@@ -82,9 +82,17 @@ class StoreWriter:
     """Owns the write connection and the thread that uses it."""
 
     def __init__(
-        self, config: StoreConfig, stats: StoreStats, keep_unshipped: bool, early: bool = False
+        self,
+        config: StoreConfig,
+        stats: StoreStats,
+        keep_unshipped: bool,
+        early: bool = False,
+        rollups: bool = True,
     ) -> None:
+        """`rollups` False skips the dashboard's rollups (only to measure what they cost:
+        bench/store_write.py; the rollups of a store written so miss its rows)."""
         self._c = config
+        self._rollups = rollups
         self._stats = stats
         self._keep_unshipped = keep_unshipped
         self._early = early
@@ -374,7 +382,14 @@ class StoreWriter:
             to_row(r, schema.COST_FINAL, seq()) for r in (in_slices(finals) if paced else finals)
         ]
         conn.executemany(schema.INSERT_SQL, rows)
+        self._roll_up(conn, finals)
         return finals
+
+    def _roll_up(self, conn: sqlite3.Connection, inserted: list[RequestRecord]) -> None:
+        """Add the rows just inserted to the rollups (in their transaction)."""
+        if self._rollups and inserted:
+            delta = rollups.aggregate(map(rollups.fact_of_record, inserted))
+            rollups_sql.write(conn, delta)
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -385,7 +400,7 @@ class StoreWriter:
     ) -> list[rejects.Reject]:
         """Insert rows one statement each (a refused statement leaves the transaction
         open in SQLite); keep the refused records in `rejects`. Returns those."""
-        refused = []
+        refused, inserted = [], []
         for r in records:
             try:
                 conn.execute(schema.INSERT_SQL, to_row(r, cost_status, self._seq + 1))
@@ -393,6 +408,8 @@ class StoreWriter:
                 refused.append(rejects.Reject.of(r, err))
             else:
                 self._seq += 1
+                inserted.append(r)
+        self._roll_up(conn, inserted)
         if refused:
             rejects.insert(conn, refused)
         return refused
@@ -562,6 +579,7 @@ class StoreWriter:
             try:
                 rows = [to_row(r, schema.COST_LOST, self._next_seq()) for r in records]
                 conn.executemany(schema.INSERT_SQL, rows)
+                self._roll_up(conn, records)
             except rejects.RECORD_ERRORS:  # again, record by record
                 self._seq = seq
                 conn.execute("ROLLBACK")

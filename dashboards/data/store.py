@@ -13,9 +13,10 @@ from pathlib import Path
 import orjson
 import pandas as pd
 
-from dashboards.data import api, store_bins, store_sql
+from dashboards.data import api, store_bins, store_rollup, store_sql
 from dashboards.data.store_open import open_store
 
+ROLLUPS_SINCE = 4  # the schema version that added the rollup tables
 INT_MEASURES = (
     "requests",
     "errors",
@@ -33,12 +34,21 @@ class StoreData:
     Raises `api.DataUnavailable` at construction when the store cannot be read (no file,
     not a store, a newer schema), and from any method when it stops being readable."""
 
-    def __init__(self, path: str | Path, busy_timeout_ms: int = 2000) -> None:
+    def __init__(self, path: str | Path, busy_timeout_ms: int = 2000, rollups: bool = True) -> None:
+        """`rollups` False answers from the raw rows even where the store keeps rollups (the
+        reference the rollups are tested against)."""
         self._path = Path(path)
         self._conn, self._version = open_store(self._path, busy_timeout_ms)
         self._conn.create_function("bin_of", 1, api.bin_of, deterministic=True)
         self._lock = threading.Lock()  # one connection, shared by Streamlit's threads
+        # v4 keeps rollups; an older store is answered from its raw rows (slower).
+        self._sql = store_rollup if rollups and self._version >= ROLLUPS_SINCE else store_sql
         self._notes: tuple[str, ...] = ()
+        if self._version < ROLLUPS_SINCE:
+            self._notes = (
+                f"store from an older inferwatch (schema v{self._version}): no rollups; "
+                "pages are slower until the agent of this version opens it once",
+            )
 
     def close(self) -> None:
         """Close the connection."""
@@ -66,14 +76,12 @@ class StoreData:
 
     def values(self, dimension: str, f: api.Filters) -> list[str]:
         """Distinct values of `dimension` in the range (missing values left out), sorted."""
-        w, params = store_sql.where(f, filtered=False)
-        expr = store_sql.dimension(dimension)
-        sql = f"SELECT DISTINCT {expr} FROM requests WHERE {w}"  # noqa: S608
-        return sorted(v for (v,) in self._rows(sql, params) if v not in (None, ""))
+        rows = self._rows(*self._sql.values(dimension, f))
+        return sorted(v for (v,) in rows if v not in (None, ""))
 
     def totals(self, f: api.Filters, by: str | None = None) -> pd.DataFrame:
         """`MEASURES` over the range (per `key` with `by`, by cost descending)."""
-        frame = self._measures(*store_sql.totals(f, by, None), by, False)
+        frame = self._measures(*self._sql.totals(f, by, None), by, False)
         if by:
             frame = frame.sort_values(["cost", "key"], ascending=[False, True])
         return frame.reset_index(drop=True)
@@ -81,7 +89,7 @@ class StoreData:
     def timeseries(self, f: api.Filters, step_s: int, by: str | None = None) -> pd.DataFrame:
         """`MEASURES` per bucket `t` of `step_s` (and `key`), ordered by t then key."""
         _check_step(step_s)
-        frame = self._measures(*store_sql.totals(f, by, step_s), by, True)
+        frame = self._measures(*self._sql.totals(f, by, step_s), by, True)
         return frame.sort_values(["t", "key"] if by else ["t"]).reset_index(drop=True)
 
     def _measures(self, sql: str, params: list, by: str | None, per_t: bool) -> pd.DataFrame:
@@ -100,12 +108,12 @@ class StoreData:
         """Quantiles of `metric` from its log bins (within a bin's ~9% of the exact one)."""
         if step_s is not None:
             _check_step(step_s)
-        rows = self._rows(*store_sql.bins(f, metric, step_s))
+        rows = self._rows(*self._sql.bins(f, metric, step_s))
         return store_bins.quantiles_frame(rows, qs, step_s is not None)
 
     def histogram(self, f: api.Filters, metric: str) -> pd.DataFrame:
         """Counts of `metric` per log bin (`low`, `high`, `count`)."""
-        return store_bins.histogram_frame(self._rows(*store_sql.bins(f, metric, None)))
+        return store_bins.histogram_frame(self._rows(*self._sql.bins(f, metric, None)))
 
     def safety(self, f: api.Filters, step_s: int | None = None) -> pd.DataFrame:
         """Hits per filter, direction, action, tenant (and `t` with `step_s`)."""
@@ -113,7 +121,7 @@ class StoreData:
             _check_step(step_s)
         keys = ["filter", "direction", "action", "tenant"]
         columns = [*(["t"] if step_s else []), *keys, "hits"]
-        frame = pd.DataFrame(self._rows(*store_sql.safety(f, step_s)), columns=columns)
+        frame = pd.DataFrame(self._rows(*self._sql.safety(f, step_s)), columns=columns)
         frame["hits"] = frame["hits"].astype("int64")
         order = ["t", *keys] if step_s else keys
         return frame.sort_values(order).reset_index(drop=True)
@@ -126,10 +134,20 @@ class StoreData:
         limit: int = 200,
     ) -> pd.DataFrame:
         """At most `limit` single requests (`REQUEST_COLUMNS`), in `order`."""
-        rows = self._rows(*store_sql.requests(f, statuses, order, limit))
+        walk = order != "newest" and self._walk(f, limit)
+        rows = self._rows(*store_sql.requests(f, statuses, order, limit, walk))
         frame = pd.DataFrame(rows, columns=list(api.REQUEST_COLUMNS))
         frame["stream"] = frame["stream"].astype(bool)
         return frame
+
+    def _walk(self, f: api.Filters, limit: int) -> bool:
+        """Whether walking the order's index from the top (about `limit` x all / in range
+        rows read) beats sorting the range's rows (in range), counted on the rollups."""
+        if self._sql is not store_rollup:
+            return False  # counting would read the rows: leave it to SQLite's planner
+        in_range = int(self.totals(f).requests.sum())
+        everything = self._rows("SELECT total(requests) FROM rollup_hour")[0][0]
+        return in_range * in_range > limit * everything
 
     def record(self, request_id: str) -> dict | None:
         """The stored record of one request (its JSON, decoded), or None."""

@@ -3,17 +3,20 @@ oracle of `tests/dashboard_seed.py`), on a store written by the agent's own writ
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
-from dashboards.data import api
+from dashboards.data import api, store_rollup
 from dashboards.data.store import StoreData
 from tests.dashboard_seed import frame_of, seed_records, write_store
 from tests.unit import dashboard_store_oracle as oracle
 
 pytestmark = pytest.mark.unit
 
-START = 1_700_000_000.0 + 1234.5  # not on an hour
+# Recent (the writer's retention deletes rows older than 7 days), not on an hour.
+START = (time.time() // 3600 - 60) * 3600 + 1234.5
 END = START + 2 * 86400
 N = 3000
 
@@ -25,9 +28,9 @@ def seeded(tmp_path_factory):
     return path, frame_of(records)
 
 
-@pytest.fixture(scope="module")
-def data(seeded):
-    d = StoreData(seeded[0])
+@pytest.fixture(scope="module", params=[True, False], ids=["rollups", "raw"])
+def data(seeded, request):
+    d = StoreData(seeded[0], rollups=request.param)
     yield d
     d.close()
 
@@ -177,3 +180,26 @@ def test_record_is_the_stored_json(data, seeded):
 def test_info_names_the_store(data, seeded):
     info = data.info()
     assert info.kind == "store" and info.location == str(seeded[0])
+
+
+@pytest.mark.parametrize("walk", [False, True])
+@pytest.mark.parametrize("order", ["newest", "cost", "latency"])
+def test_requests_read_through_an_index(seeded, order, walk):
+    """Never a scan of the table: the wall-time index for a narrow range, the order's own
+    index walked from the top for a wide one (no sort of the range's rows then)."""
+    from dashboards.data import store_sql
+
+    d = StoreData(seeded[0])
+    sql, params = store_sql.requests(RANGES[3], ("ok",), order, 200, walk and order != "newest")
+    plan = [row[3] for row in d._conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+    assert all("USING INDEX" in step for step in plan if step.startswith(("SCAN", "SEARCH"))), plan
+    if walk and order != "newest":
+        assert plan == [f"SCAN requests USING INDEX requests_{order}"], plan
+
+
+def test_a_wide_range_walks_the_cost_index_and_a_narrow_one_sorts(data, seeded):
+    wide, narrow = RANGES[0], api.Filters(START + 3600, START + 3660)
+    if data._sql is not store_rollup:  # the raw reference: SQLite's planner decides
+        assert not data._walk(wide, 200)
+    else:
+        assert data._walk(wide, 200) and not data._walk(narrow, 200)
