@@ -150,10 +150,10 @@ def run_browser(folder: Path, end: float, n: int, cases: list[Case], config: Pat
 
 
 @contextlib.contextmanager
-def served(folder: Path, config: Path, end: float):
-    """The dashboard on `folder`'s store with its clock pinned at `end`: the Streamlit
-    command `inferwatch dashboard` execs, plus `--now` (a flag of the app the CLI does
-    not offer). Yields (its URL, its process); stopped when the block ends."""
+def served(folder: Path, config: Path, end: float | None):
+    """The dashboard on `folder`'s store with its clock pinned at `end` (None: the wall
+    clock): the Streamlit command `inferwatch dashboard` execs, plus `--now` (a flag of
+    the app the CLI does not offer). Yields (its URL, its process); stopped at the end."""
     from agent.config import load_settings
     from dashboards.cli import streamlit_command
     from tests.conftest import free_port
@@ -161,7 +161,8 @@ def served(folder: Path, config: Path, end: float):
 
     port = free_port()
     over = {"store": {"dir": str(folder)}, "dashboard": {"port": port}}
-    flags = ["--config", str(config), "--data-dir", str(folder), "--now", repr(end)]
+    flags = ["--config", str(config), "--data-dir", str(folder)]
+    flags += ["--now", repr(end)] if end is not None else []
     cmd = streamlit_command(load_settings(str(config), over), flags)
     with open(folder.parent / "dashboard.log", "ab") as log:  # a pipe unread would fill
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
