@@ -233,6 +233,53 @@ def _timed_run(at) -> float:
     return time.perf_counter() - t
 
 
+# ---- where the time goes ---------------------------------------------------------------
+
+
+def breakdown(folder: Path, end: float, n: int, ranges: list[str]) -> None:
+    """Each StoreData call of the overview, cost and requests pages (the store helper's
+    bench/dashboard_queries.py `measure`), then the Drift page's steps per range."""
+    import dashboard_queries
+
+    from dashboards.data.store import StoreData
+
+    path = folder / dashboard_stores.STORE_FILE
+    dashboard_queries.measure(StoreData(path), end, f"{n:,} records: StoreData calls")
+    print(f"\n### {n:,} records: the Drift page's steps (trailing reference)\n")
+    print("| range | ids in range (SQL) | read current | read reference | compare | rows |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for rng in ranges:
+        print(_drift_steps(path, end, rng))
+
+
+def _drift_steps(path: Path, end: float, rng: str) -> str:
+    from agent.config import load_settings
+    from alerts.source import _IDS_SQL
+    from dashboards.data import alerts_compare
+    from dashboards.ui import timerange
+
+    start, stop = timerange.last(timerange.RANGES[rng][1], end)
+    config = alerts_compare.page_config(load_settings(None, {}).alerts.drift)
+    source = alerts_compare.source_for(
+        load_settings(None, {"store": {"dir": str(path.parent)}}), config
+    )
+    t = time.perf_counter()
+    with source._connect() as conn:
+        ids = len(conn.execute(_IDS_SQL, (start, stop)).fetchall())
+    t_ids, t = time.perf_counter() - t, time.perf_counter()
+    cur = alerts_compare.read(source, start, stop)
+    t_cur, t = time.perf_counter() - t, time.perf_counter()
+    ref = alerts_compare.read(source, start - config.reference_s, start)
+    t_ref, t = time.perf_counter() - t, time.perf_counter()
+    if len(ref) and len(cur):
+        alerts_compare.compare(ref, cur, config)
+    t_cmp = time.perf_counter() - t
+    return (
+        f"| {rng} | {t_ids:.2f} s ({ids:,}) | {t_cur:.2f} s | {t_ref:.2f} s | "
+        f"{t_cmp:.2f} s | {len(cur):,} / {len(ref):,} |"
+    )
+
+
 # ---- the report -------------------------------------------------------------------------
 
 
@@ -310,6 +357,11 @@ def parse_args() -> argparse.Namespace:
         help="for the store of N records only these pages and ranges "
         "(e.g. 10000000:overview,cost:1h,7d)",
     )
+    p.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also time each StoreData call and the Drift page's steps (after the pages)",
+    )
     p.add_argument("--quick", action="store_true", help="20k records, the Overview page, 1h")
     args = p.parse_args()
     if args.quick:
@@ -338,11 +390,13 @@ def main() -> None:
     load = [os.getloadavg()[0]]
     for n in args.records:
         folder, end = dashboard_stores.cached(work, n)
-        for way in args.ways.split(","):
+        for way in [w for w in args.ways.split(",") if w in ("browser", "apptest")]:
             todo = plan(args, way, n)
             (run_browser if way == "browser" else run_apptest)(folder, end, n, todo, config)
             cases += todo
             load.append(os.getloadavg()[0])
+        if args.breakdown:
+            breakdown(folder, end, n, args.ranges.split(","))
     for way in ("browser", "apptest"):
         table(cases, way)
     summary(cases)
