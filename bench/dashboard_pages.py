@@ -64,6 +64,7 @@ def navigation() -> list[tuple[str, str]]:
 PAGES = navigation()
 WARMUP_RANGE = "15m"  # each page loaded once at this range first: imports, the JS bundle
 RANGES = ("1h", "1d", "7d")
+GOTO: list[float] = []  # seconds of each page.goto (before the script runs)
 FIRST: dict[tuple, float] = {}  # (way, records, page): seconds of the warm-up load
 TARGET_S = {1_000_000: 2.0, 10_000_000: 5.0}  # issue 17; a store size between: the 10M one
 
@@ -113,9 +114,11 @@ SCRIPT_DONE = (
 
 
 def load_in_browser(page, url: str) -> tuple[float, float, list[str]]:
-    """(seconds until the script run ended, until the text stopped changing, problems)."""
+    """(seconds until the script run ended, until the text stopped changing, problems).
+    The time `page.goto` took (HTML and Streamlit's JS loaded) goes to GOTO."""
     t0 = time.perf_counter()
     page.goto(url)
+    GOTO.append(time.perf_counter() - t0)
     page.wait_for_function(SCRIPT_DONE, timeout=120_000, polling=20)
     done = time.perf_counter() - t0
     main = page.locator('[data-testid="stMain"]')
@@ -327,6 +330,11 @@ def summary(cases: list[Case]) -> None:
                 f" (median cold {statistics.median(c.cold for c in mine):.2f} s)"
                 + (f"; over or with a problem: {', '.join(bad)}" if bad else "")
             )
+    if GOTO:
+        print(
+            f"\npage.goto alone (HTML and Streamlit's JS loaded, the app's session not yet "
+            f"run): median {statistics.median(GOTO):.2f} s, max {max(GOTO):.2f} s"
+        )
     print(
         "\nfirst load of each page after the server (or AppTest) started, range "
         f"{WARMUP_RANGE} (modules imported, chromium's cache empty): not in the table"
