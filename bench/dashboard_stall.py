@@ -14,7 +14,11 @@ streamed; every request timed to the end of its body), in interleaved rounds of 
   chromium (Playwright) as fast as it can. On 2 cores chromium's own CPU competes with
   the agent too: its CPU is shown apart;
 - `apptest`: no server and no browser, a driver process rendering the same pages in
-  turn with Streamlit's AppTest (the scripts and their queries alone, cache as served).
+  turn with Streamlit's AppTest (the scripts and their queries alone, cache as served);
+- `burn`: a control, no dashboard: a process spinning one core (about what the AppTest
+  driver uses), so that CPU share and store contention can be told apart;
+- `<mode>@idle`: the dashboard's processes (server, driver, chromium) in Linux's
+  SCHED_IDLE class, as the agent runs its alerts evaluation (`alerts.idle_priority`).
 
 Printed per round: p50/p99/max latency (ms), errors, the page loads the driver finished,
 CPU seconds a second of the dashboard (the Streamlit server, or the AppTest process) and
@@ -49,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dashboard_stores  # noqa: E402
 
 RANGES = ("1h", "1d", "7d")
+BURN = "print('load', flush=True)\nwhile True: pass"
 
 
 # ---- the drivers (their own processes: `--drive browser URL` / `--drive apptest DIR`) ----
@@ -139,21 +144,29 @@ def dashboard(mode: str, store_dir: Path, config: Path, log: Path):
     (dashboard pid, browser pid or None, driver's log file)."""
     from dashboard_pages import served
 
-    argv = [sys.executable, __file__, "--drive", mode]
+    kind, _, priority = mode.partition("@")
+    argv = [sys.executable, __file__, "--drive", kind]
     with contextlib.ExitStack() as stack:
-        if mode == "browser":
+        pids = []
+        if kind == "browser":
             url, proc = stack.enter_context(served(store_dir, config, None))
             argv.append(url)
-        else:
+            pids.append(proc.pid)
+        elif kind == "apptest":
             argv += [str(store_dir), str(config)]
+        else:  # burn: one core's worth of CPU, no store, no dashboard
+            argv = [sys.executable, "-c", BURN]
         out = stack.enter_context(open(log, "w+"))
         driver = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL)
+        if priority == "idle":  # before the driver starts chromium: its children inherit
+            for pid in [*pids, driver.pid]:
+                os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
         try:
             while "load" not in log.read_text():  # warmed up: modules imported
                 if driver.poll() is not None:
                     raise SystemExit(f"the {mode} driver exited: see {log}")
                 time.sleep(0.5)
-            yield (proc.pid if mode == "browser" else driver.pid), driver.pid, log
+            yield (pids or [driver.pid])[0], driver.pid, log
         finally:
             stop_driver(driver)
 
@@ -192,7 +205,8 @@ def one_round(mode: str, agent_url: str, store_dir: Path, cfg: Path, args) -> Ro
         if mode != "off":
             dash_pid, browser_pid, log = stack.enter_context(dashboard(mode, store_dir, cfg, log))
         loads0 = log.read_text().count("load") if mode != "off" else 0
-        browsing, alone = mode == "browser", mode == "apptest"  # alone: its own children
+        browsing = mode.startswith("browser")
+        alone = not browsing  # the driver is the dashboard (or the burner): with children
         cpu0 = (cpu_s(dash_pid, alone), cpu_s(browser_pid, True) if browsing else 0.0)
         t0, before = time.monotonic(), os.getloadavg()[0]
         watcher = threading.Thread(target=watch, daemon=True)
