@@ -48,8 +48,8 @@ REQUEST_SQL = f"""
 
 ORDER_SQL = {
     "newest": "wall_time DESC, id DESC",
-    "cost": "cost_amount DESC, id DESC",
-    "latency": "latency_s DESC, id DESC",
+    "cost": "cost_amount DESC, wall_time DESC, id DESC",  # the index order: no sort
+    "latency": "latency_s DESC, wall_time DESC, id DESC",
 }
 
 
