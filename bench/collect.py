@@ -9,7 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
-ORDER = ["proxy", "serving", "collectors", "cost", "safety", "store", "drift", "engine", "alerts"]
+ORDER = [
+    "proxy",
+    "serving",
+    "collectors",
+    "cost",
+    "safety",
+    "store",
+    "drift",
+    "engine",
+    "alerts",
+    "dashboard_pages",
+]
 
 
 def main() -> None:
