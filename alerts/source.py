@@ -161,10 +161,10 @@ class StoreSource:
         return _Closing(conn)
 
     def _rows(self, conn: sqlite3.Connection, start: float, end: float):
-        ids = np.fromiter(
-            (i for (i,) in conn.execute(_IDS_SQL, (_finite(start), _finite(end)))), dtype=np.int64
+        seed = int(start) & 0xFFFFFFFF
+        picked = sample_ids(
+            self._ids(conn, _finite(start), _finite(end), seed), self.max_rows, seed
         )
-        picked = sample_ids(ids, self.max_rows, seed=int(start) & 0xFFFFFFFF)
         for at in range(0, len(picked), _CHUNK):
             chunk = [int(i) for i in picked[at : at + _CHUNK]]
             sql = _RECORDS_SQL.format(marks=",".join("?" * len(chunk)))
@@ -176,9 +176,32 @@ class StoreSource:
                     continue
                 yield row_of(record, self.texts)
 
+    def _ids(self, conn: sqlite3.Connection, start: float, end: float, seed: int) -> np.ndarray:
+        """The ids of the range, or of a seeded Bernoulli sample of it (a hash of the id
+        below a threshold, in SQL) a little larger than `max_rows` when the range holds
+        more: listing 10M ids into Python took 5 s, the sample 0.5 s. `sample_ids` then
+        trims it to `max_rows` exactly."""
+        n = conn.execute(_COUNT_SQL, (start, end)).fetchone()[0]
+        if n > self.max_rows:
+            share = min(1.0, _OVERSAMPLE * self.max_rows / n)
+            args = (start, end, seed, int(share * _HASH_RANGE))
+            ids = np.fromiter((i for (i,) in conn.execute(_HASHED_IDS_SQL, args)), np.int64)
+            if len(ids) >= self.max_rows:
+                return ids
+        return np.fromiter((i for (i,) in conn.execute(_IDS_SQL, (start, end))), np.int64)
 
-# The wall_time index covers the row id: the first query never reads a record's JSON.
+
+# The wall_time index covers the row id: these queries never read a record's JSON.
 _IDS_SQL = "SELECT id FROM requests WHERE wall_time >= ? AND wall_time < ? ORDER BY id"
+_COUNT_SQL = "SELECT count(*) FROM requests WHERE wall_time >= ? AND wall_time < ?"
+# Knuth's multiplicative hash of the row id, mod 2**32: consecutive ids spread evenly, so
+# the rows below a threshold are a uniform share of the range.
+_HASH_RANGE = 2**32
+_HASHED_IDS_SQL = (
+    "SELECT id FROM requests WHERE wall_time >= ? AND wall_time < ? "
+    "AND (id * 2654435761 + ?) % 4294967296 < ? ORDER BY id"
+)
+_OVERSAMPLE = 1.2  # the sample's size is binomial: enough that it rarely falls short
 _RECORDS_SQL = "SELECT record FROM requests WHERE id IN ({marks}) ORDER BY id"  # noqa: S608
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import sqlite3
 
+import numpy as np
 import pytest
 
 from agent.metrics import new_registry
@@ -137,3 +138,18 @@ def test_a_file_that_is_no_store_is_source_unavailable(tmp_path):
     path.write_bytes(b"not a database at all" * 100)
     with pytest.raises(SourceUnavailable, match="cannot read the store"):
         StoreSource(path).frame(T0, T0 + 1)
+
+
+def test_a_large_range_is_sampled_in_sql_evenly_without_listing_every_id(tmp_path, monkeypatch):
+    import alerts.source as source_module
+
+    records = [make_record(i, wall_time=T0 + i) for i in range(20_000)]
+    source = write_store(tmp_path, records)
+    source.max_rows = 1000
+    # Listing every id of the range (5 s for 10M rows) must not happen: make it fail.
+    monkeypatch.setattr(source_module, "_IDS_SQL", "SELECT no_such_column FROM requests")
+    frame = source.frame(T0, T0 + 20_000)
+    assert len(frame) == 1000 and frame["wall_time"].is_unique
+    deciles = np.histogram(frame["wall_time"] - T0, bins=10, range=(0, 20_000))[0]
+    assert deciles.min() > 60 and deciles.max() < 140  # about 100 in each tenth
+    assert frame["wall_time"].tolist() == source.frame(T0, T0 + 20_000)["wall_time"].tolist()
