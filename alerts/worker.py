@@ -13,13 +13,12 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
-import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from agent.childproc import die_with_parent
+from agent.childproc import die_with_parent, lower_to_idle
 
 log = logging.getLogger("inferwatch.alerts")
 
@@ -30,13 +29,12 @@ _EVALUATOR: list[Any] = []
 
 def _init(factory: Callable[[], Any], idle: bool) -> None:
     die_with_parent()  # an agent killed outright leaves no evaluation running on
-    if idle and hasattr(os, "SCHED_IDLE"):
+    if idle:
         # Back-to-back evaluations over a large log take a whole core: at normal priority
         # the proxy waited for CPU (p99 13x on 2 cores, bench/results/alerts.md). In
         # SCHED_IDLE the child runs only on CPU nothing else wants; threads it starts
         # later (BLAS, sklearn) inherit the class.
-        with contextlib.suppress(OSError):
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        lower_to_idle()
     _EVALUATOR[:] = [factory()]
 
 

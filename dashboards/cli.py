@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agent.childproc import die_with_parent
+from agent.childproc import die_with_parent, lower_to_idle
 from agent.config import ConfigError, Settings, load_settings
 from agent.masking import mask_url
 from agent.startup import PortBusy, check_port_free
@@ -152,6 +152,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print(describe(settings), flush=True)
+    if d.idle_priority:
+        lower_to_idle()  # Streamlit, exec'd below, keeps the class (and its threads too)
     command = streamlit_command(settings, app_flags(args))
     os.execv(command[0], command)
     return 0  # pragma: no cover - execv does not return
@@ -174,5 +176,17 @@ def start_beside(settings: Settings, config: str | None) -> subprocess.Popen:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent,  # noqa: PLW1509 - only the child runs it
+            preexec_fn=_child_setup(d.idle_priority),  # noqa: PLW1509 - only the child runs it
         )
+
+
+def _child_setup(idle: bool):
+    """What the dashboard's process does before Streamlit starts: die with the agent, and
+    (`dashboard.idle_priority`) leave the CPU to it."""
+
+    def setup() -> None:
+        die_with_parent()
+        if idle:
+            lower_to_idle()
+
+    return setup

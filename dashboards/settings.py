@@ -35,6 +35,13 @@ class DashboardConfig(BaseModel):
     table_rows: int = Field(
         500, ge=10, le=10_000, description="Most rows a table of single requests shows."
     )
+    idle_priority: bool = Field(
+        True,
+        description="Run the dashboard in Linux's SCHED_IDLE class: on the agent's machine "
+        "it then uses only CPU the agent leaves free (rendering flat out at normal priority "
+        "moved the proxy's p99 30x on 2 cores, bench/results/dashboard_pages.md); pages "
+        "draw slower while the machine is busy.",
+    )
     cache_s: float = Field(
         10.0,
         ge=0,

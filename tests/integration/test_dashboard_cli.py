@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 
+import psutil
 import pytest
 
 from tests.conftest import free_port
@@ -61,6 +62,25 @@ async def test_dashboard_serves_the_app_on_loopback_and_says_where(tmp_path):
         await _healthy(url, proc)
         status, _, page = await get(url + "/")
         assert status == 200 and b"<title>Streamlit</title>" in page
+        # It leaves the CPU to the agent beside it (dashboard.idle_priority, the default).
+        assert os.sched_getscheduler(proc.pid) == os.SCHED_IDLE
+    finally:
+        await _stop(proc)
+
+
+async def test_dashboard_at_normal_priority_when_configured(tmp_path):
+    port = free_port()
+    proc = await _start(
+        "dashboard",
+        "--data-dir",
+        str(tmp_path),
+        "--listen",
+        f"127.0.0.1:{port}",
+        env={"INFERWATCH_DASHBOARD__IDLE_PRIORITY": "false"},
+    )
+    try:
+        await _healthy(f"http://127.0.0.1:{port}", proc)
+        assert os.sched_getscheduler(proc.pid) == os.SCHED_OTHER
     finally:
         await _stop(proc)
 
@@ -117,6 +137,9 @@ async def test_up_with_dashboard_starts_it_prints_its_url_and_stops_it(fake_upst
                 banner += (await proc.stdout.readline()).decode()
         assert f"  dashboard    {dash} (reads the store in {tmp_path})\n" in banner
         await _healthy(dash, proc)
+        (child,) = psutil.Process(proc.pid).children()
+        assert os.sched_getscheduler(child.pid) == os.SCHED_IDLE
+        assert os.sched_getscheduler(proc.pid) == os.SCHED_OTHER  # the agent itself is not
     finally:
         assert await _stop(proc) == 0
     # The agent's exit took its dashboard with it: nothing answers there any more.
