@@ -28,7 +28,6 @@ store (`--work-dir`) gives the same ranges whenever it is reused.
 from __future__ import annotations
 
 import argparse
-import ast
 import contextlib
 import os
 import statistics
@@ -44,21 +43,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dashboard_stores  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from dashboards.navigation import HIDDEN, NAVIGATION  # noqa: E402
 from tests.dashboard_app import APP  # noqa: E402
 
 
 def navigation() -> list[tuple[str, str]]:
-    """(file, url path) of every page: dashboards/app.py's NAVIGATION and HIDDEN, read
-    from its source (importing it runs the app: `main()` is called at import)."""
-    tree = ast.parse(APP.read_text())
-    found = {
-        t.id: ast.literal_eval(node.value)
-        for node in tree.body
-        if isinstance(node, ast.Assign)
-        for t in node.targets
-        if isinstance(t, ast.Name) and t.id in ("NAVIGATION", "HIDDEN")
-    }
-    return [(f, u) for f, _t, u, _i in found["NAVIGATION"] + found["HIDDEN"]]
+    """(file, url path) of every page, the hidden Request page included."""
+    return [(f, u) for f, _t, u, _i in NAVIGATION + HIDDEN]
 
 
 PAGES = navigation()

@@ -6,27 +6,10 @@ Started by `inferwatch dashboard` (`streamlit run dashboards/app.py -- <flags>`;
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
+from dashboards.navigation import HIDDEN, NAVIGATION, PAGES
 from dashboards.ui import frame
-
-# Not "pages/": Streamlit would also list that folder as pages of its own.
-PAGES = Path(__file__).parent / "app_pages"
-
-# (file, title, url path, icon); the first is the default page.
-NAVIGATION = (
-    ("overview.py", "Overview", "overview", ":material/dashboard:"),  # served at /
-    ("cost.py", "Cost", "cost", ":material/payments:"),
-    ("requests.py", "Requests", "requests", ":material/list:"),
-    ("drift.py", "Drift", "drift", ":material/query_stats:"),
-    ("alerts.py", "Anomalies and alerts", "alerts", ":material/notifications:"),
-    ("gpus.py", "GPUs and vLLM", "gpus", ":material/memory:"),
-    ("safety.py", "Safety", "safety", ":material/shield:"),
-)
-# One request's record: reached from the tables (`/request?id=...`), not in the menu.
-HIDDEN = (("request.py", "Request", "request", ":material/receipt_long:"),)
 
 
 def main() -> None:
@@ -45,4 +28,6 @@ def main() -> None:
     chosen.run()
 
 
-main()
+# Streamlit runs this file as the main script; importing it runs nothing.
+if __name__ == "__main__":
+    main()

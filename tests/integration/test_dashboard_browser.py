@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from dashboards.app import NAVIGATION
+from dashboards.navigation import NAVIGATION
 from dashboards.ui import fmt
 from tests.dashboard_browser import CHROMIUM, screenshot, served_dashboard, visit
 from tests.dashboard_seed import frame_of, seed_records, write_store

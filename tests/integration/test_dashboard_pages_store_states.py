@@ -12,7 +12,7 @@ import time
 import pytest
 
 from agent.store import schema
-from dashboards.app import NAVIGATION
+from dashboards.navigation import NAVIGATION
 from dashboards.ui import fmt
 from tests.dashboard_app import page_test, shown_text
 from tests.dashboard_seed import frame_of, seed_records, write_store
