@@ -74,6 +74,26 @@ def fact_of_record(r) -> tuple:
     )
 
 
+# Bounds of what a rollup counts: a time before year 2242 and counts under 2**40 keep
+# every bucket start and sum inside SQLite's 64-bit integers.
+MAX_TIME = 2.0**33
+MAX_COUNT = 2**40
+
+
+def countable(fact: tuple) -> bool:
+    """Whether a record's fact can be rolled up. One with an absurd time (1e300, NaN) or
+    count is stored as a row all the same, but left out of the rollups (adding it would
+    overflow a bucket and fail every write of its batch); the same test on the way out
+    (retention, back-fill) keeps the rollups equal to the rows they count."""
+    if not (isinstance(fact[0], int | float) and 0 <= fact[0] < MAX_TIME):
+        return False
+    ints = (fact[8], fact[9], fact[13], *(_verdict(v)[3] for v in fact[17] or ()))
+    if any(v is not None and not -MAX_COUNT < v < MAX_COUNT for v in ints):
+        return False
+    floats = (*fact[10:13], *fact[14:17])
+    return all(v is None or math.isfinite(v) for v in floats)
+
+
 def aggregate(facts: Iterable[tuple], delta: Delta | None = None) -> Delta:
     """Add `facts` (see `fact_of_record`) to `delta` (a new one by default). Each fact is
     counted once, per minute; the minute buckets are then summed into the coarser ones
@@ -82,7 +102,8 @@ def aggregate(facts: Iterable[tuple], delta: Delta | None = None) -> Delta:
     m, h, s = {}, {}, {}
     width = RESOLUTIONS["minute"]
     for fact in facts:
-        _add(m, h, s, math.floor(fact[0] / width) * width, fact)
+        if countable(fact):
+            _add(m, h, s, math.floor(fact[0] / width) * width, fact)
     for res, width in RESOLUTIONS.items():
         _merge(delta.measures[res], m, width, _add_lists)
         _merge(delta.hist[res], h, width, int.__add__)
