@@ -87,11 +87,14 @@ def countable(fact: tuple) -> bool:
     (retention, back-fill) keeps the rollups equal to the rows they count."""
     if not (isinstance(fact[0], int | float) and 0 <= fact[0] < MAX_TIME):
         return False
-    ints = (fact[8], fact[9], fact[13], *(_verdict(v)[3] for v in fact[17] or ()))
-    if any(v is not None and not -MAX_COUNT < v < MAX_COUNT for v in ints):
+    try:
+        ints = (fact[8], fact[9], fact[13], *(_verdict(v)[3] for v in fact[17] or ()))
+    except (TypeError, ValueError, KeyError, IndexError):  # verdicts not as the agent writes
         return False
+    if not all(v is None or (type(v) is int and -MAX_COUNT < v < MAX_COUNT) for v in ints):
+        return False  # a count past the bound, or not a number ("many" tokens)
     floats = (*fact[10:13], *fact[14:17])
-    return all(v is None or math.isfinite(v) for v in floats)
+    return all(v is None or (isinstance(v, int | float) and math.isfinite(v)) for v in floats)
 
 
 def aggregate(facts: Iterable[tuple], delta: Delta | None = None) -> Delta:

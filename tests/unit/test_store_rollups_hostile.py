@@ -1,4 +1,4 @@
-"""A record the rollups cannot count (a time of 1e300, NaN, a count past 2**40) is stored
+"""A record the rollups cannot count (a time of 1e300, NaN, a count past 2**40 or not a number) is stored
 as a row all the same and left out of the rollups: before, its bucket overflowed SQLite's
 integers and every write of its batch failed, for good."""
 
@@ -30,6 +30,7 @@ pytestmark = pytest.mark.unit
         {"wall_time": -5.0},
         {"prompt_tokens": 2**50},
         {"cost_amount": math.inf},
+        {"prompt_tokens": "many"},  # SQLite keeps text in an INTEGER column
     ],
 )
 def test_an_uncountable_record_is_stored_and_left_out_of_the_rollups(tmp_path, odd):
