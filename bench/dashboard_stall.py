@@ -54,6 +54,7 @@ import dashboard_stores  # noqa: E402
 
 RANGES = ("1h", "1d", "7d")
 BURN = "print('load', flush=True)\nwhile True: pass"
+EVERY_ENV = "INFERWATCH_BENCH_EVERY"  # how `--every` reaches the driver processes
 
 
 # ---- the drivers (their own processes: `--drive browser URL` / `--drive apptest DIR`) ----
@@ -75,6 +76,7 @@ def drive_browser(url: str) -> None:
                     q = "&".join(f"{k}={v}" for k, v in params(pg, rng, False).items())
                     load_in_browser(view, f"{url}/{'' if pg == PAGES[0][1] else pg}?{q}")
                     print("load", flush=True)
+                    time.sleep(_every())
 
 
 def drive_apptest(data_dir: str, config: str) -> None:
@@ -94,6 +96,12 @@ def drive_apptest(data_dir: str, config: str) -> None:
             for file, _pg in PAGES:
                 at.switch_page(f"app_pages/{file}").run()
                 print("load", flush=True)
+                time.sleep(_every())
+
+
+def _every() -> float:
+    # `--every S`: a pause after each page load (an operator's auto-refresh), 0: flat out.
+    return float(os.environ.get(EVERY_ENV, "0"))
 
 
 # ---- one round ----------------------------------------------------------------------------
@@ -271,6 +279,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--modes", default="off,browser,apptest", help="in order, each round")
     p.add_argument("--stream-share", type=float, default=0.5)
     p.add_argument("--tokens", type=int, default=16, help="chunks a streamed answer has")
+    p.add_argument(
+        "--every",
+        type=float,
+        default=0.0,
+        help="seconds the driver waits after each page load, as an operator's auto-refresh "
+        "does (0: pages back to back, the worst case)",
+    )
     p.add_argument("--quick", action="store_true", help="20k records, 5 s, 1 round")
     args = p.parse_args()
     if args.quick:
@@ -287,6 +302,7 @@ def main() -> None:
             drive_apptest(sys.argv[3], sys.argv[4])
         return
     args = parse_args()
+    os.environ[EVERY_ENV] = str(args.every)  # the drivers inherit it
     import alerts_stall
     import proxy_procs
 

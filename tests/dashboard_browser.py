@@ -88,13 +88,19 @@ def visit(page, url: str, timeout_ms: int = 60_000) -> Shown:
     )
 
 
+# Streamlit's app root says when the script run has ended (the status widget can be
+# absent for a moment while a slow page still runs).
+SCRIPT_DONE = (
+    "() => { const a = document.querySelector('[data-testid=\"stApp\"]');"
+    " return a && a.getAttribute('data-test-script-state') === 'notRunning'"
+    " && !document.querySelector('[data-testid=\"stStatusWidget\"]'); }"
+)
+
+
 def _settle(page, timeout_ms: int) -> None:
-    """Wait until Streamlit says it is no longer running the script, and the text of the
-    page stopped changing (charts draw after the script ends)."""
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-        timeout=timeout_ms,
-    )
+    """Wait until Streamlit says the script run has ended, and the text of the page
+    stopped changing (charts draw after the script ends)."""
+    page.wait_for_function(SCRIPT_DONE, timeout=timeout_ms)
     before, deadline = None, time.monotonic() + timeout_ms / 1000
     while time.monotonic() < deadline:
         now = page.locator('[data-testid="stMain"]').inner_text()

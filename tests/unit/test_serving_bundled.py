@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from serving import bundled
@@ -43,6 +45,11 @@ def test_banner_says_where_to_look():
         "41s",
     ):
         assert want in text
+    assert "dashboard" not in text
+    with_dashboard = bundled.banner(
+        "http://127.0.0.1:8000", launch, 41.2, dashboard="http://127.0.0.1:8501 (reads ...)"
+    )
+    assert re.search(r"\n  dashboard +http://127\.0\.0\.1:8501 \(reads \.\.\.\)\n", with_dashboard)
 
 
 async def test_no_warning_while_the_bundled_vllm_is_expected_to_be_starting(caplog, tmp_path):
