@@ -89,8 +89,9 @@ def plain(text: object) -> str:
     return _MARKDOWN.sub(r"\\\1", " ".join(str(text).split()))
 
 
-def _inert(text: object) -> object:
-    # Plotly draws a subset of HTML in trace names (links among it): show the text as is.
+def inert(text: object) -> object:
+    """`text` for Plotly, which draws a subset of HTML (links among it) in series names,
+    axis categories and hover text: shown as the characters it is."""
     if not isinstance(text, str):
         return text
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -100,7 +101,7 @@ def figure(fig: go.Figure, y_title: str = "", height: int = 320) -> go.Figure:
     """The defaults every figure gets: compact margins, legend on top, one hover box per
     x (all series at that time), the y axis titled; series names (tenants and models,
     which clients choose) drawn as text, never as HTML."""
-    fig.for_each_trace(lambda t: t.update(name=_inert(t.name)))
+    fig.for_each_trace(lambda t: t.update(name=inert(t.name)))
     fig.update_layout(
         height=height,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},

@@ -11,7 +11,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboards.data.alerts import AlertsData
-from dashboards.ui import frame
+from dashboards.ui import fmt, frame
 from dashboards.ui.frame import PageContext
 from dashboards.views.alerts_common import panel, table, utc
 
@@ -25,9 +25,10 @@ def render(ctx: PageContext) -> None:
     start, end, now = ctx.filters.start, ctx.filters.end, ctx.now
     st.caption("All models and tenants: alerts carry their own labels.")
     st.subheader("Cost anomalies")
-    panel(lambda: _anomalies(db.anomalies(start, end)))
+    window = (start, end)
+    panel(lambda: _anomalies(db.anomalies(start, end), window))
     st.subheader("Alerts")
-    panel(lambda: _alerts(db.alerts(start, end, now), now))
+    panel(lambda: _alerts(db.alerts(start, end, now), now, window))
     st.subheader("Notifications per receiver")
     receivers = [h.name for h in ctx.app.settings.alerts.webhooks]
     panel(lambda: _deliveries(db.deliveries(start, end), receivers))
@@ -35,13 +36,20 @@ def render(ctx: PageContext) -> None:
     panel(lambda: _silences(db.silences(now)))
 
 
-def _anomalies(found: pd.DataFrame) -> None:
+def _over(fig, window: tuple[float, float], y_title: str = ""):
+    """The page's figure defaults, over the page's whole range (not only the spread of
+    the events: four anomalies at one instant drew an axis of milliseconds)."""
+    fig = fmt.figure(fig, y_title)
+    return fig.update_xaxes(range=[pd.to_datetime(t, unit="s", utc=True) for t in window])
+
+
+def _anomalies(found: pd.DataFrame, window: tuple[float, float]) -> None:
     if found.empty:
         frame.no_data("cost anomalies")
         return
     shown = utc(found, ["starts_at", "ends_at"])
     fig = px.scatter(
-        shown.assign(magnitude=shown["size"].abs()),
+        shown.assign(magnitude=shown["size"].abs(), segment=shown["segment"].map(fmt.inert)),
         x="starts_at",
         y="size",
         size="magnitude",
@@ -49,11 +57,11 @@ def _anomalies(found: pd.DataFrame) -> None:
         hover_data=["series", "observed", "expected", "driver"],
         labels={"starts_at": "started (UTC)", "size": "added over the stretch"},
     )
-    st.plotly_chart(fig, key="anomaly_timeline")
+    st.plotly_chart(_over(fig, window, "added over the stretch"), key="anomaly_timeline")
     table(shown, "cost_anomalies")
 
 
-def _alerts(found: pd.DataFrame, now: float) -> None:
+def _alerts(found: pd.DataFrame, now: float, window: tuple[float, float]) -> None:
     if found.empty:
         frame.no_data("alerts")
         return
@@ -61,7 +69,8 @@ def _alerts(found: pd.DataFrame, now: float) -> None:
     left, right = st.columns(2)
     left.metric("Firing", firing)
     right.metric("Resolved", len(found) - firing)
-    found = found.assign(labels=found["labels"].map(_labels))
+    # Labels name tenants and models (clients choose them): drawn as text on the axis.
+    found = found.assign(labels=found["labels"].map(_labels).map(fmt.inert))
     bars = utc(found.assign(until=found["ends_at"].fillna(now)), ["starts_at", "until"])
     fig = px.timeline(
         bars,
@@ -73,7 +82,7 @@ def _alerts(found: pd.DataFrame, now: float) -> None:
         color_discrete_map={"firing": "#d62728", "resolved": "#2ca02c"},
     )
     fig.update_yaxes(title=None)
-    st.plotly_chart(fig, key="alert_timeline")
+    st.plotly_chart(_over(fig, window), key="alert_timeline")
     table(utc(found, ["starts_at", "ends_at"]), "alerts")
 
 

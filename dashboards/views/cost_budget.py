@@ -69,7 +69,9 @@ def _period_chart(ctx: PageContext, period: str, table) -> None:
     lines = cost_calc.burn_down(series, tenants, start, step, ctx.now)
     fig = px.line(lines.assign(time=fmt.times(lines["t"])), x="time", y="spent", color="tenant")
     for row in table.itertuples(index=False):
-        fig.add_hline(y=row.budget, line_dash="dash", annotation_text=f"{row.tenant} budget")
+        fig.add_hline(
+            y=row.budget, line_dash="dash", annotation_text=f"{fmt.inert(row.tenant)} budget"
+        )
         fig.add_trace(_forecast(row, ctx.now, end))
     fig.update_xaxes(range=list(fmt.times([start, end])))
     label = overview_spend.ADJECTIVE[period]

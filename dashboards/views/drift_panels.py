@@ -55,7 +55,7 @@ def distributions(ref, cur, feature: str, segment: str, config) -> None:
         frame.no_data(f"values of {feature}")
         return
     fig = px.bar(
-        shares,
+        shares.assign(bin=shares["bin"].map(fmt.inert)),  # categories may name tenants
         x="bin",
         y="share",
         color="window",

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from dashboards.ui import frame
+from dashboards.ui import fmt, frame
 from dashboards.ui.frame import PageContext
 from dashboards.views.alerts_common import table, utc
 
@@ -44,6 +44,8 @@ def _over_time(hits: pd.DataFrame, by: str, step_s: int) -> None:
     series = hits.groupby(["t", by], as_index=False)["hits"].sum().sort_values(["t", by])
     shown = utc(series, ["t"]).rename(columns={"t": "time (UTC)"})
     fig = px.bar(shown, x="time (UTC)", y="hits", color=by, barmode="stack")
-    fig.update_layout(yaxis_title=f"hits per {step_s // 60} min", legend_title=DIMENSIONS[by])
+    # fmt.figure: series may be tenants, which clients name (drawn as text, not HTML).
+    fig = fmt.figure(fig, f"hits per {step_s // 60} min")
+    fig.update_layout(legend_title_text=DIMENSIONS[by])
     st.plotly_chart(fig, key="safety_over_time")
     frame.csv_button(shown, f"safety_over_time_by_{by}")

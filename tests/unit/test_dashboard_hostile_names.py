@@ -68,3 +68,25 @@ def test_a_request_page_shows_a_hostile_tenant_as_text(monkeypatch, tmp_path):
     assert fmt.plain(HOSTILE) in caption and "](https" not in caption
     missing = page_test(monkeypatch, "request", "--data-dir", str(tmp_path), params={"id": HOSTILE})
     assert fmt.plain(HOSTILE) in missing.warning[0].value
+
+
+def test_the_safety_chart_draws_a_hostile_tenant_as_text(monkeypatch, tmp_path):
+    import dataclasses
+
+    from agent.record import SafetyVerdict
+    from tests.dashboard_app import page_test
+    from tests.dashboard_seed import seed_records, write_store
+
+    now = time.time()
+    link = '<a href="https://evil.example">acme</a>'
+    record = dataclasses.replace(
+        seed_records(1, now - 600, now - 60)[0],
+        tenant=link,
+        safety=(SafetyVerdict("pii.email", "input", "redact", 1),),
+    )
+    write_store(tmp_path, [record])
+    at = page_test(monkeypatch, "safety", "--data-dir", str(tmp_path))
+    at.radio[0].set_value("tenant").run()  # stack the bars by tenant
+    specs = [chart.proto.spec for chart in at.get("plotly_chart")]
+    assert specs and not any('<a href=\\"https://evil' in s for s in specs)
+    assert any("&lt;a href=" in s for s in specs)
