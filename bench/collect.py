@@ -19,6 +19,7 @@ ORDER = [
     "drift",
     "engine",
     "alerts",
+    "dashboard_store",
     "dashboard_pages",
 ]
 
