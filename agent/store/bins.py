@@ -31,6 +31,16 @@ MEASURES = (
     "ttft_sum",
     "ttft_count",
 )
+# The measures that are counts (integers); the others are sums of seconds, currency, J.
+INT_MEASURES = (
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "costed",
+    "safety_hits",
+    "ttft_count",
+)
 
 # Quantiles from rollups are read off log-spaced bins: bin b holds values in
 # [2**(b/BINS_PER_OCTAVE), 2**((b+1)/BINS_PER_OCTAVE)), about 9% wide, so a quantile is

@@ -9,18 +9,17 @@ import sqlite3
 import orjson
 
 from agent.store import rollups
+from agent.store.bins import INT_MEASURES
 
 _M = rollups.MEASURES
-_INTS = ("requests", "errors", "input_tokens", "output_tokens", "costed", "safety_hits")
+_INTS = INT_MEASURES
 
 
 def ddl() -> list[str]:
     """CREATE statements of the rollup tables (and the index `order="cost"` reads)."""
     out = []
     for res in rollups.RESOLUTIONS:
-        measures = ", ".join(
-            f"{m} {'INTEGER' if m in (*_INTS, 'ttft_count') else 'REAL'} NOT NULL" for m in _M
-        )
+        measures = ", ".join(f"{m} {'INTEGER' if m in _INTS else 'REAL'} NOT NULL" for m in _M)
         keys = ", ".join(
             f"{k} {'INTEGER' if k == 'stream' else 'TEXT'} NOT NULL" for k in rollups.KEYS
         )

@@ -6,18 +6,11 @@ from collections.abc import Iterator
 
 import pandas as pd
 
+from agent.store.bins import INT_MEASURES
 from dashboards.data.api import MEASURES, DataUnavailable
 from dashboards.data.es_query import KEYS, MISSING
 
-_INTS = (
-    "requests",
-    "errors",
-    "input_tokens",
-    "output_tokens",
-    "costed",
-    "safety_hits",
-    "ttft_count",
-)
+_INTS = INT_MEASURES
 
 
 def key_of(bucket: dict) -> str:

@@ -13,19 +13,11 @@ from pathlib import Path
 import orjson
 import pandas as pd
 
+from agent.store.bins import INT_MEASURES
 from dashboards.data import api, store_bins, store_rollup, store_sql
 from dashboards.data.store_open import open_store
 
 ROLLUPS_SINCE = 4  # the schema version that added the rollup tables
-INT_MEASURES = (
-    "requests",
-    "errors",
-    "input_tokens",
-    "output_tokens",
-    "costed",
-    "safety_hits",
-    "ttft_count",
-)
 
 
 class StoreData:
