@@ -16,6 +16,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 from tests.conftest import free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -97,10 +99,19 @@ SCRIPT_DONE = (
 )
 
 
+# Every Plotly chart drawn: its SVG is there (plotly.js is loaded on the first page that
+# has a chart, after the script run; its legends are text a test looks for).
+CHARTS_DRAWN = (
+    "() => [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
+    ".every(c => c.querySelector('svg.main-svg'))"
+)
+
+
 def _settle(page, timeout_ms: int) -> None:
-    """Wait until Streamlit says the script run has ended, and the text of the page
-    stopped changing (charts draw after the script ends)."""
+    """Wait until Streamlit says the script run has ended, every chart is drawn, and the
+    text of the page stopped changing."""
     page.wait_for_function(SCRIPT_DONE, timeout=timeout_ms)
+    page.wait_for_function(CHARTS_DRAWN, timeout=timeout_ms)
     before, deadline = None, time.monotonic() + timeout_ms / 1000
     while time.monotonic() < deadline:
         now = page.locator('[data-testid="stMain"]').inner_text()
@@ -108,6 +119,22 @@ def _settle(page, timeout_ms: int) -> None:
             return
         before = now
         page.wait_for_timeout(500)
+
+
+def missing_texts(page, texts: list[str], timeout_ms: int = 20_000) -> list[str]:
+    """Of `texts`, those the page's main area still does not show after waiting up to
+    `timeout_ms` (charts draw their legends after the script ends, plotly.js itself is
+    loaded on the first page that has a chart)."""
+    main = page.locator('[data-testid="stMain"]')
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function(
+            "texts => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+            " return m && texts.every(t => m.innerText.includes(t)); }",
+            arg=list(texts),
+            timeout=timeout_ms,
+        )
+    shown = main.inner_text()
+    return [t for t in texts if t not in shown]
 
 
 def screenshot(page, name: str) -> Path:

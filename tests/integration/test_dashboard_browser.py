@@ -11,7 +11,7 @@ import pytest
 
 from dashboards.navigation import NAVIGATION
 from dashboards.ui import fmt
-from tests.dashboard_browser import CHROMIUM, screenshot, served_dashboard, visit
+from tests.dashboard_browser import CHROMIUM, missing_texts, screenshot, served_dashboard, visit
 from tests.dashboard_seed import frame_of, seed_records, write_store
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -97,7 +97,7 @@ def test_every_page_shows_the_seeded_figures_without_an_exception(seeded, page):
             assert not shown.errors, (path, shown.errors)
             assert not shown.dialogs, (path, shown.dialogs)
             assert title in shown.text
-            missing = [t for t in expected[path] if t not in shown.text]
+            missing = missing_texts(page, expected[path])
             assert not missing, (path, missing)
             screenshot(page, f"store-{path}")
 
@@ -138,7 +138,7 @@ def test_every_page_draws_against_the_elasticsearch_emulator(tmp_path_factory, p
                 assert not shown.exceptions, (path, shown.exceptions)
                 assert not shown.errors, (path, shown.errors)
                 assert title in shown.text and "Source: elasticsearch" in shown.text
-                missing = [t for t in expected.get(path, ()) if t not in shown.text]
+                missing = missing_texts(page, expected.get(path, []))
                 assert not missing, (path, missing)
                 screenshot(page, f"elasticsearch-{path}")
 
