@@ -21,9 +21,13 @@ from dashboards.data.series import counters, frame, grid
 
 LOOKBACK_S = 300  # as Prometheus' default lookback: older samples are not "now"
 
+# The first and the last snapshot of each step (the first is a counter's base in a step
+# whose previous step has no snapshot: an agent started within it).
 _PICK = (
     "SELECT s.at, s.data FROM samples s JOIN ("
     "  SELECT max(at) AS at, id FROM samples WHERE at >= ? AND at < ?"
+    "  GROUP BY CAST(at / ? AS INTEGER)"
+    "  UNION SELECT min(at) AS at, id FROM samples WHERE at >= ? AND at < ?"
     "  GROUP BY CAST(at / ? AS INTEGER)"
     ") p ON s.id = p.id ORDER BY s.at"
 )
@@ -48,7 +52,8 @@ class StoreSeries:
             if not _has_samples(conn):
                 return frame([])
             known = _series_ids(conn, tuple(names))
-            picked = conn.execute(_PICK, (first - step_s - lookback, last, step_s)).fetchall()
+            window = (first - step_s - lookback, last, step_s)
+            picked = conn.execute(_PICK, window * 2).fetchall()
         points = [
             (at, known[sid], v)
             for at, data in picked
@@ -96,18 +101,34 @@ def _series_ids(conn: sqlite3.Connection, names: tuple[str, ...]) -> dict[str, t
 
 
 def _evaluate(points, first: int, last: int, step_s: int, lookback: int) -> list[tuple]:
-    """(t, name, labels, value) on the grid from (at, (name, labels), value) points, one
-    snapshot per step at most, in time order."""
-    rows, prev = [], {}
+    """(t, name, labels, value) on the grid from (at, (name, labels), value) points (the
+    first and last snapshot of each step), in time order. A gauge is the step's last
+    value; a counter the rate from the previous step's last snapshot (within `lookback`),
+    else from this step's first, to this step's last."""
+    steps: dict[tuple, dict[int, list]] = {}
     for at, (name, labels), v in points:
-        t = (int(at // step_s) + 1) * step_s
         key = (name, tuple(sorted(labels.items())))
-        before, prev[key] = prev.get(key), (at, v)
-        if not first <= t <= last:
-            continue
-        if name not in counters():
-            rows.append((t, name, labels, v))
-        elif before is not None and 0 < at - before[0] <= step_s + lookback:
-            increase = v - before[1] if v >= before[1] else v  # a reset: restarted from 0
-            rows.append((t, name, labels, increase / (at - before[0])))
+        steps.setdefault(key, {}).setdefault((int(at // step_s) + 1) * step_s, []).append((at, v))
+    rows = []
+    for (name, items), by_step in steps.items():
+        labels, prev = dict(items), None
+        for t in sorted(by_step):
+            seen = by_step[t]
+            end, base = seen[-1], _base(prev, seen, step_s + lookback)
+            prev = end
+            if not first <= t <= last:
+                continue
+            if name not in counters():
+                rows.append((t, name, labels, end[1]))
+            elif base is not None:
+                increase = end[1] - base[1] if end[1] >= base[1] else end[1]  # a reset
+                rows.append((t, name, labels, increase / (end[0] - base[0])))
     return rows
+
+
+def _base(prev: tuple | None, seen: list, span: float) -> tuple | None:
+    """A counter's starting point for this step (None: no rate can be had)."""
+    end = seen[-1]
+    if prev is not None and 0 < end[0] - prev[0] <= span:
+        return prev
+    return seen[0] if seen[0][0] < end[0] else None

@@ -68,9 +68,9 @@ def test_idle_cost_and_share_are_the_counters_increases(store):
     at = panel(store)
     assert not at.exception
     shown = {m.label: m.value for m in at.metric}
-    # 9 one-minute steps with a rate (the first has no snapshot before it): 2 snapshots a
-    # step, 0.005 idle each = 0.09 idle of 0.36 metered.
-    assert shown == {"Idle cost in range": "$0.0900", "Idle share of the machine's cost": "25.0%"}
+    # 10 one-minute steps (the first's rate from its own two snapshots: an agent started
+    # in it), 0.005 idle per 30 s = 0.1 idle of 0.4 metered.
+    assert shown == {"Idle cost in range": "$0.100", "Idle share of the machine's cost": "25.0%"}
     assert len(at.get("plotly_chart")) == 2
 
 
@@ -101,3 +101,13 @@ def test_spend_splits_metered_into_idle_and_attributed():
         "idle": [15.0, 0.0],
         "attributed": [45.0, 120.0],
     }
+
+
+def test_a_week_at_hour_steps_has_idle_cost_from_ten_minutes_of_snapshots(store):
+    from dashboards.data.series_store import StoreSeries
+
+    # A new agent's first ten minutes inside one hour-long step: the rate comes from that
+    # step's own first and last snapshot (there is none in the step before).
+    rows = StoreSeries(store).series((IDLE, METERED), NOW - 7 * 86400, NOW, 3600)
+    rates = dict(zip(rows["name"], rows["value"], strict=True))
+    assert rates == pytest.approx({IDLE: 0.005 / 30, METERED: 0.02 / 30})

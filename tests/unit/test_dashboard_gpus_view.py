@@ -97,9 +97,9 @@ def test_table_shows_each_gpus_latest_values_energy_and_xids(store):
     assert table["Memory used (GiB)"].tolist() == [20.0, 40.0]
     assert table["Memory total (GiB)"].tolist() == [80.0, 80.0]
     assert table["Power (W)"].tolist() == [250.0, 100.0]
-    # 10 one-minute steps; the first has no snapshot before it to take a rate from, the 9
-    # others each 250 W (7500 J per 30 s): 9 min of 250 W = 37.5 Wh (GPU 1: 100 W, 15 Wh).
-    assert table["Energy in range (Wh)"].tolist() == [37.5, 15.0]
+    # 10 one-minute steps, each at 250 W (7500 J per 30 s; the first from its own two
+    # snapshots, none being before it): 10 min of 250 W = 41.67 Wh (GPU 1: 100 W, 16.67).
+    assert table["Energy in range (Wh)"].tolist() == [41.67, 16.67]
     assert table["Throttled now by"].tolist() == ["", "sw_power_cap"]
     assert table["XID errors in range"].tolist() == [0.0, 1.0]
     xids = at.dataframe[1].value
@@ -111,12 +111,12 @@ def test_table_shows_each_gpus_latest_values_energy_and_xids(store):
 def test_vllm_figures(store):
     at = page(store)
     shown = {m.label: m.value for m in at.metric}
-    # 6 preemptions per 30 s snapshot, over the 9 steps with a rate (see above): 108.
+    # 6 preemptions per 30 s snapshot, over the 10 steps (see above): 120.
     assert shown == {
         "Waiting now": "2",
         "Running now": "3",
         "KV cache now": "25.0 %",
-        "Preemptions in range": "108",
+        "Preemptions in range": "120",
     }
     assert len(at.get("plotly_chart")) == 5 + 4
 

@@ -78,9 +78,10 @@ def test_gauge_is_the_last_value_of_each_step(tmp_path):
 def test_counter_is_a_rate_and_a_reset_counts_from_zero(tmp_path):
     name = "hw_gpu_energy_consumed_joules_total"
     df = write(tmp_path, SNAPS).series((name,), T0, T0 + 180, 60)
-    # T0+60: no snapshot before the range's first step, so no rate. T0+120: 14000 -> 20000
-    # over 60 s. T0+180: 20000 -> 4500 is a reset: 4500 J since, over 60 s.
-    assert by_name(df, name) == {T0 + 120: 100.0, T0 + 180: 75.0}
+    # T0+60: no snapshot before the range's first step (an agent started in it), so the
+    # rate is from the step's own first and last: 10000 -> 14000 over 40 s. T0+120: 14000
+    # -> 20000 over 60 s. T0+180: 20000 -> 4500 is a reset: 4500 J since, over 60 s.
+    assert by_name(df, name) == {T0 + 60: 100.0, T0 + 120: 100.0, T0 + 180: 75.0}
 
 
 def test_a_step_before_the_range_gives_the_first_rate(tmp_path):
@@ -119,9 +120,10 @@ def test_one_snapshot_per_step_is_read_from_the_time_index(tmp_path):
     conn = sqlite3.connect(store.path)
     from dashboards.data.series_store import _PICK
 
-    plan = " ".join(r[-1] for r in conn.execute("EXPLAIN QUERY PLAN " + _PICK, (0, 1e12, 60)))
+    plan = " ".join(r[-1] for r in conn.execute("EXPLAIN QUERY PLAN " + _PICK, (0, 1e12, 60) * 2))
     assert "COVERING INDEX samples_at" in plan, plan
-    assert len(conn.execute(_PICK, (T0, T0 + 180, 60)).fetchall()) == 3  # of 9 snapshots
+    # The first and last of each of the 3 steps: 6 of 9 snapshots.
+    assert len(conn.execute(_PICK, (T0, T0 + 180, 60) * 2).fetchall()) == 6
 
 
 def test_old_snapshots_go_by_the_retention_age(tmp_path):
