@@ -44,7 +44,8 @@ def test_an_older_store_is_read_with_a_note_and_right_figures(monkeypatch, tmp_p
 def test_pages_read_a_store_while_an_agent_writes_it(monkeypatch, tmp_path):
     monkeypatch.setenv("INFERWATCH_DASHBOARD__CACHE_S", "0")  # every run reads the store
     now = time.time()
-    first = seed_records(1000, now - 86400, now - 3600, seed=4)
+    # Well inside the page's default "last day", however long the test takes.
+    first = seed_records(1000, now - 80_000, now - 3600, seed=4)
     write_store(tmp_path, first)
     more = seed_records(4000, now - 3600, now - 60, seed=5)
     more = [dataclasses.replace(r, request_id=f"late-{r.request_id}") for r in more]
