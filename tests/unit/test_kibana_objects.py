@@ -63,7 +63,7 @@ def test_every_line_is_a_saved_object_with_a_stable_id():
     ]
     for o in OBJECTS:
         assert o["coreMigrationVersion"] == "8.8.0" and o["typeMigrationVersion"] == "8.0.0"
-        assert o["attributes"]["title"] and o["managed"] is False and "version" not in o
+        assert o["attributes"]["title"] and "version" not in o
 
 
 def test_data_view_reads_the_template_pattern_by_its_time_field():
