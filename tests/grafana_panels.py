@@ -1,10 +1,10 @@
 """Every Prometheus query of the committed Grafana boards, interpolated the way Grafana
-does with "All" selected, and evaluated through a real Prometheus' HTTP API.
+does with "All" selected (tests/grafana_prometheus.py evaluates them).
 
 `targets(path)` walks a board's panels (rows' nested `panels` too) and yields one
-`PanelTarget` per Prometheus target; `Window` holds the time range and the intervals
-Grafana would derive from it; `evaluate` runs one target (`query_range`, or `query` for
-an instant target) and returns Prometheus' result series.
+`PanelTarget` per Prometheus target; `all_values(path)` gives each template variable's
+value with "All" selected; `Window` holds the time range and the intervals Grafana
+derives from it; `interpolate` substitutes them all and refuses any `$` left over.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import aiohttp
 
 BOARDS_DIR = Path(__file__).parents[1] / "dashboards" / "grafana"
 # Grafana's own variable syntax (public/app/features/variables/utils.ts, variableRegex):
@@ -164,76 +162,3 @@ def interpolate(expr: str, values: dict[str, str]) -> str:
     if left or "$" in rest:
         raise ValueError(f"unresolved {left or ['$']} in {out!r}")
     return out
-
-
-async def evaluate(
-    session: aiohttp.ClientSession,
-    prom_url: str,
-    target: PanelTarget,
-    window: Window,
-    variables: dict[str, str],
-) -> list[dict]:
-    """Run the target as Grafana would (range, or instant at the window's end); returns
-    Prometheus' result (a scalar result becomes one series); raises on an API error."""
-    values = variables | window.builtins(target.min_interval)
-    params = {"query": interpolate(target.expr, values)}
-    if target.instant:
-        path, params["time"] = "query", str(window.end)
-    else:
-        path = "query_range"
-        step = window.interval_s(target.min_interval)
-        params |= {"start": str(window.start), "end": str(window.end), "step": str(step)}
-    async with session.post(f"{prom_url}/api/v1/{path}", data=params) as r:
-        body = await r.json()
-    if body.get("status") != "success":
-        raise ValueError(f"{target.label()}: Prometheus said {body.get('error')!r}")
-    data = body["data"]
-    return [{"value": data["result"]}] if data["resultType"] == "scalar" else data["result"]
-
-
-def has_values(series: list[dict]) -> bool:
-    """True when some series holds a value that is a number (NaN draws nothing)."""
-    points = [p for s in series for p in s.get("values", []) + [s.get("value")] if p]
-    return any(p[1] != "NaN" for p in points)
-
-
-async def evaluate_boards(
-    prom_url: str, window: Window, paths: list[Path]
-) -> dict[str, list[tuple[PanelTarget, list[dict]]]]:
-    """{board file: [(target, result series)]} for every Prometheus target of each board."""
-    out = {}
-    async with aiohttp.ClientSession() as session:
-        for path in paths:
-            values = all_values(path)
-            out[path.name] = [
-                (t, await evaluate(session, prom_url, t, window, values)) for t in targets(path)
-            ]
-    return out
-
-
-def empty_panels(
-    results: list[tuple[PanelTarget, list[dict]]], allowed: dict[tuple[str, str, str], str]
-) -> list[str]:
-    """Labels of the targets with no value, but those `allowed` ((board, panel, refId)
-    -> the reason it may be empty)."""
-    return [
-        t.label()
-        for t, series in results
-        if not has_values(series) and (t.board, t.panel, t.ref_id) not in allowed
-    ]
-
-
-def prometheus_config(agent_url: str, scrape_s: float, rule_files: list[Path] = ()) -> dict:
-    """prometheus.yml (as a dict) of one job `inferwatch` scraping the agent at `agent_url`
-    every `scrape_s`, evaluating `rule_files` as often."""
-    every = f"{scrape_s:g}s"
-    return {
-        "global": {"scrape_interval": every, "evaluation_interval": every},
-        "rule_files": [str(p) for p in rule_files],
-        "scrape_configs": [
-            {
-                "job_name": "inferwatch",
-                "static_configs": [{"targets": [agent_url.removeprefix("http://")]}],
-            }
-        ],
-    }

@@ -65,6 +65,10 @@ def alerts_settings(receiver_url: str) -> dict:
         "cost": {
             "interval_s": 1.0,
             "min_points": 3,
+            # A cost anomaly within seconds: no absolute floor under the band (this
+            # setup's spend is a fraction of a cent per second), one interval outside it.
+            "min_band_abs": 0.0,
+            "consecutive": 1,
             "trailing_s": 60.0,
             "settle_s": 5.0,
             "forecast_window_s": 10.0,
@@ -77,32 +81,39 @@ def alerts_settings(receiver_url: str) -> dict:
     }
 
 
-async def traffic(url: str, n: int, tokens: int, seconds: float) -> None:
+async def traffic(url: str, n: int, tokens: int, seconds: float, chunk_s: float = 0) -> None:
     """`n` chat completions spread over `seconds`, rotating tenants, streamed and not;
-    every 7th fails upstream (500), every 5th has an email, every 11th a secret."""
+    every 7th fails upstream (500), every 5th has an email, every 11th a secret; streamed
+    answers pause `chunk_s` between chunks (the GPUs' time then goes to requests)."""
     tenants = itertools.cycle(TENANTS)
     async with aiohttp.ClientSession() as s:
         for i in range(n):
-            await _one(s, url, i, next(tenants), tokens)
+            await _one(s, url, i, next(tenants), tokens, chunk_s)
             await asyncio.sleep(seconds / n)
 
 
-async def steady(url: str, every_s: float, tokens: int) -> None:
+async def steady(url: str, every_s: float, tokens: int, chunk_s: float) -> None:
     """One request every `every_s` until cancelled: the agent stays under traffic while
     the panels are evaluated (an instant query reads a rate at the window's end)."""
     tenants = itertools.cycle(TENANTS)
     async with aiohttp.ClientSession() as s:
         for i in itertools.count():
-            await _one(s, url, i, next(tenants), tokens)
+            await _one(s, url, i, next(tenants), tokens, chunk_s)
             await asyncio.sleep(every_s)
 
 
-async def _one(s: aiohttp.ClientSession, url: str, i: int, tenant: str, tokens: int) -> None:
+async def _one(
+    s: aiohttp.ClientSession, url: str, i: int, tenant: str, tokens: int, chunk_s: float
+) -> None:
     prompt = EMAIL_PROMPT if i % 5 == 0 else SECRET_PROMPT if i % 11 == 0 else f"q {i}"
     body = {"model": MODEL, "messages": [{"role": "user", "content": prompt}]}
     if i % 2:
         body |= {"stream": True, "stream_options": {"include_usage": True}}
-    headers = {"x-tenant-id": tenant, "x-fake-tokens": str(tokens)}
+    headers = {
+        "x-tenant-id": tenant,
+        "x-fake-tokens": str(tokens),
+        "x-fake-chunk-delay": str(chunk_s),
+    }
     if i % 7 == 3:
         headers["x-fake-status"] = "500"
     async with s.post(f"{url}/v1/chat/completions", json=body, headers=headers) as r:

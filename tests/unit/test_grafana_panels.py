@@ -1,4 +1,4 @@
-"""The panel-query harness (tests/grafana_panels.py): which targets it finds on a board,
+"""The panel-query harness (tests/grafana_panels.py, tests/grafana_prometheus.py): which targets it finds on a board,
 how it interpolates Grafana's variables, and what counts as data."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import json
 import pytest
 
 from tests import grafana_panels as gp
+from tests import grafana_prometheus as gprom
 
 pytestmark = pytest.mark.unit
 
@@ -97,4 +98,4 @@ def test_all_without_all_value_is_refused(tmp_path):
     ],
 )
 def test_has_values_needs_a_number(series, expected):
-    assert gp.has_values(series) is expected
+    assert gprom.has_values(series) is expected
