@@ -20,6 +20,8 @@ from alerts.cli import add_alerts_command
 from alerts.drift.cli import add_drift_command
 from collectors.wiring import add_collector_flags, collector_overrides
 from dashboards.cli import add_dashboard_command
+from dashboards.grafana.cli import add_grafana_command
+from dashboards.kibana.cli import add_kibana_command
 from serving.cli import SERVING_SUBCOMMANDS, add_up_flags, serving_overrides
 
 log = logging.getLogger("inferwatch.cli")
@@ -302,6 +304,8 @@ SUBCOMMANDS: list[Callable] = [
     add_drift_command,
     add_alerts_command,
     add_dashboard_command,
+    add_grafana_command,
+    add_kibana_command,
 ]
 
 
