@@ -48,8 +48,18 @@ def board(key: str, options: BoardOptions = DEFAULTS) -> dict:
     model = json.loads(json.dumps(BOARDS[key](options).build(), cls=JSONEncoder))
     for i, panel in enumerate(model["panels"], start=1):
         panel["id"] = i
+    _interval_fields_only(model)
     _datasource_input(model)
     return {"__inputs": _inputs(), "__requires": _requires(model), **model}
+
+
+def _interval_fields_only(model: dict) -> None:
+    """The SDK writes an interval variable's `auto`, `auto_min`, `auto_count` on every
+    variable; Grafana's schema has them on interval variables only (schema_check says so)."""
+    for var in model["templating"]["list"]:
+        if var["type"] != "interval":
+            for key in ("auto", "auto_min", "auto_count"):
+                var.pop(key, None)
 
 
 def _datasource_input(model: dict) -> None:
