@@ -17,6 +17,7 @@ from typing import Any
 # schema does not model them (Grafana's import dialog consumes them), so they are dropped.
 IMPORT_ONLY_KEYS = ("__inputs", "__requires")
 _PANEL_PATH = re.compile(r"panels\[\d+\](\.panels\[\d+\])?")
+_ANNOTATION_PATH = re.compile(r"annotations\.list\[\d+\]")
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ def render(board: dict[str, Any], types_module: str, name: str = "board") -> TsB
     top = Where("", "")
     w.line(f"// {name}, written by dashboards/grafana/schema_check.py", top)
     w.line(
-        f"import type {{ Board, PanelOf, PromPanelOf, Row }} from {json.dumps(types_module)};", top
+        f"import type {{ Board, PanelOf, PromAnnotation, PromPanelOf, Row }} from {json.dumps(types_module)};",
+        top,
     )
     w.value(model, "export const board: Board = ", ";", "", "", 0)
     return TsBoard("\n".join(w.lines) + "\n", tuple(w.where))
@@ -57,9 +59,12 @@ def panel_type(panel: dict[str, Any]) -> str:
     kind = str(panel.get("type", ""))
     if kind == "row":
         return "Row"
-    source = panel.get("datasource")
-    prom = isinstance(source, dict) and source.get("type") == "prometheus"
-    return f"{'PromPanelOf' if prom else 'PanelOf'}<{json.dumps(kind)}>"
+    return f"{'PromPanelOf' if _on_prometheus(panel) else 'PanelOf'}<{json.dumps(kind)}>"
+
+
+def _on_prometheus(item: dict[str, Any]) -> bool:
+    source = item.get("datasource")
+    return isinstance(source, dict) and source.get("type") == "prometheus"
 
 
 def panel_label(panel: dict[str, Any]) -> str:
@@ -82,6 +87,8 @@ class _Writer:
     def value(self, v: Any, head: str, tail: str, path: str, panel: str, depth: int) -> None:
         if isinstance(v, dict) and _PANEL_PATH.fullmatch(path):
             panel, tail = panel_label(v), f" satisfies {panel_type(v)}{tail}"
+        elif _ANNOTATION_PATH.fullmatch(path) and _on_prometheus(v):
+            tail = f" satisfies PromAnnotation{tail}"
         where, pad = Where(path, panel), "  " * depth
         if isinstance(v, dict) and v:
             self.line(f"{pad}{head}{{", where)

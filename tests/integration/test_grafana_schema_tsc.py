@@ -157,3 +157,20 @@ def test_a_legacy_or_unknown_panel_type_is_reported():
 def test_missing_packages_name_the_install_command(tmp_path):
     with pytest.raises(RuntimeError, match="npm ci --prefix"):
         check_boards({"b.json": sdk_board()}, schema_dir=tmp_path)
+
+
+def test_a_prometheus_annotation_holds_its_query_in_target():
+    source = {"type": "prometheus", "uid": "${datasource}"}
+    note = {"name": "Restarts", "datasource": source, "enable": True, "iconColor": "orange"}
+    boards = {}
+    for name, extra in {
+        "target.json": {"target": {"refId": "Anno", "expr": "up == 0"}},
+        "top-level-expr.json": {"expr": "up == 0"},
+        "target-typo.json": {"target": {"refId": "Anno", "exrp": "up == 0"}},
+    }.items():
+        boards[name] = {**sdk_board(), "annotations": {"list": [{**note, **extra}]}}
+    found = {(e.board, e.path) for e in check_boards(boards)}
+    assert found == {
+        ("top-level-expr.json", "annotations.list[0].expr"),
+        ("target-typo.json", "annotations.list[0].target.exrp"),
+    }

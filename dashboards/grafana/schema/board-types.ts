@@ -7,7 +7,15 @@
  * generated from its CUE kinds); the Prometheus query is grafana-foundation-sdk's, generated
  * from Grafana's Prometheus dataquery schema (@grafana/schema dropped that type after 10.4).
  */
-import type { Dashboard, FieldConfig, FieldConfigSource, Panel, RowPanel, VariableModel } from '@grafana/schema';
+import type {
+  AnnotationQuery,
+  Dashboard,
+  FieldConfig,
+  FieldConfigSource,
+  Panel,
+  RowPanel,
+  VariableModel,
+} from '@grafana/schema';
 import type * as bargauge from '@grafana/schema/dist/esm/raw/composable/bargauge/panelcfg/x/BarGaugePanelCfg_types.gen.js';
 import type * as barchart from '@grafana/schema/dist/esm/raw/composable/barchart/panelcfg/x/BarChartPanelCfg_types.gen.js';
 import type * as gauge from '@grafana/schema/dist/esm/raw/composable/gauge/panelcfg/x/GaugePanelCfg_types.gen.js';
@@ -85,5 +93,13 @@ export type Row = Json<RowPanel>;
  */
 type Variable = VariableModel | (VariableModel & { type: 'interval'; auto?: boolean; auto_min?: string; auto_count?: number });
 
+/** An annotation on a Prometheus datasource: its `target` is a Prometheus query. */
+export type PromAnnotation = Json<AnnotationQuery<PromTarget>>;
+
 /** A whole board, as Grafana's dashboard JSON model. */
-export type Board = Json<Omit<Dashboard, 'templating'> & { templating?: { list?: Variable[] } }>;
+export type Board = Json<
+  Omit<Dashboard, 'templating' | 'annotations'> & {
+    templating?: { list?: Variable[] };
+    annotations?: { list?: Array<AnnotationQuery | AnnotationQuery<PromTarget>> };
+  }
+>;
