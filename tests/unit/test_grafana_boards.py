@@ -248,7 +248,7 @@ def test_board_shape_ids_layout_and_import_inputs(key):
         assert sum(p["gridPos"]["w"] for p in row[1]) % 24 == 0, f"row {row[0]} is ragged"
     notes = {a["name"]: a for a in model["annotations"]["list"]}
     assert notes["Annotations & Alerts"]["builtIn"] == 1
-    assert "inferwatch_vllm_restarts_total" in notes["vLLM restarts"]["expr"]
+    assert "inferwatch_vllm_restarts_total" in notes["vLLM restarts"]["target"]["expr"]
     [inp] = model["__inputs"]
     assert inp["name"] == INPUT and inp["pluginId"] == "prometheus"
     [ds] = [v for v in model["templating"]["list"] if v["type"] == "datasource"]
