@@ -19,7 +19,7 @@ from dashboards.grafana.board import DEFAULTS, BoardOptions
 
 HERE = Path(__file__).parent
 INPUT = "DS_PROMETHEUS"
-GRAFANA_MIN = "11.0.0"  # schemaVersion 41 boards; older Grafana migrates down badly
+GRAFANA_MIN = "11.6.0"  # the SDK release the boards are built with (schemaVersion 41)
 BOARDS: dict[str, Callable] = {
     "serving": serving.build,
     "cost": cost.build,
