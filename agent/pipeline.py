@@ -64,12 +64,18 @@ class RecordPipeline:
         self._max_bytes, self._bytes = max_bytes, 0
         self._dropped = instruments["inferwatch_records_dropped_total"]
         self._failures = instruments["inferwatch_sink_export_failures_total"]
+        # Known label values start at 0 (a first event at 1 is invisible to increase()).
+        for reason in ("queue_full", "queue_bytes"):
+            self._dropped.labels(reason)
+        for sink in self._sinks:
+            self._failures.labels(sink.name)
         instruments["inferwatch_records_queued"].set_function(self._queue.qsize)
         self._task: asyncio.Task | None = None
 
     def add_sink(self, sink: Sink) -> None:
         """Attach another sink (before `start`)."""
         self._sinks.append(sink)
+        self._failures.labels(sink.name)
 
     def submit(self, record: RequestRecord) -> bool:
         """Enqueue a record without waiting. Returns False (and counts it) when the queue is

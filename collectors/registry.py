@@ -26,6 +26,9 @@ from collectors.base import Collector, DeviceInterval, Snapshot
 from collectors.config import CollectorsConfig
 
 log = logging.getLogger("inferwatch.collectors")
+# Why a collection fails: an exception, past its time limit, or skipped because the last
+# call is still stuck in the hardware.
+FAILURE_REASONS = ("error", "timeout", "busy")
 
 TickCallback = Callable[[Sequence[DeviceInterval]], "Awaitable[None] | None"]
 
@@ -238,6 +241,7 @@ class CollectorRunner:
             no_data.add_metric(
                 [name], 1.0 if st.snapshot is not None and st.snapshot.no_data else 0.0
             )
-            for reason, n in st.failures.items():
-                failures.add_metric([name, reason], n)
+            # Every reason from 0, so the first failure is an increase a panel or rule sees.
+            for reason in (*FAILURE_REASONS, *(r for r in st.failures if r not in FAILURE_REASONS)):
+                failures.add_metric([name, reason], st.failures.get(reason, 0))
         return [success, duration, no_data, failures]

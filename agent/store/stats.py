@@ -17,6 +17,17 @@ class StoreStats:
         self._cost_lost = instruments["inferwatch_store_cost_lost_total"]
         self._rejected = instruments["inferwatch_store_records_rejected_total"]
         self._unshipped = instruments["inferwatch_store_unshipped_deleted_total"]
+        # Every known reason starts at 0: a series that first appears at 1 hides its first
+        # event from increase() and rate(), and a dashboard panel shows "No data" for "none".
+        for counter, reasons in (
+            (self._errors, ("locked", "disk_full", "io", "readonly", "other")),
+            (self._dropped, ("memory_bound",)),
+            (self._retention, ("age", "size", "disk_bound")),
+            (self._cost_lost, ("restart", "timeout")),
+            (self._rejected, ("duplicate", "unencodable", "invalid")),
+        ):
+            for reason in reasons:
+                counter.labels(reason)
 
     def set_pending(self, fn: Callable[[], int]) -> None:
         """Read the number of records waiting in memory at scrape time."""
