@@ -14,7 +14,7 @@ from grafana_foundation_sdk.models.dashboard import (
 
 from agent.cost.prices import DEFAULT_CURRENCY
 from dashboards.grafana.panels import DATASOURCE
-from dashboards.grafana.promql import increase
+from dashboards.grafana.promql import RATE, increase
 
 TAG = "inferwatch"
 
@@ -96,7 +96,7 @@ def new_board(key: str, title: str, description: str, filters: tuple[str, ...] =
             .datasource(DATASOURCE)
             .enable(True)
             .icon_color("orange")
-            .expr(f"{increase('inferwatch_vllm_restarts_total', window='$__interval')} > 0")
+            .expr(f"{increase('inferwatch_vllm_restarts_total', window=RATE)} > 0")
         )
         .with_variable(
             dashboard.DatasourceVariable("datasource").label("Data source").type("prometheus")

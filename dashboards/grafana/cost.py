@@ -11,7 +11,7 @@ from grafana_foundation_sdk.builders import dashboard
 
 from dashboards.grafana.board import BoardOptions, new_board, with_row
 from dashboards.grafana.panels import HALF, QUARTER, THIRD, WIDE, bars, graph, listing, single
-from dashboards.grafana.promql import increase, rate, ratio, recorded, series, sum_by
+from dashboards.grafana.promql import RATE, increase, rate, ratio, recorded, series, sum_by
 from dashboards.grafana.units import money
 
 MODEL, TENANT = "gen_ai_request_model", "tenant"
@@ -196,7 +196,7 @@ def _budgets(unit: str):
                 (
                     sum_by(
                         TENANT,
-                        increase("inferwatch_cost_budget_exceeded_total", window="$__interval"),
+                        increase("inferwatch_cost_budget_exceeded_total", window=RATE),
                     ),
                     f"{{{{{TENANT}}}}}",
                 )

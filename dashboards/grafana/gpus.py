@@ -9,7 +9,7 @@ from grafana_foundation_sdk.builders import dashboard
 
 from dashboards.grafana.board import BoardOptions, new_board, with_row
 from dashboards.grafana.panels import QUARTER, THIRD, WIDE, bars, graph, single
-from dashboards.grafana.promql import increase, rate, ratio, series, sum_by
+from dashboards.grafana.promql import RATE, increase, rate, ratio, series, sum_by
 
 GPU = "{{gpu}} {{hw_model}}"
 
@@ -127,7 +127,7 @@ def _errors_and_processes():
             "short",
             [
                 (
-                    sum_by("gpu, error_type", increase("hw_errors_total", window="$__interval")),
+                    sum_by("gpu, error_type", increase("hw_errors_total", window=RATE)),
                     "{{gpu}} {{error_type}}",
                 )
             ],
@@ -141,7 +141,7 @@ def _errors_and_processes():
                 (
                     sum_by(
                         "gpu, field, error",
-                        increase("inferwatch_nvml_errors_total", window="$__interval"),
+                        increase("inferwatch_nvml_errors_total", window=RATE),
                     ),
                     "{{gpu}} {{field}} {{error}}",
                 )

@@ -7,9 +7,9 @@ from grafana_foundation_sdk.builders import dashboard
 
 from dashboards.grafana.board import BoardOptions, new_board, with_row
 from dashboards.grafana.panels import HALF, QUARTER, THIRD, graph, listing
-from dashboards.grafana.promql import increase, rate, series, sum_by
+from dashboards.grafana.promql import RATE, increase, rate, series, sum_by
 
-EACH = "$__interval"
+EACH = RATE  # not $__interval: at one sample per interval, increase() has no pair
 
 
 def _per_interval(name: str, by: str, legend: str) -> tuple[str, str]:

@@ -8,7 +8,7 @@ from grafana_foundation_sdk.builders import dashboard
 from dashboards.grafana import slo
 from dashboards.grafana.board import BoardOptions, new_board, with_row
 from dashboards.grafana.panels import HALF, QUARTER, THIRD, distribution, graph, single
-from dashboards.grafana.promql import quantile, rate, ratio, series, sum_by
+from dashboards.grafana.promql import RATE, quantile, rate, ratio, series, sum_by
 
 REQUESTS = "gen_ai_server_request_duration_seconds"
 TTFT = "gen_ai_server_time_to_first_token_seconds"
@@ -125,7 +125,7 @@ def _latency():
             "Request duration distribution",
             "How many requests ended in each duration bucket per step (a heatmap of the histogram).",
             "s",
-            sum_by("le", f"increase({series(REQUESTS + '_bucket')}[$__interval])"),
+            sum_by("le", f"increase({series(REQUESTS + '_bucket')}[{RATE}])"),
             span=24,
         ),
     ]
