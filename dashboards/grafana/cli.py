@@ -4,6 +4,7 @@ check that the committed copies are what the code generates."""
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -72,6 +73,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from dashboards.grafana.provisioning import provisioning_files
 
     options = BoardOptions(currency=args.currency.upper())
+    if not re.fullmatch(r"[A-Z]{3}", options.currency):
+        print(
+            f"grafana export: --currency {args.currency!r} is not an ISO 4217 code", file=sys.stderr
+        )
+        return 2
     if args.provisioning and args.dir is None:
         print("grafana export: --provisioning needs DIR", file=sys.stderr)
         return 2

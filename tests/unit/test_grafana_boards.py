@@ -342,3 +342,11 @@ def test_export_cli_currency_sets_the_cost_unit(tmp_path):
     cost = json.loads((tmp_path / filename("cost")).read_text())
     units = {p["fieldConfig"]["defaults"]["unit"] for p in panels(cost)}
     assert "currencyEUR" in units and "currencyUSD" not in units
+
+
+def test_export_cli_refuses_a_currency_that_is_not_a_code(tmp_path, capsys):
+    from agent.cli import main
+
+    assert main(["grafana", "export", "--currency", "EU<b>", str(tmp_path)]) == 2
+    assert "not an ISO 4217 code" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
