@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -154,6 +155,12 @@ class _Dashboard:
                 self.proc.kill()
 
 
+# Exit statuses of `up` (a container's exit code says which): 1 another agent holds the
+# data folder or the port is taken, 2 a bad config or model folder, 3 the data folder
+# cannot be created or written.
+DATA_DIR_UNUSABLE = 3
+
+
 class CannotStart(Exception):
     """An expected reason `up` cannot start: one line for the user, and the exit status."""
 
@@ -180,7 +187,13 @@ def _preflight(settings: Settings):
     except DataDirBusy as err:
         raise CannotStart(err) from None
     except OSError as err:
-        raise CannotStart(f"cannot use data folder {settings.store.dir}: {err}") from None
+        # Its own status (3): in a container, the data volume is missing, read-only or
+        # owned by another uid, which the operator fixes differently from a busy port.
+        hint = f"mount a volume there that user {os.getuid()} can write"
+        raise CannotStart(
+            f"cannot use data folder {settings.store.dir}: {err.strerror or err}; {hint}",
+            status=DATA_DIR_UNUSABLE,
+        ) from None
     try:
         check_port_free(settings.listen.host, settings.listen.port)
         if settings.upstream.url is None:  # a fixed port for the bundled vLLM

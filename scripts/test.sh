@@ -13,6 +13,11 @@ command -v prometheus-alertmanager >/dev/null || need_apt+=(prometheus-alertmana
 command -v gcc >/dev/null || need_apt+=(gcc) # builds the NVML stub library
 [ -x /usr/bin/chromium ] || need_apt+=(chromium) # the browser tier (Playwright drives it)
 command -v node >/dev/null || need_apt+=(nodejs) # the Grafana schema check runs tsc
+# The container tier: podman (runc under it; crun fails on some kernels' cgroups) and a
+# debootstrap base, since no registry can be reached from CI.
+command -v podman >/dev/null || need_apt+=(podman buildah)
+command -v runc >/dev/null || need_apt+=(runc)
+command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 command -v npm >/dev/null || need_apt+=(npm)
 if ((${#need_apt[@]})); then
   apt_install "the tests need ${need_apt[*]}" "${need_apt[@]}"
@@ -28,6 +33,13 @@ if ! cmp -s "$schema/package-lock.json" "$schema/node_modules/.installed-lock.js
   npm ci --prefix "$schema" --no-audit --no-fund --loglevel=error >/dev/null
   cp "$schema/package-lock.json" "$schema/node_modules/.installed-lock.json"
 fi
+
+# The images the container tier runs, on a local Debian base (deploy/base-image.sh); podman
+# reuses its layer cache, so an unchanged tree rebuilds in seconds.
+export CONTAINERS_CONF="$PWD/tests/containers.conf"
+podman image exists localhost/debian-min:bookworm || bash deploy/base-image.sh >/dev/null
+BASE_IMAGE=localhost/debian-min:bookworm bash deploy/build-image.sh >/tmp/inferwatch-image-build.log 2>&1 ||
+  { tail -40 /tmp/inferwatch-image-build.log; exit 1; }
 
 # As if activated: anything the tests start by name comes from the environment too.
 PATH="$(cd "$INFERWATCH_VENV/bin" && pwd):$PATH"

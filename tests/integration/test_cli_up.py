@@ -247,3 +247,15 @@ async def test_secret_scan_of_logs_and_config_show(fake_upstream, tmp_path):
     }.items():
         leaked = [s for s in (*SECRETS, *CLIENT_KEYS) if s in text]
         assert leaked == [], f"{place} shows {leaked}"
+
+
+def test_an_unusable_data_folder_is_one_line_and_status_3(tmp_path):
+    """A container whose data volume is missing or read-only: here a file where the folder
+    should be (root can write anywhere, so a read-only mode would not stop this test)."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    env = _env(tmp_path)
+    proc = _run("up", "--upstream", "http://127.0.0.1:9", "--data-dir", str(blocker), env=env)
+    line = _one_line(proc.stderr)
+    assert proc.returncode == 3
+    assert f"cannot use data folder {blocker}" in line and "mount a volume there" in line
