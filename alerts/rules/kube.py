@@ -1,6 +1,6 @@
 """The shipped rules as a Prometheus Operator `PrometheusRule` (monitoring.coreos.com/v1).
 
-`python -m alerts.rules.kube > deploy/kubernetes/prometheusrule.yaml` regenerates the
+`python -m alerts.rules.kube > deploy/kubernetes/base/prometheusrule.yaml` regenerates the
 checked-in manifest; a unit test holds the two equal, so the rule files stay the one source.
 """
 
@@ -47,7 +47,7 @@ def prometheus_rule(
 
 
 def render(files: tuple[Path, ...] = RULE_FILES) -> str:
-    """The manifest text, as checked in at deploy/kubernetes/prometheusrule.yaml."""
+    """The manifest text, as checked in at deploy/kubernetes/base/prometheusrule.yaml."""
     body = yaml.dump(prometheus_rule(files), Dumper=_Dumper, sort_keys=False, width=1000)
     return HEADER + body
 

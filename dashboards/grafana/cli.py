@@ -26,7 +26,7 @@ def add_grafana_command(sub) -> None:
         help="write the dashboards as Grafana JSON",
         description="Generate the six inferwatch boards (serving, cost, gpus, engine, safety, "
         "health) from the metrics catalogue. Without DIR: rewrite the committed copies, "
-        "dashboards/grafana/*.json and deploy/kubernetes/grafana-dashboards.yaml.",
+        "dashboards/grafana/*.json and deploy/kubernetes/base/grafana-dashboards.yaml.",
     )
     e.add_argument(
         "dir",

@@ -22,7 +22,7 @@ HEADER = (
     "# then regenerate. One ConfigMap per board, for the Grafana sidecar's dashboard search.\n"
 )
 FOLDER = "inferwatch"
-CONFIGMAPS = "deploy/kubernetes/grafana-dashboards.yaml"
+CONFIGMAPS = "deploy/kubernetes/base/grafana-dashboards.yaml"
 
 
 def provisioned(model: dict) -> dict:

@@ -16,12 +16,12 @@ from alerts.rules.load import load_groups
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).parents[2]
-MANIFEST = ROOT / "deploy" / "kubernetes" / "prometheusrule.yaml"
+MANIFEST = ROOT / "deploy" / "kubernetes" / "base" / "prometheusrule.yaml"
 
 
 def test_checked_in_manifest_equals_the_generated_one():
     assert MANIFEST.read_text() == render(), (
-        "regenerate: python -m alerts.rules.kube > deploy/kubernetes/prometheusrule.yaml"
+        "regenerate: python -m alerts.rules.kube > deploy/kubernetes/base/prometheusrule.yaml"
     )
 
 
