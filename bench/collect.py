@@ -21,6 +21,8 @@ ORDER = [
     "alerts",
     "dashboard_store",
     "dashboard_pages",
+    "deploy",
+    "scale_out",
 ]
 
 

