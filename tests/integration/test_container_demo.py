@@ -64,14 +64,22 @@ async def test_the_demo_image_serves_smollm2_offline(tmp_path):
             async with s.post(url + "/v1/chat/completions", json=body) as r:
                 assert r.status == 200, await r.text()
                 answer = await r.json()
-            async with s.get(url + "/metrics") as r:
-                metrics = await r.text()
+            # vLLM's own metrics, re-exported once the collector's next tick (every 2 s)
+            # has read vLLM's page.
+            for _ in range(30):
+                async with s.get(url + "/metrics") as r:
+                    metrics = await r.text()
+                if "inferwatch_vllm_requests_running" in metrics:
+                    break
+                await asyncio.sleep(1)
         assert answer["choices"][0]["message"]["content"].strip()
         assert answer["usage"]["completion_tokens"] > 0
-        assert "inferwatch_vllm_requests_running" in metrics  # vLLM's own metrics, re-exported
-        await asyncio.to_thread(podman, "kill", "--signal", "TERM", name)
-        waited = await asyncio.to_thread(podman, "wait", name, timeout=30)
-        assert waited.stdout.strip() == "0"
+        assert "inferwatch_vllm_requests_running" in metrics
+        # SIGTERM; status 0 (not 137, SIGKILL after 20 s) means the agent stopped vLLM and
+        # itself in time.
+        await asyncio.to_thread(podman, "stop", "-t", "20", name, timeout=60)
+        status = await asyncio.to_thread(podman, "inspect", "-f", "{{.State.ExitCode}}", name)
+        assert status.stdout.strip() == "0"
         assert (data / "vllm.log").stat().st_size > 0
     finally:
         await asyncio.to_thread(podman, "rm", "-f", "-t", "0", name, check=False)
