@@ -162,3 +162,12 @@ def test_an_unusable_data_volume_is_status_3_and_one_line(tmp_path, mount, owner
     assert status == 3, err
     assert len(err.splitlines()) == 1
     assert "cannot use data folder /var/lib/inferwatch" in err and "user 10001" in err
+
+
+def test_no_data_volume_at_all_is_status_3_and_one_line(tmp_path):
+    """As on Kubernetes with no volume mounted: podman's --image-volume=ignore drops the
+    image's VOLUME, so the data folder lies on the read-only root filesystem."""
+    status, err = _start_fails(tmp_path, "--image-volume=ignore")
+    assert status == 3, err
+    assert len(err.splitlines()) == 1
+    assert "cannot use data folder /var/lib/inferwatch" in err and "Read-only file system" in err
