@@ -31,7 +31,6 @@ import argparse
 import contextlib
 import os
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -151,26 +150,16 @@ def served(folder: Path, config: Path, end: float | None):
     from agent.config import load_settings
     from dashboards.cli import streamlit_command
     from tests.conftest import free_port
-    from tests.dashboard_browser import _wait_healthy
+    from tests.dashboard_browser import dashboard_process
 
     port = free_port()
     over = {"store": {"dir": str(folder)}, "dashboard": {"port": port}}
     flags = ["--config", str(config), "--data-dir", str(folder)]
     flags += ["--now", repr(end)] if end is not None else []
     cmd = streamlit_command(load_settings(str(config), over), flags)
-    with open(folder.parent / "dashboard.log", "ab") as log:  # a pipe unread would fill
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc, 60)
+    with dashboard_process(cmd, url, folder.parent / "dashboard.log") as proc:
         yield url, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def bench_config(work: Path) -> Path:

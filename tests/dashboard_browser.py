@@ -11,6 +11,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -33,11 +34,23 @@ def served_dashboard(*flags: str, timeout: float = 60):
     Stopped (SIGTERM, then SIGKILL) when the block ends."""
     port = free_port()
     cmd = [sys.executable, "-m", "agent.cli", "dashboard", *flags, "--listen", f"127.0.0.1:{port}"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        dashboard_process(cmd, f"http://127.0.0.1:{port}", Path(tmp) / "dashboard.log", timeout),
+    ):
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def dashboard_process(cmd: list[str], url: str, log: Path, timeout: float = 60):
+    """Run `cmd` (a Streamlit dashboard serving `url`) with its output in `log` (a pipe
+    nobody reads would fill and stall it); yield the process once `/_stcore/health` says
+    ok; SIGTERM at the end, SIGKILL after 15 s."""
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_healthy(url, proc, timeout)
-        yield url
+        _wait_healthy(url, proc, log, timeout)
+        yield proc
     finally:
         proc.terminate()
         try:
@@ -47,11 +60,11 @@ def served_dashboard(*flags: str, timeout: float = 60):
             proc.wait()
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
+def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"dashboard exited: {proc.stdout.read().decode()}")
+            raise AssertionError(f"dashboard exited: {log.read_text(errors='replace')}")
         with (
             contextlib.suppress(OSError),
             urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r,
