@@ -81,6 +81,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.provisioning and args.dir is None:
         print("grafana export: --provisioning needs DIR", file=sys.stderr)
         return 2
+    if args.dir is None and not (ROOT / "deploy" / "kubernetes").is_dir():
+        # An installed copy (a wheel, the container) has no committed boards to rewrite.
+        print(
+            "grafana export: not in a source checkout (no deploy/kubernetes beside the "
+            "package): give a folder, e.g. `inferwatch grafana export --provisioning DIR`",
+            file=sys.stderr,
+        )
+        return 2
     if args.check:
         return _check(outputs(DEFAULTS))
     if args.dir is None:
@@ -88,9 +96,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         boards = provisioning_files(options) if args.provisioning else render_all(options)
         files = {args.dir / name: body for name, body in boards.items()}
+    return _write(files)
+
+
+def _write(files: dict[Path, str]) -> int:
     for path, body in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(body)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(body)
+        except OSError as err:
+            print(f"grafana export: cannot write {path}: {err.strerror or err}", file=sys.stderr)
+            return 1
         print(f"wrote {path}")
     return 0
 

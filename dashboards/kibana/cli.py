@@ -48,6 +48,12 @@ def cmd_kibana_export(args: argparse.Namespace) -> int:
         if differ:
             print("run `inferwatch kibana export` to regenerate", file=sys.stderr)
         return 1 if differ else 0
-    for name in write(directory):
+    try:
+        written = write(directory)
+    except OSError as err:  # a read-only install (the container) or a bad folder
+        where = err.filename or directory
+        print(f"kibana export: cannot write {where}: {err.strerror or err}", file=sys.stderr)
+        return 1
+    for name in written:
         print(f"wrote {directory / name}")
     return 0

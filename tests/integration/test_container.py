@@ -17,6 +17,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from dashboards.grafana.export import BOARDS
 from tests.conftest import free_port
 from tests.containers import IMAGE, podman, require_image, run_args
 
@@ -171,3 +172,23 @@ def test_no_data_volume_at_all_is_status_3_and_one_line(tmp_path):
     assert status == 3, err
     assert len(err.splitlines()) == 1
     assert "cannot use data folder /var/lib/inferwatch" in err and "Read-only file system" in err
+
+
+def test_the_image_exports_the_grafana_boards_as_compose_does(tmp_path):
+    """deploy/compose.yaml's grafana-dashboards service: the installed package (the rule
+    files the cost board reads included) writes the provisioning flavour to a volume; a
+    write into the read-only package is one line, not a traceback."""
+    require_image()
+    data = _data_dir(tmp_path)
+    volume = f"{data}:/var/lib/inferwatch"
+    run = ["run", "--rm", "--no-healthcheck", "--read-only", "-v", volume, IMAGE]
+    out = podman(*run, "grafana", "export", "--provisioning", "/var/lib/inferwatch", check=False)
+    assert out.returncode == 0, out.stderr
+    written = sorted(p.name for p in data.glob("inferwatch-*.json"))
+    assert written == sorted(f"inferwatch-{k}.json" for k in BOARDS)
+    cost = json.loads((data / "inferwatch-cost.json").read_text())
+    assert "__inputs" not in cost and cost["uid"] == "inferwatch-cost"
+    refused = podman(*run, "kibana", "export", check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().startswith("kibana export: cannot write")
+    assert "Read-only file system" in refused.stderr and "Traceback" not in refused.stderr

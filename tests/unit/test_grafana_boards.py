@@ -350,3 +350,23 @@ def test_export_cli_refuses_a_currency_that_is_not_a_code(tmp_path, capsys):
     assert main(["grafana", "export", "--currency", "EU<b>", str(tmp_path)]) == 2
     assert "not an ISO 4217 code" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_export_without_a_folder_outside_a_checkout_says_to_give_one(tmp_path, monkeypatch, capsys):
+    from agent.cli import main
+
+    monkeypatch.setattr(cli, "ROOT", tmp_path)  # an installed copy: no deploy/ beside it
+    assert main(["grafana", "export"]) == 2
+    assert main(["grafana", "export", "--check"]) == 2
+    err = capsys.readouterr().err
+    assert "not in a source checkout" in err and "Traceback" not in err
+
+
+def test_export_to_a_folder_that_cannot_be_written_is_one_line(tmp_path, capsys):
+    from agent.cli import main
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["grafana", "export", str(blocker / "boards")]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"grafana export: cannot write {blocker / 'boards'}")

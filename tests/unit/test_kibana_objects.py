@@ -187,3 +187,11 @@ def test_cli_help_explains_every_option(capsys):
         main(["kibana", "export", "--help"])
     out = capsys.readouterr().out
     assert "--check" in out and "DIR" in out and "default" in out and "exit 1" in out
+
+
+def test_cli_to_a_folder_that_cannot_be_written_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["kibana", "export", str(blocker / "objects")]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("kibana export: cannot write") and str(blocker) in line
