@@ -18,6 +18,8 @@ command -v node >/dev/null || need_apt+=(nodejs) # the Grafana schema check runs
 command -v podman >/dev/null || need_apt+=(podman buildah)
 command -v runc >/dev/null || need_apt+=(runc)
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
+# Ubuntu's debootstrap needs Debian's keyring to check a bookworm base (Debian has it).
+[ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || need_apt+=(debian-archive-keyring)
 command -v podman-compose >/dev/null || need_apt+=(podman-compose) # deploy/compose.yaml's check
 command -v npm >/dev/null || need_apt+=(npm)
 if ((${#need_apt[@]})); then

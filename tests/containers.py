@@ -9,11 +9,13 @@ test's own servers stop answering while podman waits.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 IMAGE = os.environ.get("INFERWATCH_TEST_IMAGE", "localhost/inferwatch:dev")
@@ -51,3 +53,24 @@ def run_args(name: str, data: Path | None, *extra: str) -> list[str]:
     if data is not None:
         args += ["-v", f"{data}:/var/lib/inferwatch"]
     return [*args, *extra]
+
+
+async def wait_answering(url: str, name: str, seconds: float) -> None:
+    """Until GET `url` answers 200, failing with the container's log as soon as container
+    `name` has exited (podman calls in a thread: the test's own servers keep answering)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    async with aiohttp.ClientSession() as s:
+        while loop.time() < deadline:
+            try:
+                async with s.get(url) as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            state = await asyncio.to_thread(podman, "inspect", "-f", "{{.State.Running}}", name)
+            if state.stdout.strip() != "true":
+                logs = await asyncio.to_thread(podman, "logs", name, check=False)
+                raise AssertionError(f"container {name} exited:\n{logs.stderr[-3000:]}")
+            await asyncio.sleep(0.5)
+    raise AssertionError(f"{url} did not answer 200 within {seconds} s")

@@ -19,7 +19,7 @@ import pytest
 
 from dashboards.grafana.export import BOARDS
 from tests.conftest import free_port
-from tests.containers import IMAGE, podman, require_image, run_args
+from tests.containers import IMAGE, podman, require_image, run_args, wait_answering
 
 pytestmark = [pytest.mark.integration, pytest.mark.container, pytest.mark.timeout(300)]
 
@@ -38,23 +38,6 @@ async def _run(*args: str, **kw):
     return await asyncio.to_thread(podman, *args, **kw)
 
 
-async def _wait_live(url: str, name: str) -> None:
-    async with aiohttp.ClientSession() as s:
-        for _ in range(120):
-            try:
-                async with s.get(url + "/health/live") as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            state = await _run("inspect", "-f", "{{.State.Running}}", name)
-            if state.stdout.strip() != "true":
-                logs = await _run("logs", name, check=False)
-                raise AssertionError(f"container exited before it was live:\n{logs.stderr}")
-            await asyncio.sleep(0.5)
-    raise AssertionError("agent in the container never became live")
-
-
 @pytest.fixture
 async def container(tmp_path, fake_upstream):
     """The agent's container in front of the fake upstream; yields (name, url, data dir)."""
@@ -68,7 +51,7 @@ async def container(tmp_path, fake_upstream):
     await _run(*args, IMAGE, *up)
     url = f"http://127.0.0.1:{port}"
     try:
-        await _wait_live(url, name)
+        await wait_answering(url + "/health/live", name, 60)
         yield name, url, data
     finally:
         await _run("rm", "-f", "-t", "0", name, check=False)

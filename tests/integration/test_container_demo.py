@@ -13,30 +13,11 @@ import aiohttp
 import pytest
 
 from tests.conftest import free_port
-from tests.containers import podman, require_image, run_args
+from tests.containers import podman, require_image, run_args, wait_answering
 
 pytestmark = [pytest.mark.integration, pytest.mark.container, pytest.mark.timeout(600)]
 
 DEMO = os.environ.get("INFERWATCH_TEST_DEMO_IMAGE", "localhost/inferwatch-demo:dev")
-
-
-async def _live(url: str, name: str, seconds: float) -> None:
-    """Until the agent answers /health with 200 (vLLM ready behind it)."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    async with aiohttp.ClientSession() as s:
-        while asyncio.get_running_loop().time() < deadline:
-            try:
-                async with s.get(url + "/health") as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            state = await asyncio.to_thread(podman, "inspect", "-f", "{{.State.Running}}", name)
-            if state.stdout.strip() != "true":
-                logs = await asyncio.to_thread(podman, "logs", name, check=False)
-                raise AssertionError(f"the demo container exited:\n{logs.stderr[-3000:]}")
-            await asyncio.sleep(1)
-    raise AssertionError(f"vLLM in the demo container was not ready in {seconds} s")
 
 
 async def test_the_demo_image_serves_smollm2_offline(tmp_path):
@@ -54,7 +35,7 @@ async def test_the_demo_image_serves_smollm2_offline(tmp_path):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        await _live(url, name, 400)
+        await wait_answering(url + "/health", name, 400)  # 200 once vLLM answers
         body = {
             "model": "smollm2",
             "max_tokens": 16,
