@@ -31,7 +31,6 @@ from pydantic_settings import (
 )
 
 from agent.cost.config import CostConfig
-from agent.masking import argv_secrets, mask_argv, mask_url, url_secrets
 from agent.routes import RoutesConfig
 from agent.safety.config import SafetyConfig
 from agent.server_config import AdminConfig, ServerLimits
@@ -39,6 +38,7 @@ from agent.shipping.config import ElasticsearchConfig
 from agent.store.config import StoreConfig
 from alerts.config import AlertsConfig
 from collectors.config import CollectorsConfig
+from common.masking import argv_secrets, mask_argv, mask_url, url_secrets
 from dashboards.settings import DashboardConfig
 from serving.config import ServingConfig
 

@@ -24,12 +24,8 @@ _DECODE_ROUNDS = 4
 _CLIENT_ID = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII, no spaces
 
 
-class EdgeError(Exception):
+class EdgeError(errors.Refusal):
     """A request refused at the edge: status, error type and a message for the client."""
-
-    def __init__(self, status: int, err_type: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.err_type, self.message = status, err_type, message
 
 
 def _bad_header(name: str, why: str) -> EdgeError:

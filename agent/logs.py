@@ -16,7 +16,7 @@ from typing import TextIO
 from pythonjsonlogger.json import JsonFormatter
 
 from agent.config import LoggingConfig
-from agent.masking import mask_text
+from common.masking import mask_text
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {

@@ -21,6 +21,7 @@ from agent import errors
 from agent.config import Settings
 from agent.deadlines import Deadlines
 from agent.edge import EdgeError, canonical_path, check_headers, client_request_id, vllm_bool
+from agent.errors import Refusal
 from agent.ids import new_request_id, new_span_id, trace_ids
 from agent.metrics import RequestMetrics
 from agent.pipeline import RecordPipeline
@@ -84,25 +85,6 @@ def _strip_hop_by_hop(headers) -> dict[str, str]:
         for value in headers.getall(h, ()):
             named.update(t.strip().lower() for t in value.split(","))
     return {k: v for k, v in headers.items() if k.lower() not in named}
-
-
-class _Failure(Exception):
-    """A request the agent answers itself with an error (nothing or nothing more forwarded)."""
-
-    def __init__(
-        self,
-        status: int,
-        err_type: str,
-        message: str,
-        body: bytes | None = None,
-        detail: str | None = None,
-    ):
-        super().__init__(message)
-        self.status, self.err_type, self.message = status, err_type, message
-        self.body = body  # a ready error body (a safety block names its policy), else built
-        # For the record and the log only: upstream errors name internal hosts and ports,
-        # which the client is not told.
-        self.detail = detail
 
 
 @dataclass(slots=True)
@@ -225,9 +207,6 @@ class Proxy:
         self._body_timeout = settings.limits.body_timeout_s
         self._max_answer = settings.upstream.max_response_bytes
         self._deadlines = Deadlines()  # first-byte and body limits (asyncio.timeout costs more)
-        # Set by the bundled-vLLM supervisor: returns a `_Failure`-like exception to raise
-        # (e.g. 503 while vLLM restarts), or None to let the request through.
-        self.gate = None
         # Where finished records go. The default hands them straight to the pipeline; a
         # stage such as the cost engine may replace it to enrich records first (it then
         # submits them itself). Called on the request path: must not block.
@@ -254,10 +233,10 @@ class Proxy:
                 return await self._genai(request, ctx)
             if route.kind == FORWARD:
                 return await self._passthrough(request, ctx)
-            raise _Failure(route.status, ROUTE_REFUSED, route.reason)
-        except (EdgeError, _Failure) as f:
-            out = self._refuse(ctx, f.status, f.err_type, f.message, getattr(f, "body", None))
-            ctx.error_message = getattr(f, "detail", None) or f.message
+            raise Refusal(route.status, ROUTE_REFUSED, route.reason)
+        except Refusal as f:
+            out = self._refuse(ctx, f.status, f.err_type, f.message, f.body)
+            ctx.error_message = f.detail or f.message
             return out
         except web.HTTPException as exc:  # aiohttp's own answers, should a handler meet one
             err_type = errors.BODY_TOO_LARGE if exc.status == 413 else errors.BAD_REQUEST
@@ -368,10 +347,12 @@ class Proxy:
         """Send the request upstream and wait for its headers, mapping failures to 502/504.
         Redirects are the client's business: followed here, a redirect could lead a
         measured request to an unmeasured route or the agent to another host."""
-        if self.gate is not None:
-            blocked = self.gate()
-            if blocked is not None:
-                raise blocked
+        if self._up.state.starting:  # the supervisor (serving) is (re)starting vLLM
+            raise Refusal(
+                503,
+                errors.UPSTREAM_STARTING,
+                "the model server is starting or restarting; retry shortly",
+            )
         try:
             with self._deadlines.limit(self._timeouts.first_byte_s):
                 resp = await self._up.session.request(
@@ -380,25 +361,25 @@ class Proxy:
         except aiohttp.ConnectionTimeoutError:
             # Checked first: aiohttp's connect timeout is also a TimeoutError.
             self._up.mark(False, "connect timeout")
-            raise _Failure(
+            raise Refusal(
                 504, errors.UPSTREAM_TIMEOUT, "timed out connecting to the upstream"
             ) from None
         except TimeoutError:
-            raise _Failure(
+            raise Refusal(
                 504,
                 errors.UPSTREAM_TIMEOUT,
                 f"upstream sent no response within {self._timeouts.first_byte_s:g}s",
             ) from None
         except (aiohttp.ClientConnectionError, OSError) as err:
             self._up.mark(False, str(err) or type(err).__name__)
-            raise _Failure(
+            raise Refusal(
                 502,
                 errors.UPSTREAM_UNAVAILABLE,
                 "upstream unavailable",
                 detail=f"upstream unavailable: {err}",
             ) from None
         except aiohttp.ClientError as err:  # a response aiohttp refused: too many headers...
-            raise _Failure(
+            raise Refusal(
                 502,
                 errors.UPSTREAM_PROTOCOL,
                 "upstream response refused (malformed or oversized headers)",
@@ -414,22 +395,22 @@ class Proxy:
         """The request's JSON object and its size in bytes; 400/413/415 otherwise."""
         ctype = request.headers.get("Content-Type", "")
         if ctype.split(";", 1)[0].strip().lower() != "application/json":
-            raise _Failure(
+            raise Refusal(
                 415, errors.UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json"
             )
         raw = await self._read_body(request)
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as err:
-            raise _Failure(400, errors.BAD_REQUEST, f"malformed JSON body: {err}") from None
+            raise Refusal(400, errors.BAD_REQUEST, f"malformed JSON body: {err}") from None
         if not isinstance(body, dict):
-            raise _Failure(400, errors.BAD_REQUEST, "JSON body must be an object")
+            raise Refusal(400, errors.BAD_REQUEST, "JSON body must be an object")
         return body, len(raw)
 
     async def _read_body(self, request: web.Request) -> bytes:
         """The whole request body: 413 past `max_body_bytes`, 408 when the client sends
         nothing for `body_timeout_s` (a stalled upload would hold its bytes in flight)."""
-        too_big = _Failure(413, errors.BODY_TOO_LARGE, f"request body over {self._max_body} bytes")
+        too_big = Refusal(413, errors.BODY_TOO_LARGE, f"request body over {self._max_body} bytes")
         if request.content_length is not None and request.content_length > self._max_body:
             raise too_big
         parts, size, content = [], 0, request.content
@@ -439,7 +420,7 @@ class Proxy:
                     chunk = await content.readany()
             except TimeoutError:
                 msg = f"no request body bytes for {self._body_timeout:g}s"
-                raise _Failure(408, REQUEST_TIMEOUT, msg) from None
+                raise Refusal(408, REQUEST_TIMEOUT, msg) from None
             if not chunk:
                 settle_inflight(request, size)  # a chunked body reserved the most it could be
                 return b"".join(parts)
@@ -496,13 +477,13 @@ class Proxy:
             return
         block = await ctx.safety.check_request_async(body, size)
         if block is not None:
-            raise _Failure(400, POLICY_CODE, block.message, orjson.dumps(block.error()))
+            raise Refusal(400, POLICY_CODE, block.message, orjson.dumps(block.error()))
 
     async def _read_answer(self, resp: aiohttp.ClientResponse) -> bytes:
         """A non-streamed answer, whole: held in memory, so bounded (a hostile or broken
         upstream could otherwise fill the agent's memory before the idle limit)."""
         cap = self._max_answer
-        too_big = _Failure(502, errors.UPSTREAM_PROTOCOL, f"upstream answer over {cap} bytes")
+        too_big = Refusal(502, errors.UPSTREAM_PROTOCOL, f"upstream answer over {cap} bytes")
         if resp.content_length is not None and resp.content_length > cap:
             raise too_big
         parts, size = [], 0
@@ -518,11 +499,11 @@ class Proxy:
             with self._deadlines.limit(self._timeouts.idle_s):
                 payload = await self._read_answer(resp)
         except TimeoutError:
-            raise _Failure(
+            raise Refusal(
                 504, errors.UPSTREAM_TIMEOUT, "upstream stalled sending its response"
             ) from None
         except aiohttp.ClientError as err:
-            raise _Failure(
+            raise Refusal(
                 502,
                 errors.UPSTREAM_PROTOCOL,
                 "upstream response broken",
@@ -568,7 +549,7 @@ class Proxy:
             with self._deadlines.limit(self._timeouts.first_byte_s):
                 first = await content.readany()
         except TimeoutError:
-            raise _Failure(
+            raise Refusal(
                 504, errors.UPSTREAM_TIMEOUT, "upstream sent headers but no data"
             ) from None
         t = _now()
@@ -686,7 +667,7 @@ def _lax_bool(name: str, value: object) -> bool:
     try:
         return vllm_bool(value)
     except ValueError:
-        raise _Failure(400, errors.BAD_REQUEST, f"{name} must be a boolean") from None
+        raise Refusal(400, errors.BAD_REQUEST, f"{name} must be a boolean") from None
 
 
 def _model_name(value: object) -> str:
@@ -694,7 +675,7 @@ def _model_name(value: object) -> str:
     if not isinstance(value, str):
         return ""
     if len(value) > MAX_MODEL_CHARS or not value.isprintable():
-        raise _Failure(
+        raise Refusal(
             400,
             errors.BAD_REQUEST,
             f"model must be at most {MAX_MODEL_CHARS} printable characters",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import errno
 import socket
-from collections.abc import Sequence
 
 from agent.config import Settings
-from agent.masking import mask_url
+from common.banner import format_banner
+from common.masking import mask_url
 
 
 class PortBusy(RuntimeError):
@@ -55,15 +55,6 @@ def request_log_line(settings: Settings) -> str:
     if settings.elasticsearch.url:
         where += f", shipped to {mask_url(settings.elasticsearch.url)}"
     return where
-
-
-def format_banner(title: str, rows: Sequence[tuple[str, str]], tips: Sequence[str] = ()) -> str:
-    """The ready banner: a title, aligned `name  value` rows, then tips."""
-    width = max(len(name) for name, _ in rows)
-    lines = [f"\n{title}"]
-    lines += [f"  {name:<{width}}  {value}" for name, value in rows]
-    lines += [f"  {tip}" for tip in tips]
-    return "\n".join(lines) + "\n"
 
 
 def upstream_banner(

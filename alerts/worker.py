@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from agent.childproc import die_with_parent, lower_to_idle
+from common.childproc import die_with_parent, lower_to_idle
 
 log = logging.getLogger("inferwatch.alerts")
 

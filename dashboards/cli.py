@@ -14,10 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agent.childproc import die_with_parent, lower_to_idle
 from agent.config import ConfigError, Settings, load_settings
-from agent.masking import mask_url
 from agent.startup import PortBusy, check_port_free
+from common.childproc import die_with_parent, lower_to_idle
+from common.masking import mask_url
 from dashboards.context import overrides
 
 APP = Path(__file__).parent / "app.py"

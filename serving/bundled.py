@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from agent.startup import format_banner
+from common.banner import format_banner
 from serving import models
 from serving.config import ServingConfig
 from serving.supervisor import Supervisor
@@ -133,7 +133,6 @@ def attach(
     collectors = getattr(agent, "collectors", None)
     if collectors is not None:  # vLLM's /metrics cannot answer while it starts: no warning
         collectors.expected_down = lambda name: name == "vllm" and agent.upstream.state.starting
-    agent.proxy.gate = sup.gate
     agent.on_startup.append(sup.start)
     agent.on_cleanup.append(sup.stop)
     bar = _StartProgress(progress, sys.stderr.isatty())

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 
-from agent.childproc import die_with_parent
+from common.childproc import die_with_parent
 from serving.vllm_args import Launch, merged_env
 
 

@@ -1,7 +1,8 @@
 """Keep the bundled vLLM running: start it, watch it, restart it with backoff when it dies.
 
 While vLLM is (re)starting the agent refuses generative requests with a 503 and a
-`Retry-After` (through `proxy.gate`) and `/health` reports the upstream as `starting`.
+`Retry-After` (the proxy reads `upstream.state.starting`, which the supervisor sets) and
+`/health` reports the upstream as `starting`.
 """
 
 from __future__ import annotations
@@ -9,18 +10,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
-from agent.masking import mask_argv
-from agent.proxy import _Failure
-from agent.upstream import Upstream
+from common.masking import mask_argv
 from serving.config import ServingConfig
 from serving.launcher import VLLMDied, VLLMProcess
 from serving.vllm_args import Launch
 from serving.vllm_log import VllmLog
 
+
+class UpstreamHandle(Protocol):
+    """What the supervisor needs of the agent's upstream (`agent.upstream.Upstream`): the
+    `state.starting` flag, which makes the proxy answer 503, and `mark(up, error)`."""
+
+    state: object
+
+    def mark(self, up: bool, error: str | None = None) -> None: ...
+
+
 log = logging.getLogger("inferwatch.serving")
 vllm_log = logging.getLogger("inferwatch.vllm")
-UPSTREAM_STARTING = "upstream_starting"
 _POLL_S = 0.2
 _STABLE_S = 60.0  # a vLLM that stayed up this long resets the backoff
 
@@ -41,7 +50,7 @@ class Supervisor:
         self,
         cfg: ServingConfig,
         launch: Launch,
-        upstream: Upstream,
+        upstream: UpstreamHandle,
         restarts=None,
         on_line: Callable[[str], None] = forward_line,
         output: VllmLog | None = None,
@@ -58,14 +67,6 @@ class Supervisor:
         self.on_spawn: Callable[[int], None] | None = None  # each new vLLM's pid (the meter)
         self._stopping = False
         self._task: asyncio.Task | None = None
-
-    def gate(self) -> Exception | None:
-        """For `proxy.gate`: a 503 while vLLM is not ready, else None."""
-        if self.upstream.state.starting:
-            return _Failure(
-                503, UPSTREAM_STARTING, "the model server is starting or restarting; retry shortly"
-            )
-        return None
 
     async def start(self, agent=None) -> None:
         """Begin supervising (usable as an `Agent.on_startup` hook)."""

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 
-from agent.masking import mask_text
+from common.masking import mask_text
 
 _TAIL_LINES = 20
 

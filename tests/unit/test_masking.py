@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from agent.config import load_settings, masked_dict, secret_values
-from agent.masking import MASK, argv_secrets, mask_argv, mask_text, mask_url
+from common.masking import MASK, argv_secrets, mask_argv, mask_text, mask_url
 
 pytestmark = pytest.mark.unit
 
