@@ -13,18 +13,23 @@ from yarl import URL
 
 from agent import __version__
 from agent.config import Settings
-from agent.cost.wiring import attach_cost
+from agent.cost.wiring import build_cost_stage
 from agent.errors import error_response
 from agent.labels import LabelCap
 from agent.metrics import RequestMetrics, new_registry
+from agent.metrics_stage import MetricsStage
 from agent.pipeline import RecordPipeline, Sink
 from agent.proxy import Proxy
-from agent.safety.wiring import install_safety
+from agent.recordpath import RecordPath, Stage
+from agent.safety.wiring import build_safety_stage
 from agent.server import start_listener
 from agent.server_admin import attach_admin
 from agent.server_inflight import InflightBytes
+from agent.store.early import StoreEarly
 from agent.store.samples import attach_samples
-from agent.store.wiring import attach_store
+from agent.store.sqlite_sink import SQLiteSink
+from agent.store.wiring import build_store
+from agent.store.writer import StoreWriter
 from agent.tenancy import known_tenants
 from agent.upstream import Upstream
 from alerts.service import attach_alerts
@@ -46,7 +51,11 @@ class Agent:
         upstream_url: str,
         sinks: list[Sink] | None = None,
         extra_collectors: list | None = None,
+        meter=None,
     ):
+        """`sinks`: more sinks after the built-in ones (tests: a MemorySink);
+        `extra_collectors`: more collectors; `meter`: what feeds the cost stage metered
+        intervals (`subscribe(callback)`), the collectors by default."""
         self.settings = settings
         self.started = time.time()
         self.registry, self.instruments = new_registry()
@@ -56,38 +65,58 @@ class Agent:
         self.metrics = RequestMetrics(
             self.instruments, settings.metrics, known_tenants(settings.tenants), self.model_labels
         )
-        p = settings.pipeline
-        self.pipeline = RecordPipeline(
-            sinks or [], p.queue_size, p.batch_size, self.instruments, p.max_bytes
-        )
-        if settings.otel.endpoint:
-            from agent.tracing import SpanSink  # the OTel SDK is only loaded when used
-
-            self.pipeline.add_sink(SpanSink(settings.otel))
-        self.upstream = Upstream(settings.upstream, upstream_url)
         up_gauge = self.instruments["inferwatch_upstream_up"]
-        self.upstream.on_state_change = lambda up: up_gauge.set(1 if up else 0)
-        self.proxy = Proxy(settings, self.upstream, self.metrics, self.pipeline)
+        self.upstream = Upstream(
+            settings.upstream, upstream_url, lambda up: up_gauge.set(1 if up else 0)
+        )
         self._tasks: list[asyncio.Task] = []
         self.on_startup: list = []  # extra async callables(agent), e.g. collectors
         self.on_cleanup: list = []
         # vLLM's own /metrics, scraped like any other collector (switchable as `vllm`).
         vllm = VLLMCollector(upstream_url, timeout_s=settings.collectors.timeout_s)
         self.collectors = attach_collectors(self, settings, [vllm, *(extra_collectors or ())])
-        # `proxy.finish` chain, outermost first (each attach_* wraps the `finish` before it):
-        #   proxy -> store early write -> cost engine -> pipeline -> sinks (store completes
-        #   the row). The cost engine holds each finished record until the ticks covering
-        #   it are metered, then writes its cost into it and hands it on to the pipeline;
-        #   the store's tap, attached LAST so it runs first, has already queued the record
-        #   (pending row) so a crash while the cost engine holds it loses nothing.
-        #   A stage that holds or rewrites records must be attached before attach_store.
-        self.cost = attach_cost(self, settings, self.collectors)
-        # (The safety stage is not a wrapper: the proxy merges its verdicts before `finish`.)
-        self.store = attach_store(self, settings, early=self.cost is not None)
-        self.samples = attach_samples(self, settings)  # metric snapshots, after the store opens
-        install_safety(self)  # after the hook lists: it adds its worker's start and stop
+        self.cost = build_cost_stage(settings, self.instruments, self.model_labels)
+        meter = meter if meter is not None else self.collectors
+        if self.cost is not None and meter is not None:
+            meter.subscribe(self.cost.on_intervals)  # metered intervals, each tick
+        self.store = build_store(settings, self.instruments, early=self.cost is not None)
+        self.shipper = None
+        if self.store is not None and settings.elasticsearch.url:
+            from agent.shipping.wiring import build_shipper  # loads the Elasticsearch client
+
+            self.shipper = build_shipper(settings, self.store, self.instruments)
+        self.safety = build_safety_stage(settings.safety)
+        self.path = self._record_path(sinks or [])
+        self.pipeline = self.path.pipeline
+        self.proxy = Proxy(settings, self.upstream, self.metrics, self.path, self.safety)
+        self.samples = attach_samples(self, settings)  # metric snapshots into the store
         # Detectors and the alert engine read the store (never the request path): last.
         self.alerts = attach_alerts(self, settings)
+
+    def _record_path(self, extra_sinks: list[Sink]) -> RecordPath:
+        """The record path, in the order a record meets it (see agent/recordpath.py). A
+        new stage or sink is its own file plus one line here."""
+        s, store, hits = self.settings, self.store, "inferwatch_safety_filter_hits_total"
+        stages: list[Stage | None] = [
+            StoreEarly(store) if store is not None and self.cost is not None else None,
+            self.safety,  # verdicts merged, text redacted before any sink sees it
+            self.cost,  # held until every device has metered the request's time
+            MetricsStage(self.metrics, self.instruments[hits]),  # /metrics, all at once
+        ]
+        sinks: list[Sink | None] = [
+            SQLiteSink(store, sync=s.store.durability == "sync") if store is not None else None,
+            _span_sink(s) if s.otel.endpoint else None,
+            *extra_sinks,
+        ]
+        p = s.pipeline
+        pipeline = RecordPipeline(
+            [k for k in sinks if k is not None],
+            p.queue_size,
+            p.batch_size,
+            self.instruments,
+            p.max_bytes,
+        )
+        return RecordPath([st for st in stages if st is not None], pipeline)
 
     def build_app(self) -> web.Application:
         """The aiohttp application: the proxied API plus /health and /metrics."""
@@ -112,10 +141,22 @@ class Agent:
             app.router.add_route("*", path, _served_on_admin_port)
 
     async def _startup(self, app: web.Application) -> None:
-        self.pipeline.start()
+        if self.store is not None:
+            await self._open_store(self.store)
+        if self.shipper is not None:
+            await self.shipper.start()
+        await self.path.start()
         self._tasks.append(asyncio.create_task(self._probe_loop(), name="upstream-probe"))
         for hook in self.on_startup:
             await hook(self)
+
+    async def _open_store(self, store: StoreWriter) -> None:
+        try:
+            await asyncio.to_thread(store.start)  # opens/migrates the database off the loop
+        except Exception as err:
+            path = str(self.settings.store.path)
+            log.error("cannot open the request store", extra={"path": path, "error": str(err)})
+            raise
 
     async def _cleanup(self, app: web.Application) -> None:
         for hook in self.on_cleanup:
@@ -123,7 +164,9 @@ class Agent:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.pipeline.close()
+        if self.shipper is not None:
+            await self.shipper.stop()  # the last records are shipped at the next start
+        await self.path.stop()  # stages emit what they hold; the sinks (the store) close
         await self.upstream.close()
 
     async def _probe_loop(self) -> None:
@@ -181,6 +224,12 @@ async def serve(agent: Agent, host: str, port: int) -> web.AppRunner:
     if settings.admin.listen is not None:
         attach_admin(app, agent)
     return await start_listener(app, host, port, limits, agent.instruments, "api")
+
+
+def _span_sink(settings: Settings) -> Sink:
+    from agent.tracing import SpanSink  # the OTel SDK is only loaded when used
+
+    return SpanSink(settings.otel)
 
 
 async def _served_on_admin_port(request: web.Request) -> web.Response:

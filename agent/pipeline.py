@@ -72,10 +72,9 @@ class RecordPipeline:
         instruments["inferwatch_records_queued"].set_function(self._queue.qsize)
         self._task: asyncio.Task | None = None
 
-    def add_sink(self, sink: Sink) -> None:
-        """Attach another sink (before `start`)."""
-        self._sinks.append(sink)
-        self._failures.labels(sink.name)
+    def sink_names(self) -> list[str]:
+        """The sinks' names, in the order each batch meets them."""
+        return [sink.name for sink in self._sinks]
 
     def submit(self, record: RequestRecord) -> bool:
         """Enqueue a record without waiting. Returns False (and counts it) when the queue is

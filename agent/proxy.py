@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import aiohttp
@@ -19,20 +18,19 @@ from yarl import URL
 
 from agent import errors
 from agent.config import Settings
-from agent.deadlines import Deadlines
 from agent.edge import EdgeError, canonical_path, check_headers, client_request_id, vllm_bool
 from agent.errors import Refusal
 from agent.ids import new_request_id, new_span_id, trace_ids
 from agent.metrics import RequestMetrics
-from agent.pipeline import RecordPipeline
 from agent.record import (
     OP_EMBEDDINGS,
     OP_OTHER,
     STATUS_CANCELLED,
     STATUS_ERROR,
     STATUS_OK,
-    RequestRecord,
+    RecordBuilder,
 )
+from agent.recordpath import InFlight, RecordPath
 from agent.routes import FORWARD, MEASURE, Route, Router
 from agent.safety.engine import FINISH_BLOCKED, POLICY_CODE
 from agent.safety.request import RequestSafety
@@ -87,77 +85,40 @@ def _strip_hop_by_hop(headers) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() not in named}
 
 
-@dataclass(slots=True)
 class _Ctx:
-    """Mutable facts gathered while serving one request; frozen into a record at the end."""
+    """One request being served: its record's builder, plus what only the proxy needs
+    (the safety state of the inline checks, and how far the response got)."""
 
-    start_ns: int
-    wall: float
-    request_id: str
-    trace_id: str
-    parent_span: str | None
-    span_id: str
-    tenant: str
-    operation: str
-    path: str
-    model: str = ""
-    stream: bool = False
-    first_token_ns: int | None = None
-    overhead_ns: int = 0
-    response_model: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    finish_reason: str | None = None
-    status: str = STATUS_OK
-    http_status: int = 200
-    error_type: str | None = None
-    error_message: str | None = None
-    extra: dict = field(default_factory=dict)
-    safety: RequestSafety | None = None
-    stream_done: bool = False  # the client has the stream's `[DONE]`: a hang-up now is no cancel
-    prepared: bool = False  # the status line went out: `http_status` is final
-    client_request_id: str | None = None
+    __slots__ = ("rec", "request_id", "safety", "stream_done", "prepared")
+
+    def __init__(self, rec: RecordBuilder) -> None:
+        self.rec = rec
+        self.request_id: str = rec.get("request_id")
+        self.safety: RequestSafety | None = None
+        self.stream_done = False  # the client has the stream's `[DONE]`: a hang-up is no cancel
+        self.prepared = False  # the status line went out: `http_status` is final
 
     def fail(self, status: int, err_type: str, message: str) -> None:
-        self.status, self.http_status = STATUS_ERROR, status
-        self.error_type, self.error_message = err_type, message
+        self.rec.set(
+            status=STATUS_ERROR, http_status=status, error_type=err_type, error_message=message
+        )
 
     def first_token(self) -> None:
-        if self.first_token_ns is None:
-            self.first_token_ns = _now()
+        if self.rec.get("first_token_ns") is None:
+            self.rec.set(first_token_ns=_now())
 
     def usage(self, usage: dict | None) -> None:
         if usage:
-            self.prompt_tokens = usage.get("prompt_tokens")
-            self.completion_tokens = usage.get("completion_tokens")
+            self.rec.set(
+                prompt_tokens=usage.get("prompt_tokens"),
+                completion_tokens=usage.get("completion_tokens"),
+            )
 
-    def freeze(self, end_ns: int) -> RequestRecord:
-        return RequestRecord(
-            request_id=self.request_id,
-            trace_id=self.trace_id,
-            span_id=self.span_id,
-            tenant=self.tenant,
-            model=self.model,
-            operation=self.operation,
-            path=self.path,
-            stream=self.stream,
-            wall_time=self.wall,
-            start_ns=self.start_ns,
-            end_ns=end_ns,
-            first_token_ns=self.first_token_ns,
-            response_model=self.response_model,
-            prompt_tokens=self.prompt_tokens,
-            completion_tokens=self.completion_tokens,
-            finish_reason=self.finish_reason,
-            status=self.status,
-            http_status=self.http_status,
-            error_type=self.error_type,
-            error_message=self.error_message,
-            overhead_ns=self.overhead_ns,
-            extra=self.extra,
-            parent_span_id=self.parent_span,
-            client_request_id=self.client_request_id,
-        )
+    def add_overhead(self, since_ns: int) -> str:
+        """Count the agent's own time since `since_ns`; the overhead header's value."""
+        total = self.rec.get("overhead_ns") + _now() - since_ns
+        self.rec.set(overhead_ns=total)
+        return f"{total / 1e6:.3f}"
 
 
 class _IdleWatch:
@@ -193,12 +154,16 @@ class Proxy:
         settings: Settings,
         upstream: Upstream,
         metrics: RequestMetrics,
-        pipeline: RecordPipeline,
+        path: RecordPath,
+        safety: SafetyStage | None = None,
     ) -> None:
+        """`path` takes every finished record (`agent.recordpath`); `safety`, when given,
+        checks requests and answers inline (it is also a stage of `path`)."""
         self._s = settings
         self._up = upstream
         self._metrics = metrics
-        self._pipeline = pipeline
+        self._path = path
+        self._safety = safety
         self._tenants = TenantResolver(settings.tenants)
         self._router = Router(settings.routes)
         self._own_auth = bool(settings.tenants.api_keys) or upstream.authorization is not None
@@ -206,16 +171,6 @@ class Proxy:
         self._max_body = settings.limits.max_body_bytes
         self._body_timeout = settings.limits.body_timeout_s
         self._max_answer = settings.upstream.max_response_bytes
-        self._deadlines = Deadlines()  # first-byte and body limits (asyncio.timeout costs more)
-        # Where finished records go. The default hands them straight to the pipeline; a
-        # stage such as the cost engine may replace it to enrich records first (it then
-        # submits them itself). Called on the request path: must not block.
-        self.finish = pipeline.submit
-        # Optional callable(request_id, start_ns, tenant, model, stream) when a request is
-        # about to be sent upstream (for stages that track requests in flight).
-        self.on_begin = None
-        # The safety stage (agent.safety.wiring.install_safety sets it), or None.
-        self.safety: SafetyStage | None = None
 
     # ---- entry point --------------------------------------------------------------------
 
@@ -227,7 +182,7 @@ class Proxy:
         gauge = None
         try:
             route = self._admit(request, ctx)
-            gauge = self._metrics.in_flight.labels(ctx.operation)
+            gauge = self._metrics.in_flight.labels(ctx.rec.get("operation"))
             gauge.inc()
             if route.kind == MEASURE:
                 return await self._genai(request, ctx)
@@ -236,7 +191,7 @@ class Proxy:
             raise Refusal(route.status, ROUTE_REFUSED, route.reason)
         except Refusal as f:
             out = self._refuse(ctx, f.status, f.err_type, f.message, f.body)
-            ctx.error_message = f.detail or f.message
+            ctx.rec.set(error_message=f.detail or f.message)
             return out
         except web.HTTPException as exc:  # aiohttp's own answers, should a handler meet one
             err_type = errors.BODY_TOO_LARGE if exc.status == 413 else errors.BAD_REQUEST
@@ -245,46 +200,48 @@ class Proxy:
             # Clients (the openai SDK) hang up once they read `[DONE]`, sometimes before the
             # upstream's last bytes reach the agent: such a stream was served in full.
             if not ctx.stream_done:
-                ctx.status, ctx.error_type = STATUS_CANCELLED, errors.CANCELLED
-                ctx.error_message = "client disconnected"
-                ctx.http_status = 499  # nginx's code for 'client closed request'
+                ctx.rec.set(
+                    status=STATUS_CANCELLED,
+                    error_type=errors.CANCELLED,
+                    error_message="client disconnected",
+                    http_status=499,  # nginx's code for 'client closed request'
+                )
             raise
         except Exception as exc:
             return self._internal(ctx, exc)
         finally:
             if gauge is not None:
                 gauge.dec()
-            record = ctx.freeze(_now())
-            self._metrics.observe(record)
-            if ctx.safety is not None and self.safety is not None:
-                self.safety.finish(record, ctx.safety, self.finish)  # merges verdicts first
-            else:
-                self.finish(record)
+            self._path.finish(ctx.rec.build(end_ns=_now()))  # the one hand-off
 
     # ---- shared frame -------------------------------------------------------------------
 
     def _begin(self, request: web.Request) -> _Ctx:
         trace_id, parent = trace_ids(request.headers.get("traceparent"))
-        return _Ctx(
+        rec = RecordBuilder(
             start_ns=_now(),
-            wall=time.time(),
+            wall_time=time.time(),
             request_id=new_request_id(),  # always the agent's: unique, the document `_id`
             trace_id=trace_id,
-            parent_span=parent,
+            parent_span_id=parent,
             span_id=new_span_id(),
             tenant=self._s.tenants.default,
             operation=OP_OTHER,
             path=_printable(request.raw_path.partition("?")[0]),
+            model="",
+            stream=False,
         )
+        return _Ctx(rec)
 
     def _admit(self, request: web.Request, ctx: _Ctx) -> Route:
         """Edge checks, tenant and route; raises `EdgeError` to refuse the request."""
-        ctx.path = canonical_path(request.raw_path.partition("?")[0])
+        path = canonical_path(request.raw_path.partition("?")[0])
+        ctx.rec.set(path=path)
         check_headers(request.headers)
-        ctx.client_request_id = client_request_id(request.headers.get("x-request-id"))
-        ctx.tenant = self._tenants.resolve(request.headers)
-        route = self._router.route(request.method, ctx.path)
-        ctx.operation = route.operation
+        ctx.rec.set(client_request_id=client_request_id(request.headers.get("x-request-id")))
+        ctx.rec.set(tenant=self._tenants.resolve(request.headers))
+        route = self._router.route(request.method, path)
+        ctx.rec.set(operation=route.operation)
         return route
 
     def _refuse(
@@ -303,7 +260,11 @@ class Proxy:
         was sent yet; the record says so either way."""
         log.exception("request failed inside the agent", extra={"request_id": ctx.request_id})
         sent = ctx.prepared
-        ctx.fail(ctx.http_status if sent else 500, INTERNAL, f"{type(exc).__name__} in the agent")
+        ctx.fail(
+            ctx.rec.get("http_status") if sent else 500,
+            INTERNAL,
+            f"{type(exc).__name__} in the agent",
+        )
         if sent:
             raise exc  # the status line is out: aiohttp closes the connection
         return self._error(ctx, 500, "internal error in the agent", INTERNAL)
@@ -323,7 +284,8 @@ class Proxy:
             if self._up.authorization is not None:
                 headers["Authorization"] = self._up.authorization
         headers["x-request-id"] = ctx.request_id
-        headers["traceparent"] = f"00-{ctx.trace_id}-{ctx.span_id}-01"
+        rec = ctx.rec
+        headers["traceparent"] = f"00-{rec.get('trace_id')}-{rec.get('span_id')}-01"
         # Set here rather than through the session's `skip_auto_headers`, which makes aiohttp
         # build and merge a header multidict on every request (measured 10 us a request).
         headers["Accept-Encoding"] = "identity"
@@ -354,7 +316,7 @@ class Proxy:
                 "the model server is starting or restarting; retry shortly",
             )
         try:
-            with self._deadlines.limit(self._timeouts.first_byte_s):
+            async with asyncio.timeout(self._timeouts.first_byte_s):
                 resp = await self._up.session.request(
                     method, url, headers=headers, data=data, allow_redirects=False
                 )
@@ -416,7 +378,7 @@ class Proxy:
         parts, size, content = [], 0, request.content
         while True:
             try:
-                with self._deadlines.limit(self._body_timeout):
+                async with asyncio.timeout(self._body_timeout):
                     chunk = await content.readany()
             except TimeoutError:
                 msg = f"no request body bytes for {self._body_timeout:g}s"
@@ -431,16 +393,18 @@ class Proxy:
 
     async def _genai(self, request: web.Request, ctx: _Ctx) -> web.StreamResponse:
         body, size = await self._read_json(request)
-        ctx.model = _model_name(body.get("model"))
+        rec = ctx.rec
+        rec.set(model=_model_name(body.get("model")))
         # vLLM takes `"stream": 1` or `"yes"` for true (pydantic's lax bool): the agent must
         # decide as vLLM will, or a stream would pass as a JSON answer, unscanned and
         # unmetered. The canonical bool is what goes upstream.
         if "stream" in body:
             body["stream"] = _lax_bool("stream", body["stream"])
-        ctx.stream = body.get("stream") is True and ctx.operation != OP_EMBEDDINGS
+        stream = body.get("stream") is True and rec.get("operation") != OP_EMBEDDINGS
+        rec.set(stream=stream)
         await self._check_request(ctx, body, size)
         client_wants_usage = True
-        if ctx.stream:
+        if stream:
             opts = body.get("stream_options")
             opts = opts if isinstance(opts, dict) else {}
             wants = opts.get("include_usage")
@@ -450,13 +414,15 @@ class Proxy:
         data = orjson.dumps(body)
         headers = self._upstream_headers(request, ctx)
         headers["Content-Type"] = "application/json"
-        if self.on_begin is not None:
-            self.on_begin(ctx.request_id, ctx.start_ns, ctx.tenant, ctx.model, ctx.stream)
-        ctx.overhead_ns = _now() - ctx.start_ns
-        resp = await self._open("POST", ctx, self._url(ctx.path), headers, data)
+        start_ns = rec.get("start_ns")
+        self._path.begin(
+            InFlight(ctx.request_id, start_ns, rec.get("tenant"), rec.get("model"), stream)
+        )
+        rec.set(overhead_ns=_now() - start_ns)
+        resp = await self._open("POST", ctx, self._url(rec.get("path")), headers, data)
         try:
             if resp.content_type == "text/event-stream":  # scanned and metered, asked or not
-                ctx.stream = True
+                rec.set(stream=True)
                 return await self._relay_sse(request, ctx, resp, drop_usage=not client_wants_usage)
             return await self._relay_json(ctx, resp)
         finally:
@@ -470,9 +436,9 @@ class Proxy:
     async def _check_request(self, ctx: _Ctx, body: dict, size: int) -> None:
         """Safety filters on the request: redacts `body` in place, or refuses it (400).
         A big body is scanned on the scan thread, so it cannot stall other requests."""
-        if self.safety is None:
+        if self._safety is None:
             return
-        ctx.safety = self.safety.begin(ctx.operation)
+        ctx.safety = self._safety.request(ctx.rec.get("operation"), ctx.request_id)
         if ctx.safety is None:
             return
         block = await ctx.safety.check_request_async(body, size)
@@ -496,7 +462,7 @@ class Proxy:
 
     async def _relay_json(self, ctx: _Ctx, resp: aiohttp.ClientResponse) -> web.Response:
         try:
-            with self._deadlines.limit(self._timeouts.idle_s):
+            async with asyncio.timeout(self._timeouts.idle_s):
                 payload = await self._read_answer(resp)
         except TimeoutError:
             raise Refusal(
@@ -510,8 +476,8 @@ class Proxy:
                 detail=f"upstream response broken: {err}",
             ) from None
         t = _now()
-        ctx.first_token_ns = t  # non-streaming: the first token reaches the client with the rest
-        ctx.http_status = resp.status
+        # Non-streaming: the first token reaches the client with the rest.
+        ctx.rec.set(first_token_ns=t, http_status=resp.status)
         if resp.status >= 400:
             ctx.fail(resp.status, str(resp.status), payload[:512].decode("utf-8", "replace"))
         elif resp.content_type == "application/json":
@@ -519,8 +485,7 @@ class Proxy:
                 payload = await ctx.safety.check_response_async(payload)
             self._note_json(ctx, payload)
         headers = self._response_headers(resp, ctx)
-        ctx.overhead_ns += _now() - t
-        headers[OVERHEAD_HEADER] = f"{ctx.overhead_ns / 1e6:.3f}"
+        headers[OVERHEAD_HEADER] = ctx.add_overhead(t)
         return web.Response(status=resp.status, body=payload, headers=headers)
 
     @staticmethod
@@ -532,10 +497,10 @@ class Proxy:
         if not isinstance(obj, dict):
             return
         ctx.usage(obj.get("usage"))
-        ctx.response_model = obj.get("model")
+        ctx.rec.set(response_model=obj.get("model"))
         choices = obj.get("choices")
         if choices and isinstance(choices, list) and isinstance(choices[0], dict):
-            ctx.finish_reason = choices[0].get("finish_reason")
+            ctx.rec.set(finish_reason=choices[0].get("finish_reason"))
 
     async def _relay_sse(
         self, request: web.Request, ctx: _Ctx, resp: aiohttp.ClientResponse, drop_usage: bool
@@ -546,7 +511,7 @@ class Proxy:
         # The client's headers wait for the first upstream bytes, so a stall before any
         # byte is still a clean 504 rather than a 200 that never ends.
         try:
-            with self._deadlines.limit(self._timeouts.first_byte_s):
+            async with asyncio.timeout(self._timeouts.first_byte_s):
                 first = await content.readany()
         except TimeoutError:
             raise Refusal(
@@ -554,9 +519,8 @@ class Proxy:
             ) from None
         t = _now()
         out = web.StreamResponse(status=resp.status, headers=self._response_headers(resp, ctx))
-        ctx.http_status = resp.status
-        ctx.overhead_ns += _now() - t
-        out.headers[OVERHEAD_HEADER] = f"{ctx.overhead_ns / 1e6:.3f}"
+        ctx.rec.set(http_status=resp.status)
+        out.headers[OVERHEAD_HEADER] = ctx.add_overhead(t)
         ctx.prepared = True
         await out.prepare(request)
         watch = _IdleWatch(self._timeouts.idle_s, resp)
@@ -585,7 +549,7 @@ class Proxy:
         if not ctx.stream_done:  # else noted when `[DONE]` went by
             self._note_stream(ctx, watcher)
         if guard.stopped:
-            ctx.finish_reason = FINISH_BLOCKED
+            ctx.rec.set(finish_reason=FINISH_BLOCKED)
         return out
 
     def _stream_broken(self, ctx: _Ctx, idle_fired: bool, err: Exception) -> None:
@@ -597,27 +561,27 @@ class Proxy:
             )
         else:
             ctx.fail(502, errors.UPSTREAM_PROTOCOL, f"upstream stream broken: {err}")
-        ctx.http_status = 200  # the client already has its 200; the error event says the rest
+        ctx.rec.set(
+            http_status=200
+        )  # the client already has its 200; the error event says the rest
 
     @staticmethod
     def _sse_error(ctx: _Ctx) -> bytes:
         body = errors.error_body(
-            502 if ctx.error_type != errors.UPSTREAM_TIMEOUT else 504,
-            ctx.error_message or "stream broken",
-            ctx.error_type or "error",
+            502 if ctx.rec.get("error_type") != errors.UPSTREAM_TIMEOUT else 504,
+            ctx.rec.get("error_message") or "stream broken",
+            ctx.rec.get("error_type") or "error",
         )
         return b"data: " + body + b"\n\n"
 
     @staticmethod
     def _note_stream(ctx: _Ctx, watcher: SSEWatcher) -> None:
         ctx.usage(watcher.usage)
-        ctx.finish_reason = watcher.finish_reason
-        ctx.response_model = watcher.response_model
-        if watcher.error and ctx.status == STATUS_OK:
+        ctx.rec.set(finish_reason=watcher.finish_reason, response_model=watcher.response_model)
+        if watcher.error and ctx.rec.get("status") == STATUS_OK:
             msg = str(watcher.error.get("message", "error event in stream"))
             code = watcher.error.get("code")
-            ctx.fail(ctx.http_status, str(code) if code else "stream_error", msg)
-            ctx.http_status = 200
+            ctx.fail(200, str(code) if code else "stream_error", msg)  # the client has its 200
 
     # ---- everything else ----------------------------------------------------------------
 
@@ -626,19 +590,18 @@ class Proxy:
         query = request.raw_path.partition("?")[2]
         if not query.isprintable():
             raise EdgeError(400, errors.BAD_REQUEST, "query must be printable text")
-        url = self._url(ctx.path, query)
-        ctx.overhead_ns = _now() - ctx.start_ns
+        url = self._url(ctx.rec.get("path"), query)
+        ctx.rec.set(overhead_ns=_now() - ctx.rec.get("start_ns"))
         resp = await self._open(
             request.method, ctx, url, self._upstream_headers(request, ctx), data
         )
         try:
             t = _now()
-            ctx.http_status = resp.status
+            ctx.rec.set(http_status=resp.status)
             if resp.status >= 400:
                 ctx.fail(resp.status, str(resp.status), f"upstream answered {resp.status}")
             out = web.StreamResponse(status=resp.status, headers=self._response_headers(resp, ctx))
-            ctx.overhead_ns += _now() - t
-            out.headers[OVERHEAD_HEADER] = f"{ctx.overhead_ns / 1e6:.3f}"
+            out.headers[OVERHEAD_HEADER] = ctx.add_overhead(t)
             ctx.prepared = True
             await out.prepare(request)
             watch = _IdleWatch(self._timeouts.idle_s, resp)

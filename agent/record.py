@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 # Values of `RequestRecord.status`.
 STATUS_OK = "ok"
@@ -126,3 +127,41 @@ class RequestRecord:
     def to_dict(self) -> dict:
         """A plain dict of all fields (safety verdicts as dicts), for stores and shippers."""
         return dataclasses.asdict(self)
+
+
+_FIELDS = frozenset(f.name for f in dataclasses.fields(RequestRecord))
+_DEFAULTS = {
+    f.name: f.default
+    for f in dataclasses.fields(RequestRecord)
+    if f.default is not dataclasses.MISSING
+}
+
+
+class RecordBuilder:
+    """A record under construction: facts are `set` as they arrive while a request is
+    served, and `build` freezes them once. The fields are `RequestRecord`'s own (not a
+    second list of them); a name it does not have is refused at once."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, **fields: object) -> None:
+        self._fields: dict[str, object] = {}
+        self.set(**fields)
+
+    def set(self, **fields: object) -> None:
+        """Set fields (a later value replaces an earlier one)."""
+        if not fields.keys() <= _FIELDS:
+            raise TypeError(f"RequestRecord has no field {sorted(fields.keys() - _FIELDS)}")
+        self._fields.update(fields)
+
+    def get(self, name: str) -> Any:
+        """A field's value so far (its default when not set)."""
+        try:
+            return self._fields[name]
+        except KeyError:
+            return _DEFAULTS.get(name)
+
+    def build(self, **last: object) -> RequestRecord:
+        """The frozen record, with `last` (e.g. `end_ns`) set too."""
+        self.set(**last)
+        return RequestRecord(**self._fields)  # type: ignore[arg-type]  # names checked in set

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -29,7 +30,13 @@ class UpstreamState:
 class Upstream:
     """Owns the aiohttp client session to the upstream and its health state."""
 
-    def __init__(self, config: UpstreamConfig, url: str) -> None:
+    def __init__(
+        self,
+        config: UpstreamConfig,
+        url: str,
+        on_state_change: Callable[[bool], object] | None = None,
+    ) -> None:
+        """`on_state_change(up)` is called when the upstream goes up or down."""
         self.config = config
         # Credentials in the URL become the agent's own Authorization header: aiohttp
         # refuses a URL with credentials beside an Authorization header (a 500 for every
@@ -44,7 +51,7 @@ class Upstream:
         self.state = UpstreamState()
         self._session: aiohttp.ClientSession | None = None
         self._probe_lock = asyncio.Lock()
-        self.on_state_change = None  # optional callback(bool)
+        self._on_state_change = on_state_change
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -80,8 +87,8 @@ class Upstream:
         self.state.up = up
         self.state.last_error = None if up else error
         self.state.checked_at = time.time()
-        if changed and self.on_state_change is not None:
-            self.on_state_change(up)
+        if changed and self._on_state_change is not None:
+            self._on_state_change(up)
 
     async def probe(self, timeout_s: float = 1.0) -> bool:
         """GET the upstream's health path once; updates and returns the state."""

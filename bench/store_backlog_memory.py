@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agent.config import load_settings  # noqa: E402
 from agent.metrics import new_registry  # noqa: E402
 from agent.shipping.ecs import DocContext  # noqa: E402
+from agent.shipping.outbox import Outbox  # noqa: E402
 from agent.shipping.shipper import Shipper  # noqa: E402
 from agent.shipping.stats import ShipStats  # noqa: E402
-from agent.store.outbox import Outbox  # noqa: E402
 from agent.store.sqlite_sink import SQLiteSink  # noqa: E402
 from agent.store.stats import StoreStats  # noqa: E402
 from agent.store.writer import StoreWriter  # noqa: E402

@@ -27,10 +27,10 @@ from elasticsearch.helpers import async_bulk  # noqa: E402
 from agent.config import load_settings  # noqa: E402
 from agent.metrics import new_registry  # noqa: E402
 from agent.shipping.ecs import DocContext, to_document  # noqa: E402
+from agent.shipping.outbox import Outbox  # noqa: E402
 from agent.shipping.shipper import Shipper  # noqa: E402
 from agent.shipping.stats import ShipStats  # noqa: E402
 from agent.store import schema  # noqa: E402
-from agent.store.outbox import Outbox  # noqa: E402
 from agent.store.rows import StoredRecord, from_json, to_row  # noqa: E402
 from agent.store.stats import StoreStats  # noqa: E402
 from agent.store.writer import StoreWriter  # noqa: E402

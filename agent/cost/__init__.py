@@ -3,5 +3,5 @@
 Each collector tick meters what the devices cost (device-seconds x price, plus energy
 where the hourly price does not include it); the engine shares that among the requests
 active in the interval, in proportion to their prefill and decode work, and reports the
-rest as idle cost. `attach_cost` (in `wiring`) plugs it into a running agent.
+rest as idle cost. `build_cost_stage` (in `wiring`) makes its stage of the record path.
 """

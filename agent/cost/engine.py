@@ -82,6 +82,7 @@ class CostEngine(Restartable):
         forward: Callable[[RequestRecord], object],
         sink=None,
         clock: Callable[[], int] = time.monotonic_ns,
+        release: Callable[[list[Released]], None] | None = None,
     ) -> None:
         self._cfg, self._forward, self._clock = config, forward, clock
         self._sink = sink  # CostMetrics-like: receives shares, idle, releases (may be None)
@@ -100,9 +101,9 @@ class CostEngine(Restartable):
         self._first: dict[str, int] = {}  # id -> start of its first interval (metered since)
         self._delivered = 0  # latest end of any tick received
         self.rate: float | None = None  # estimated work per second of a request
-        # Where released requests go: at once by default; `CostService` spreads a tick's
-        # release (thousands of records at a time) over loop turns instead.
-        self.hand_on: Callable[[list[Released]], None] = self.hand_on_now
+        # Where released requests go: at once by default; the cost stage spreads a tick's
+        # release (thousands of records at a time) over the interval instead.
+        self._hand_on = release if release is not None else self.hand_on_now
         self.totals = Totals()
 
     # ---- requests -----------------------------------------------------------------------
@@ -352,7 +353,7 @@ class CostEngine(Restartable):
 
     def _release_all(self, reqs: Sequence[Req]) -> None:
         """Release finished requests (held, so not yet released) with what they accrued,
-        which is final now: their cost is fixed here, their records go out by `hand_on`."""
+        which is final now: their cost is fixed here, their records go out by `release`."""
         c = self._cols
         slots = np.fromiter(map(_SLOT_OF, reqs), np.int64, len(reqs))
         c.released[slots] = True
@@ -364,7 +365,7 @@ class CostEngine(Restartable):
         if unmetered.any():  # rare: only then a second loop over them
             for req, un in zip(reqs, unmetered.tolist(), strict=True):
                 req.unmetered = un
-        self.hand_on(list(reqs))
+        self._hand_on(list(reqs))
 
     def _uncovered(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """Which of these spans some device has not metered all of: begun before its first
@@ -376,7 +377,7 @@ class CostEngine(Restartable):
 
     def hand_on_now(self, released: Sequence[Released]) -> None:
         """Write each released request's cost into its record, count it and forward it.
-        (`hand_on` by default; a service may call it later, a slice at a time.)"""
+        (`release` by default; the cost stage calls it later, a slice at a time.)"""
         sink, forward, costed = self._sink, self._forward, self._costed
         for req in released:
             status = COST_UNMETERED if req.unmetered else COST_FINAL

@@ -1,9 +1,10 @@
-"""The safety stage between the proxy and the record pipeline.
+"""The safety stage of the record path.
 
-It merges each request's verdicts into its record, counts them in
-`inferwatch_safety_filter_hits_total`, runs the flag-only checks off the request path (a
-loop callback fed through a bounded list; records with more than `OFFLOAD_BYTES` of text
-go to the scan thread instead, so that a big scan never holds the event loop), and makes
+The proxy opens a `RequestSafety` per request (`request()`) for the inline checks. When the
+record comes through, the stage merges the request's verdicts into it (the metrics stage
+counts them), runs the flag-only checks off the request path (a bounded queue and a task;
+records with more than `OFFLOAD_BYTES` of text go to the scan thread instead, so that a big
+scan never holds the event loop), and makes
 sure text leaves the process only redacted: captured prompt/completion text and error
 messages are masked here, before the record reaches any sink (store, Elasticsearch,
 webhooks, logs).
@@ -21,8 +22,8 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from agent.perturn import PerTurn
 from agent.record import RequestRecord, SafetyVerdict
+from agent.recordpath import Stage
 from agent.safety import text as texts
 from agent.safety import walk
 from agent.safety.budget import Budget
@@ -30,7 +31,6 @@ from agent.safety.engine import INPUT, OUTPUT, SafetyEngine
 from agent.safety.request import OFFLOAD_BYTES, RequestSafety
 
 log = logging.getLogger("inferwatch.safety")
-Then = Callable[[RequestRecord], None]
 _SLICE = 256  # records checked per loop turn when a backlog built up
 
 
@@ -45,49 +45,56 @@ def _text_stats(prompt: str, completion: str) -> dict[str, float] | None:
         return None
 
 
-class SafetyStage:
-    """Create with the engine and the hits counter; `start()` inside the event loop."""
+class SafetyStage(Stage):
+    """Create with the engine; `start()` inside the event loop."""
 
-    def __init__(self, engine: SafetyEngine, hits_counter, queue_size: int = 10_000) -> None:
+    name = "safety"
+
+    def __init__(self, engine: SafetyEngine, queue_size: int = 10_000) -> None:
+        super().__init__()
         self.engine = engine
-        self._hits = hits_counter
-        self._size = queue_size
-        self._started = False  # set by start(): checks go off the request path
-        self._offpath: PerTurn[tuple[RequestRecord, RequestSafety, Then]] = PerTurn(
-            self._complete_all, _SLICE
-        )
-        self._pool: ThreadPoolExecutor | None = None  # the scan thread, between start and close
+        self._open: dict[str, RequestSafety] = {}  # request id -> its state, until its record
+        self._queue: asyncio.Queue[tuple[RequestRecord, RequestSafety]] = asyncio.Queue(queue_size)
+        self._task: asyncio.Task | None = None  # the off-path checks, between start and stop
+        self._pool: ThreadPoolExecutor | None = None  # the scan thread, between start and stop
         self._pending: set[asyncio.Future] = set()  # off-path scans on the scan thread
 
-    def begin(self, operation: str) -> RequestSafety | None:
-        """Per-request state, or None when no filter is on and nothing is captured."""
+    def request(self, operation: str, request_id: str) -> RequestSafety | None:
+        """Per-request state for the inline checks, or None when no filter is on and
+        nothing is captured. The record with `request_id` takes it along."""
         e = self.engine
         c = e.config
         described = c.text_descriptors and c.enabled
         if not (e.enabled(INPUT) or e.enabled(OUTPUT) or c.capture_text or described):
             return None
-        return RequestSafety(e, operation, self.off_loop)
+        state = self._open[request_id] = RequestSafety(e, operation, self.off_loop)
+        return state
 
     async def off_loop(self, fn: Callable, *args):
-        """`fn(*args)` on the scan thread (on the caller's, before `start` or after `close`)."""
+        """`fn(*args)` on the scan thread (on the caller's, before `start` or after `stop`)."""
         if self._pool is None:
             return fn(*args)
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
-    def finish(self, record: RequestRecord, state: RequestSafety, then: Then) -> None:
-        """Hand `then` the record with verdicts merged: at once when every check ran inline,
-        else after the off-path check. Never blocks; a full queue means checking now."""
-        state.stream_verdicts()
-        if state.needs_offpath and self._started and len(self._offpath) < self._size:
-            self._offpath.add(((record, state, then),))
+    def process(self, record: RequestRecord) -> None:
+        """Emit the record with verdicts merged: at once when every check ran inline, else
+        after the off-path check. Never blocks; a full queue means checking now."""
+        state = self._open.pop(record.request_id, None)
+        if state is None:
+            self.emit(record)
             return
-        then(self.complete(record, state))  # not started, or the backlog is full: now
+        state.stream_verdicts()
+        if state.needs_offpath and self._task is not None:
+            try:
+                self._queue.put_nowait((record, state))
+                return
+            except asyncio.QueueFull:
+                pass
+        self._complete_and_emit(record, state)  # not started, or the backlog is full: now
 
     def complete(self, record: RequestRecord, state: RequestSafety) -> RequestRecord:
-        """Run what was not checked inline, count every verdict, and redact what is kept."""
-        record, verdicts = self._scan(record, state)
-        self._count(verdicts)
-        return record
+        """Run what was not checked inline, and redact what is kept."""
+        return self._scan(record, state)[0]
 
     def _scan(
         self, record: RequestRecord, state: RequestSafety
@@ -129,59 +136,66 @@ class SafetyStage:
         budget.truncated = truncated
         return budget
 
-    def _count(self, verdicts: list[SafetyVerdict]) -> None:
-        for v in verdicts:
-            self._hits.labels(v.filter, v.direction, v.action).inc(v.count)
-
     # ---- off the request path ------------------------------------------------------------
-    # A loop callback, not a queue and a task: a task woken per record cost ~10 us of
-    # futures and task steps for each; this runs once per loop turn for all that came.
 
-    def start(self) -> None:
-        """Take records off the request path from now on (call from the running loop)."""
-        self._started = True
+    async def start(self) -> None:
+        """Take records off the request path from now on."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="inferwatch-safety-scan")
+        self._task = asyncio.get_running_loop().create_task(self._drain(), name="safety")
 
-    def _complete_all(self, batch: list[tuple[RequestRecord, RequestSafety, Then]]) -> None:
-        for record, state, then in batch:
-            if self._pool is not None and state.scan_size() > OFFLOAD_BYTES:
-                self._complete_on_thread(record, state, then)
-            else:
-                self._complete_and_hand_on(record, state, then)
+    async def _drain(self) -> None:
+        queue = self._queue
+        while True:
+            items = [await queue.get()]
+            while len(items) < _SLICE and not queue.empty():
+                items.append(queue.get_nowait())
+            for record, state in items:
+                self._complete_offpath(record, state)
+            await asyncio.sleep(0)  # a backlog is checked a slice per loop turn
 
-    def _complete_on_thread(self, record, state, then: Then) -> None:
-        loop = asyncio.get_running_loop()
-        fut = loop.run_in_executor(self._pool, self._scan, record, state)
-        self._pending.add(fut)
-        fut.add_done_callback(functools.partial(self._scanned, record, then))
+    def _complete_offpath(self, record: RequestRecord, state: RequestSafety) -> None:
+        if self._pool is not None and state.scan_size() > OFFLOAD_BYTES:
+            loop = asyncio.get_running_loop()
+            fut = loop.run_in_executor(self._pool, self._scan, record, state)
+            self._pending.add(fut)
+            fut.add_done_callback(functools.partial(self._scanned, record))
+        else:
+            self._complete_and_emit(record, state)
 
-    def _scanned(self, record: RequestRecord, then: Then, fut: asyncio.Future) -> None:
-        """Back on the loop: count the verdicts and hand the record on."""
+    def _scanned(self, record: RequestRecord, fut: asyncio.Future) -> None:
+        """Back on the loop: hand the record on."""
         self._pending.discard(fut)
         try:
-            record, verdicts = fut.result()
-            self._count(verdicts)
+            record = fut.result()[0]
         except (Exception, asyncio.CancelledError):  # the record goes on, text-free
             log.exception("safety off-path check failed for %s", record.request_id)
-            record = dataclasses.replace(record, prompt_text=None, completion_text=None)
-        then(record)
+            record = _textless(record)
+        self.emit(record)
 
-    def _complete_and_hand_on(self, record, state, then: Then) -> None:
+    def _complete_and_emit(self, record: RequestRecord, state: RequestSafety) -> None:
         try:
             record = self.complete(record, state)
         except Exception:  # a bug here must not lose the record: pass it on, text-free
             log.exception("safety off-path check failed for %s", record.request_id)
-            record = dataclasses.replace(record, prompt_text=None, completion_text=None)
-        then(record)
+            record = _textless(record)
+        self.emit(record)
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
         """Finish the records waiting so far, those on the scan thread included; later ones
         are checked at once."""
-        self._started = False
-        self._offpath.flush()
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        while not self._queue.empty():
+            self._complete_offpath(*self._queue.get_nowait())
         while self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False)  # an inline check still on it finishes first
+
+
+def _textless(record: RequestRecord) -> RequestRecord:
+    return dataclasses.replace(record, prompt_text=None, completion_text=None)

@@ -27,6 +27,7 @@ from elasticsearch.helpers import async_streaming_bulk
 from agent.shipping.client import make_client
 from agent.shipping.config import ElasticsearchConfig
 from agent.shipping.ecs import DocContext, to_document
+from agent.shipping.outbox import Outbox
 from agent.shipping.outcome import (
     CONFLICT,
     REJECT,
@@ -41,7 +42,6 @@ from agent.shipping.outcome import (
 )
 from agent.shipping.stats import ShipStats
 from agent.shipping.template import SetupReport, setup
-from agent.store.outbox import Outbox
 from agent.store.rejects import clean as _clean
 from agent.store.rows import StoredRecord
 

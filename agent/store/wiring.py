@@ -1,92 +1,37 @@
-"""Wiring of the store (and the Elasticsearch shipper) into a running agent.
-
-The lead calls `attach_store(agent, settings)` once from `Agent.__init__`, and wires
-`add_store_flags` / `store_overrides` into the `up` command line.
-"""
+"""Building the store from settings (the agent's wiring opens and closes it), and the
+`up` command's store flags."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 
-from agent.store.outbox import Outbox
-from agent.store.sqlite_sink import SQLiteSink
+from agent.config import Settings
 from agent.store.stats import StoreStats
 from agent.store.writer import StoreWriter
 
 log = logging.getLogger("inferwatch.store")
 
 
-def attach_store(agent, settings, early: bool = False) -> StoreWriter | None:
-    """Add the SQLite sink to `agent.pipeline` and, with `elasticsearch.url` set, run the
-    shipper between `agent.on_startup` and `agent.on_cleanup`. Returns the writer.
-
-    `early` (set it when a stage between the proxy and the pipeline holds records, i.e.
-    the cost engine): wrap `agent.proxy.finish` so each record is queued for the store the
-    moment its request ends, then passed on to the previous `finish`; the version that
-    later reaches the store sink completes that row. Call it after every stage that
-    wraps `finish`, so the store's tap is the first thing a finished record meets."""
+def build_store(settings: Settings, instruments: dict, early: bool) -> StoreWriter | None:
+    """The store's writer (not started: `start()` opens the database), or None when the
+    store is off. `early`: a later stage holds records (the cost engine), so the record
+    path writes each record early too (`agent.store.early.StoreEarly`)."""
     c, es = settings.store, settings.elasticsearch
     if not c.enabled:
         if es.url:
             log.warning("elasticsearch.url is set but the store is disabled: nothing is shipped")
         return None
-    writer = StoreWriter(
-        c, StoreStats(agent.instruments), keep_unshipped=es.url is not None, early=early
-    )
-    if early:
-        _tap_finish(agent, writer, settings)
-    agent.pipeline.add_sink(SQLiteSink(writer, sync=c.durability == "sync"))
-    shipper = _shipper(agent, settings, writer) if es.url else None
-
-    async def startup(_agent) -> None:
-        try:
-            await asyncio.to_thread(writer.start)  # opens/migrates the database off the loop
-        except Exception as err:
-            log.error(
-                "cannot open the request store", extra={"path": str(c.path), "error": str(err)}
-            )
-            raise
-        if shipper is not None:
-            await shipper.start()
-
-    async def cleanup(_agent) -> None:
-        if shipper is not None:
-            await shipper.stop()  # the writer closes with the pipeline, after the last records
-
-    agent.on_startup.append(startup)
-    agent.on_cleanup.append(cleanup)
-    return writer
-
-
-def _tap_finish(agent, writer: StoreWriter, settings) -> None:
-    hold = settings.cost.max_hold_s
-    if settings.store.pending_timeout_s <= hold:
+    if early and c.pending_timeout_s <= settings.cost.max_hold_s:
         log.warning(
             "store.pending_timeout_s is not above cost.max_hold_s: rows may be shipped as "
             "cost-lost while the cost engine still holds their record",
-            extra={"pending_timeout_s": settings.store.pending_timeout_s, "max_hold_s": hold},
+            extra={
+                "pending_timeout_s": c.pending_timeout_s,
+                "max_hold_s": settings.cost.max_hold_s,
+            },
         )
-    put_early, then = writer.put_early, agent.proxy.finish
-
-    def finish(record) -> None:  # the request path: a list append under a lock, no I/O
-        put_early(record)
-        then(record)
-
-    agent.proxy.finish = finish
-
-
-def _shipper(agent, settings, writer: StoreWriter):
-    # Imported here: the Elasticsearch client is only loaded when shipping is on.
-    from agent.shipping.ecs import DocContext
-    from agent.shipping.shipper import Shipper
-    from agent.shipping.stats import ShipStats
-
-    c, es = settings.store, settings.elasticsearch
-    outbox = Outbox(str(c.path), writer, c.busy_timeout_ms)
-    ctx = DocContext(service_name=es.service_name)
-    return Shipper(es, outbox, ShipStats(agent.instruments), ctx)
+    return StoreWriter(c, StoreStats(instruments), keep_unshipped=es.url is not None, early=early)
 
 
 def add_store_flags(parser: argparse.ArgumentParser) -> None:

@@ -16,7 +16,6 @@ from aiohttp import web
 
 from agent.app import Agent, bound_port, serve
 from agent.config import load_settings
-from agent.cost.wiring import attach_cost
 from agent.pipeline import MemorySink
 from collectors.base import DeviceInterval
 from tests.fake_upstream import FakeUpstream
@@ -54,14 +53,17 @@ async def _start(app: web.Application) -> tuple[web.AppRunner, str]:
 @pytest.fixture
 async def stack(tmp_path):
     up_runner, up_url = await _start(FakeUpstream().app)
-    settings = load_settings(overrides={"cost": {"prices": {"cpu-core": {"per_hour": 36.0}}}})
+    settings = load_settings(
+        overrides={
+            "cost": {"prices": {"cpu-core": {"per_hour": 36.0}}},
+            "store": {"dir": str(tmp_path)},
+        }
+    )
     sink = MemorySink()
-    # The agent's own cost engine (fed by the real collectors) is off here: this test
-    # attaches one fed by the stand-in ticker instead.
-    plain = load_settings(overrides={"cost": {"enabled": False}, "store": {"dir": str(tmp_path)}})
-    agent = Agent(plain, up_url, [sink])
+    # The cost stage is fed by the stand-in ticker instead of the real collectors.
     ticker = StandInTicker()
-    service = attach_cost(agent, settings, ticker)
+    agent = Agent(settings, up_url, [sink], meter=ticker)
+    service = agent.cost
     runner = await serve(agent, "127.0.0.1", 0)
     yield agent, service, ticker, sink, f"http://127.0.0.1:{bound_port(runner)}", runner
     await up_runner.cleanup()

@@ -18,6 +18,12 @@ from tests.unit.test_safety_stage import KEY, make, record, response
 pytestmark = pytest.mark.unit
 
 
+def finish(stage, record, out):
+    """Hand `record` to the stage, whose output goes to `out`."""
+    stage.connect(out.append)
+    stage.process(record)
+
+
 @pytest.fixture
 def stand_in_describe(monkeypatch):
     module = types.ModuleType("alerts.drift.text")
@@ -28,11 +34,11 @@ def stand_in_describe(monkeypatch):
 
 def finished(config: SafetyConfig, prompt: str, answer: str):
     stage, _ = make(config)
-    state = stage.begin(OP_CHAT)
+    state = stage.request(OP_CHAT, "r1")
     state.check_request({"messages": [{"role": "user", "content": prompt}]})
     state.check_response(response(answer))
     out = []
-    stage.finish(record(), state, out.append)  # not started: checked at once
+    finish(stage, record(), out)  # not started: checked at once
     return out[0]
 
 

@@ -7,7 +7,6 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from agent.metrics import new_registry
 from agent.record import OP_CHAT
 from agent.safety.budget import PER_STRING_BYTES, Budget
 from agent.safety.config import SafetyConfig
@@ -17,6 +16,13 @@ from agent.safety.stage import SafetyStage
 from tests.records import make_record
 
 pytestmark = pytest.mark.unit
+
+
+def finish(stage, record, out):
+    """Hand `record` to the stage, whose output goes to `out`."""
+    stage.connect(out.append)
+    stage.process(record)
+
 
 BUDGET = 64 * 1024
 CARDS = "4111 1111 1111 1111\n" * (4 * BUDGET // 20)  # 256 KiB, a valid test card a line
@@ -45,8 +51,7 @@ def spy_engine(config, seen, hold=None):
 
 
 def stage_of(engine):
-    registry, instruments = new_registry()
-    return SafetyStage(engine, instruments["inferwatch_safety_filter_hits_total"]), registry
+    return SafetyStage(engine), None
 
 
 def verdicts(r):
@@ -108,13 +113,13 @@ def test_unscanned_text_cannot_be_redacted():
 async def test_the_off_path_scan_over_budget_says_truncated_and_capture_stops_there():
     seen: list[int] = []
     config = SafetyConfig(max_scan_bytes=BUDGET, capture_text=True)
-    stage, registry = stage_of(spy_engine(config, seen))
-    stage.start()
-    state = stage.begin(OP_CHAT)
+    stage, _ = stage_of(spy_engine(config, seen))
+    await stage.start()
+    state = stage.request(OP_CHAT, "r1")
     state.check_request(chat(CARDS + KEY))  # the key lies past the budget
     out = []
-    stage.finish(make_record("r1"), state, out.append)
-    await stage.close()
+    finish(stage, make_record("r1"), out)
+    await stage.stop()
     (r,) = out
     assert verdicts(r.safety) == {
         ("pii.card", "input", "flag"),
@@ -123,28 +128,28 @@ async def test_the_off_path_scan_over_budget_says_truncated_and_capture_stops_th
     assert max(seen) <= BUDGET
     assert len(r.prompt_text) == BUDGET + len(CUT_MARK) and r.prompt_text.endswith(CUT_MARK)
     assert KEY not in r.prompt_text and r.prompt_text.startswith("[REDACTED:pii.card]\n")
-    labels = {"filter": "scan.truncated", "direction": "input", "action": "flag"}
-    assert registry.get_sample_value("inferwatch_safety_filter_hits_total", labels) == 1
+    truncated = [v.count for v in r.safety if v.filter == "scan.truncated"]
+    assert truncated == [1]
 
 
 async def test_a_small_request_finishes_while_a_big_off_path_scan_is_held():
     seen: list[int] = []
     hold = threading.Event()
     stage, _ = stage_of(spy_engine(SafetyConfig(), seen, hold))
-    stage.start()
+    await stage.start()
     out = []
     try:
         for rid, text in (("big", CARDS), ("small", f"use {KEY}")):
-            state = stage.begin(OP_CHAT)
+            state = stage.request(OP_CHAT, rid)
             state.check_request(chat(text))
-            stage.finish(make_record(rid), state, out.append)
+            finish(stage, make_record(rid), out)
         async with asyncio.timeout(10):
             while not out:
                 await asyncio.sleep(0.001)
         assert [r.request_id for r in out] == ["small"]  # the big one is still held
     finally:
         hold.set()
-    await stage.close()
+    await stage.stop()
     assert [r.request_id for r in out] == ["small", "big"]
     assert ("pii.card", "input", "flag") in verdicts(out[1].safety)
 
@@ -153,12 +158,12 @@ async def test_a_small_request_is_checked_while_a_big_inline_check_is_held():
     seen: list[int] = []
     hold = threading.Event()
     stage, _ = stage_of(spy_engine(SafetyConfig(actions={"pii": "redact"}), seen, hold))
-    stage.start()
+    await stage.start()
     big_body = chat(CARDS)
-    big = asyncio.create_task(stage.begin(OP_CHAT).check_request_async(big_body))
+    big = asyncio.create_task(stage.request(OP_CHAT, "r1").check_request_async(big_body))
     try:
         small_body = chat("mail ana@example.org")
-        small = stage.begin(OP_CHAT)
+        small = stage.request(OP_CHAT, "r1")
         async with asyncio.timeout(10):
             assert await small.check_request_async(small_body) is None
         assert small_body["messages"][0]["content"] == "mail [REDACTED:pii.email]"
@@ -167,21 +172,21 @@ async def test_a_small_request_is_checked_while_a_big_inline_check_is_held():
         hold.set()
     assert await big is None
     assert "4111" not in orjson.dumps(big_body).decode()
-    await stage.close()
+    await stage.stop()
 
 
 async def test_a_big_response_is_checked_on_the_scan_thread_too():
     hold = threading.Event()
     stage, _ = stage_of(spy_engine(SafetyConfig(output_actions={"pii": "redact"}), [], hold))
-    stage.start()
+    await stage.start()
     payload = orjson.dumps({"choices": [{"index": 0, "message": {"content": CARDS}}]})
-    task = asyncio.create_task(stage.begin(OP_CHAT).check_response_async(payload))
+    task = asyncio.create_task(stage.request(OP_CHAT, "r1").check_response_async(payload))
     await asyncio.sleep(0.01)
     assert not task.done()  # held on the scan thread, the loop free
     hold.set()
     sent = orjson.loads(await task)["choices"][0]["message"]["content"]
     assert sent.startswith("[REDACTED:pii.card]") and "4111" not in sent
-    await stage.close()
+    await stage.stop()
 
 
 def test_scans_on_several_threads_at_once_each_use_their_own_scratch_space():

@@ -1,11 +1,10 @@
-"""The safety stage: verdicts merged into records, counted, off-path checks, capture redacted."""
+"""The safety stage: verdicts merged into records, off-path checks, capture redacted."""
 
 import asyncio
 
 import orjson
 import pytest
 
-from agent.metrics import new_registry
 from agent.record import OP_CHAT
 from agent.safety.config import SafetyConfig
 from agent.safety.engine import SafetyEngine
@@ -13,6 +12,14 @@ from agent.safety.stage import SafetyStage
 from tests.records import make_record
 
 pytestmark = pytest.mark.unit
+
+
+def finish(stage, record, out):
+    """Hand `record` to the stage, whose output goes to `out`."""
+    stage.connect(out.append)
+    stage.process(record)
+
+
 KEY = "sk-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0"
 
 
@@ -21,16 +28,13 @@ def record(**kw):
 
 
 def make(config):
-    registry, instruments = new_registry()
-    stage = SafetyStage(SafetyEngine(config), instruments["inferwatch_safety_filter_hits_total"])
-    return stage, registry
+    return SafetyStage(SafetyEngine(config)), None
 
 
-def hits(registry, f, d, a):
-    v = registry.get_sample_value(
-        "inferwatch_safety_filter_hits_total", {"filter": f, "direction": d, "action": a}
-    )
-    return v or 0
+def hits(r, f, d, a):
+    """How many hits of filter `f` the record's verdicts say (the metrics stage counts
+    exactly these: test_record_path.py)."""
+    return sum(v.count for v in r.safety if (v.filter, v.direction, v.action) == (f, d, a))
 
 
 def response(text):
@@ -38,35 +42,33 @@ def response(text):
 
 
 async def test_flag_only_runs_off_path_and_lands_on_the_record():
-    stage, registry = make(SafetyConfig())
-    stage.start()
-    state = stage.begin(OP_CHAT)
+    stage, _ = make(SafetyConfig())
+    await stage.start()
+    state = stage.request(OP_CHAT, "r1")
     assert state.check_request({"messages": [{"role": "user", "content": f"use {KEY}"}]}) is None
     state.check_response(response("mail me at a@b.co"))  # keeps what it returns
     out = []
-    stage.finish(record(), state, out.append)
+    finish(stage, record(), out)
     assert out == []  # not on the request path
-    await stage.close()
+    await stage.stop()
     (r,) = out
     assert {(v.filter, v.direction, v.action) for v in r.safety} == {
         ("secret.openai_key", "input", "flag"),
         ("pii.email", "output", "flag"),
     }
-    assert hits(registry, "secret.openai_key", "input", "flag") == 1
+    assert hits(r, "secret.openai_key", "input", "flag") == 1
     assert r.prompt_text is None and r.completion_text is None  # capture is off
 
 
 async def test_capture_keeps_only_redacted_text_and_error_messages_are_masked():
     stage, _ = make(SafetyConfig(capture_text=True))
-    state = stage.begin(OP_CHAT)
+    state = stage.request(OP_CHAT, "r1")
     state.check_request({"messages": [{"role": "user", "content": f"use {KEY}"}]})
     state.keep_output(
         b'data: {"choices":[{"index":0,"delta":{"content":"call 415-555-2671"}}]}\n\ndata: [DONE]\n\n'
     )
     out = []
-    stage.finish(
-        record(error_message=f"upstream echoed {KEY}"), state, out.append
-    )  # no worker: inline
+    finish(stage, record(error_message=f"upstream echoed {KEY}"), out)  # no worker: inline
     (r,) = out
     assert r.prompt_text == "use [REDACTED:secret.openai_key]"
     assert r.completion_text == "call [REDACTED:pii.phone]"
@@ -76,8 +78,8 @@ async def test_capture_keeps_only_redacted_text_and_error_messages_are_masked():
 async def test_inline_verdicts_need_no_off_path_work():
     # Text descriptors are off-path work of their own (their tests: test_alerts_drift_data_*)
     config = SafetyConfig(actions={"secret": "block", "pii": "redact"}, text_descriptors=False)
-    stage, registry = make(config)
-    state = stage.begin(OP_CHAT)
+    stage, _ = make(config)
+    state = stage.request(OP_CHAT, "r1")
     block = state.check_request({"messages": [{"role": "user", "content": f"{KEY} a@b.co"}]})
     assert block.filter == "secret.openai_key"
     sent = state.check_response(response("ok"))
@@ -85,30 +87,25 @@ async def test_inline_verdicts_need_no_off_path_work():
         not state.needs_offpath and orjson.loads(sent)["choices"][0]["message"]["content"] == "ok"
     )
     out = []
-    stage.finish(record(), state, out.append)
+    finish(stage, record(), out)
     assert {v.action for v in out[0].safety} == {"block", "redact"}
-    assert hits(registry, "pii.email", "input", "redact") == 1
+    assert hits(out[0], "pii.email", "input", "redact") == 1
 
 
 async def test_a_full_queue_checks_inline_instead_of_dropping():
-    registry, instruments = new_registry()
-    stage = SafetyStage(
-        SafetyEngine(SafetyConfig()),
-        instruments["inferwatch_safety_filter_hits_total"],
-        queue_size=1,
-    )
-    stage.start()
+    stage = SafetyStage(SafetyEngine(SafetyConfig()), queue_size=1)
+    await stage.start()
     out = []
     for _ in range(3):
-        s = stage.begin(OP_CHAT)
+        s = stage.request(OP_CHAT, "r1")
         s.check_request({"messages": [{"role": "user", "content": KEY}]})
-        stage.finish(record(), s, out.append)
+        finish(stage, record(), out)
     assert len(out) == 2  # two checked at once, one queued
-    await stage.close()
+    await stage.stop()
     assert len(out) == 3 and all(r.safety for r in out)
 
 
 def test_nothing_on_and_no_capture_means_no_per_request_state():
     stage, _ = make(SafetyConfig(enabled=False))
-    assert stage.begin(OP_CHAT) is None
+    assert stage.request(OP_CHAT, "r1") is None
     asyncio.get_event_loop_policy()  # the stage needs no loop when it has nothing to do

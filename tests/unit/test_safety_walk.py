@@ -3,7 +3,6 @@
 import orjson
 import pytest
 
-from agent.metrics import new_registry
 from agent.record import OP_CHAT, OP_COMPLETION, OP_EMBEDDINGS
 from agent.safety.config import SafetyConfig
 from agent.safety.engine import SafetyEngine
@@ -12,6 +11,13 @@ from agent.safety.walk import MAX_DEPTH, request_walk
 from tests.records import make_record
 
 pytestmark = pytest.mark.unit
+
+
+def finish(stage, record, out):
+    """Hand `record` to the stage, whose output goes to `out`."""
+    stage.connect(out.append)
+    stage.process(record)
+
 
 KEY = "sk-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0"
 MASK = "[REDACTED:secret.openai_key]"
@@ -145,14 +151,11 @@ def test_an_injection_anywhere_rendered_is_blocked(where):
 @pytest.mark.parametrize("where", ["tool description", "chat_template_kwargs key", "documents"])
 async def test_the_off_path_flag_only_scan_reads_them_too(where):
     op, make = PLACES[where]
-    registry, instruments = new_registry()
-    stage = SafetyStage(
-        SafetyEngine(SafetyConfig()), instruments["inferwatch_safety_filter_hits_total"]
-    )
-    state = stage.begin(op)
+    stage = SafetyStage(SafetyEngine(SafetyConfig()))
+    state = stage.request(op, "r1")
     state.check_request(make(f"key {KEY}"))
     out = []
-    stage.finish(make_record("r1"), state, out.append)  # not started: checked at once
+    finish(stage, make_record("r1"), out)  # not started: checked at once
     assert [(v.filter, v.direction, v.action) for v in out[0].safety] == [
         ("secret.openai_key", "input", "flag")
     ]

@@ -1,4 +1,4 @@
-"""The `up` flags of the store and shipping, and `attach_store` wiring."""
+"""The `up` flags of the store and shipping, and what the agent builds of them."""
 
 from __future__ import annotations
 
@@ -22,9 +22,10 @@ def test_up_flags_set_the_store_folder_and_elasticsearch_url(tmp_path):
     assert settings.store.path == Path(tmp_path) / "requests.sqlite3"
 
 
-def test_attach_store_adds_the_sink_and_shipper_hooks_only_as_configured(tmp_path):
+def test_the_store_sink_and_shipper_are_built_only_as_configured(tmp_path):
     plain = Agent(load_settings(overrides={"store": {"dir": str(tmp_path)}}), "http://x:1")
-    assert [s.name for s in plain.pipeline._sinks] == ["store"]
-    assert sum(h.__qualname__.startswith("attach_store") for h in plain.on_startup) == 1
+    assert plain.pipeline.sink_names() == ["store"] and plain.shipper is None
     off = load_settings(overrides={"store": {"enabled": False}})
-    assert Agent(off, "http://x:1").pipeline._sinks == []
+    assert Agent(off, "http://x:1").pipeline.sink_names() == []
+    es = {"store": {"dir": str(tmp_path)}, "elasticsearch": {"url": "http://127.0.0.1:9"}}
+    assert Agent(load_settings(overrides=es), "http://x:1").shipper is not None

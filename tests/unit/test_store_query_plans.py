@@ -12,7 +12,8 @@ import sqlite3
 
 import pytest
 
-from agent.store import outbox, pending, retention, schema, writer
+from agent.shipping import outbox
+from agent.store import pending, retention, schema, writer
 from agent.store.rows import to_row
 from tests.store_records import make_record
 

@@ -11,12 +11,9 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future
-from typing import TYPE_CHECKING
 
+from agent.shipping.outcome import DeadLetter
 from agent.store import schema
-
-if TYPE_CHECKING:  # the store does not load the shipping package
-    from agent.shipping.outcome import DeadLetter
 from agent.store.writer import StoreWriter
 
 # `+wall_time`: not through the wall-time index, which SQLite otherwise walks from the oldest
