@@ -105,7 +105,13 @@ class _Family:
             child.render(out)
 
     def describe(self) -> list[Metric]:
-        return []
+        """The family without samples: its name, help and labels (from the catalogue spec
+        it was built from)."""
+        return [self._metric()]
+
+    def _metric(self) -> Metric:
+        """An empty prometheus_client family of this one's name, help and labels."""
+        raise NotImplementedError
 
     def collect(self) -> Iterable[Metric]:
         raise NotImplementedError
@@ -149,8 +155,11 @@ class FastCounter(_Family):
     def inc(self, amount: float = 1.0) -> None:
         self._only.inc(amount)
 
+    def _metric(self) -> Metric:
+        return CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
+
     def collect(self):
-        fam = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        fam = self._metric()
         for values, child in self.series():
             fam.add_metric(values, child.get())
         yield fam
@@ -176,8 +185,11 @@ class FastGauge(_Family):
     def set_function(self, fn: Callable[[], float]) -> None:
         self._only.set_function(fn)
 
+    def _metric(self) -> Metric:
+        return GaugeMetricFamily(self.name, self.documentation, labels=self.labelnames)
+
     def collect(self):
-        fam = GaugeMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        fam = self._metric()
         for values, child in self.series():
             fam.add_metric(values, child.get())
         yield fam
@@ -233,8 +245,11 @@ class FastHistogram(_Family):
     def observe(self, value: float) -> None:
         self._only.observe(value)
 
+    def _metric(self) -> Metric:
+        return HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
+
     def collect(self):
-        fam = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        fam = self._metric()
         les = [floatToGoString(b) for b in self.bounds] + ["+Inf"]
         for values, child in self.series():
             buckets = list(zip(les, child.cumulative(), strict=True))

@@ -163,6 +163,17 @@ def test_series_added_by_another_thread_while_scraping_never_break_the_scrape(ho
     # The last page and a scrape after the writer ended hold every series once.
     final = registry.render().decode()
     assert (
-        final.count("\nt_errors_total{") == 5000
-        and 't_seconds_count{kind="new2999"} 1.0' in final
+        final.count("\nt_errors_total{") == 5000 and 't_seconds_count{kind="new2999"} 1.0' in final
     )
+
+
+def test_describe_gives_name_help_and_type_without_samples():
+    fam = FastCounter("t_errors_total", "Errors.", ["kind"])
+    fam.labels("a").inc()
+    (described,) = fam.describe()
+    assert (described.name, described.documentation, described.type) == (
+        "t_errors",
+        "Errors.",
+        "counter",
+    )
+    assert described.samples == []
