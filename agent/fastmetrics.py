@@ -5,8 +5,20 @@ histograms alone are ~20,000 exposition lines, and prometheus_client 0.26 spends
 CPU per line building `Sample` tuples, escaping labels and formatting floats on every scrape
 (~400 ms CPU a scrape, measured in bench/collectors_bench.py). These instruments keep plain
 Python numbers per series and render each series from text prepared once, when the series
-is first seen (~1 us a line). They run on the event loop only (observed by the request
-path, rendered by the /metrics handler, both on one thread), so they need no locks.
+is first seen (~1 us a line).
+
+The threading rule. The request path observes on the event loop, and the /metrics handler
+renders there too, but other threads update some families (the store's writer thread counts
+what it wrote, dropped or rejected; the shipper and collectors may run off the loop). A
+new label value seen mid-scrape would change the table of series that the renderer is
+iterating ("RuntimeError: dictionary changed size during iteration"). So each family has
+a lock that guards its table of series, and only that: a thread takes it to add a series,
+and `render` and `collect` take it to copy the table (`list(...)`) before they iterate.
+Looking up an existing series takes no lock, nor does updating a value: a value is one
+Python float (a histogram, a list of counts), and a scrape reads it as it is. Locking
+every update (prometheus_client's way) costs about 0.4 us each on the request path;
+instead one series should be incremented by one thread (two threads incrementing the same
+series at the same instant could lose one increment to the GIL's interleaving).
 
 They keep prometheus_client's instrument API (`labels(...)`, `inc`, `dec`, `set`,
 `set_function`, `observe`) and are also ordinary prometheus_client collectors (`collect()`),
@@ -15,6 +27,7 @@ so `registry.get_sample_value` and `generate_latest` still see them.
 
 from __future__ import annotations
 
+import threading
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from itertools import accumulate
@@ -57,6 +70,7 @@ class _Family:
         self.documentation = documentation
         self.labelnames = tuple(labelnames)
         self._children: dict[tuple[str, ...], object] = {}
+        self._lock = threading.Lock()  # guards adding to `_children` (see the module doc)
         help_text = documentation.replace("\\", r"\\").replace("\n", r"\n")
         self._header = f"# HELP {name} {help_text}\n# TYPE {name} {self.kind}\n"
         self._only = None if self.labelnames else self.labels()
@@ -70,8 +84,16 @@ class _Family:
             if len(values) != len(self.labelnames):
                 raise ValueError(f"{self.name}: expected labels {self.labelnames}, got {values}")
             values = tuple(str(v) for v in values)
-            child = self._children[values] = self._child(values)
+            with self._lock:  # another thread may have added it meanwhile: keep the first
+                child = self._children.get(values)
+                if child is None:
+                    child = self._children[values] = self._child(values)
         return child
+
+    def series(self) -> list[tuple[tuple[str, ...], object]]:
+        """A copy of (label values, series), safe to iterate while any thread adds series."""
+        with self._lock:
+            return list(self._children.items())
 
     def _child(self, values: tuple[str, ...]):
         raise NotImplementedError
@@ -79,11 +101,17 @@ class _Family:
     def render(self, out: list[str]) -> None:
         """Append this family's exposition text (0.0.4 format) to `out`."""
         out.append(self._header)
-        for child in self._children.values():
+        for _, child in self.series():
             child.render(out)
 
     def describe(self) -> list[Metric]:
-        return []
+        """The family without samples: its name, help and labels (from the catalogue spec
+        it was built from)."""
+        return [self._metric()]
+
+    def _metric(self) -> Metric:
+        """An empty prometheus_client family of this one's name, help and labels."""
+        raise NotImplementedError
 
     def collect(self) -> Iterable[Metric]:
         raise NotImplementedError
@@ -127,9 +155,12 @@ class FastCounter(_Family):
     def inc(self, amount: float = 1.0) -> None:
         self._only.inc(amount)
 
+    def _metric(self) -> Metric:
+        return CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
+
     def collect(self):
-        fam = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
-        for values, child in self._children.items():
+        fam = self._metric()
+        for values, child in self.series():
             fam.add_metric(values, child.get())
         yield fam
 
@@ -154,9 +185,12 @@ class FastGauge(_Family):
     def set_function(self, fn: Callable[[], float]) -> None:
         self._only.set_function(fn)
 
+    def _metric(self) -> Metric:
+        return GaugeMetricFamily(self.name, self.documentation, labels=self.labelnames)
+
     def collect(self):
-        fam = GaugeMetricFamily(self.name, self.documentation, labels=self.labelnames)
-        for values, child in self._children.items():
+        fam = self._metric()
+        for values, child in self.series():
             fam.add_metric(values, child.get())
         yield fam
 
@@ -211,10 +245,13 @@ class FastHistogram(_Family):
     def observe(self, value: float) -> None:
         self._only.observe(value)
 
+    def _metric(self) -> Metric:
+        return HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
+
     def collect(self):
-        fam = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        fam = self._metric()
         les = [floatToGoString(b) for b in self.bounds] + ["+Inf"]
-        for values, child in self._children.items():
+        for values, child in self.series():
             buckets = list(zip(les, child.cumulative(), strict=True))
             fam.add_metric(list(values), buckets, child.sum)
         yield fam

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from prometheus_client import disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from agent import __version__
-from agent.catalogue import MetricSpec, build_instrument, load_catalogue
+from agent.catalogue import MetricSpec, load_catalogue
 from agent.config import MetricsConfig
-from agent.fastmetrics import AgentRegistry
+from agent.fastmetrics import AgentRegistry, FastCounter, FastGauge, FastHistogram
 from agent.labels import LabelCap
 from agent.record import OP_OTHER, STATUS_OK, RequestRecord
 
@@ -34,6 +34,27 @@ def new_registry(specs: dict[str, MetricSpec] | None = None) -> tuple[AgentRegis
     GCCollector(registry=registry)
     instruments["inferwatch_build_info"].labels(version=__version__).set(1)
     return registry, instruments
+
+
+def build_instrument(spec: MetricSpec, registry: CollectorRegistry):
+    """Create the instrument for an agent-owned spec, registered in `registry`: a fast family
+    when `registry` is an `AgentRegistry` (see agent/fastmetrics.py), else prometheus_client's."""
+    if isinstance(registry, AgentRegistry):
+        return registry.add_fast(_fast_family(spec))
+    if spec.type == "counter":
+        # prometheus_client appends `_total` itself.
+        return Counter(spec.name.removesuffix("_total"), spec.help, spec.labels, registry=registry)
+    if spec.type in ("gauge", "info"):
+        return Gauge(spec.name, spec.help, spec.labels, registry=registry)
+    return Histogram(spec.name, spec.help, spec.labels, buckets=spec.buckets, registry=registry)
+
+
+def _fast_family(spec: MetricSpec):
+    if spec.type == "counter":
+        return FastCounter(spec.name, spec.help, spec.labels)
+    if spec.type in ("gauge", "info"):
+        return FastGauge(spec.name, spec.help, spec.labels)
+    return FastHistogram(spec.name, spec.help, spec.labels, spec.buckets)
 
 
 class RequestMetrics:

@@ -25,7 +25,8 @@ class CollectorsConfig(BaseModel):
     )
     enabled: dict[str, bool] = Field(
         default_factory=dict,
-        description="Per-collector switches, e.g. {nvml: false}; a collector not named is on.",
+        description="Per-collector switches, e.g. {nvml: false}; a collector not named runs "
+        "if it is on by default (all built-in ones are). A name no collector has is an error.",
     )
     dcgm_compat: bool = Field(
         False,
@@ -51,9 +52,10 @@ class CollectorsConfig(BaseModel):
         None, description="Host name put on device ids and dcgm labels; unset uses the system's."
     )
 
-    def is_enabled(self, name: str) -> bool:
-        """Whether the collector `name` should run (on unless switched off)."""
-        return self.enabled.get(name, True)
+    def is_enabled(self, name: str, default: bool = True) -> bool:
+        """Whether the collector `name` should run: its switch, else `default` (the
+        collector's registered default, on for most)."""
+        return self.enabled.get(name, default)
 
     def timeout_for(self, name: str) -> float:
         """The time limit of one collection of `name`."""

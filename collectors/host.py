@@ -13,9 +13,11 @@ import time
 from dataclasses import dataclass
 
 import psutil
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import Metric
 
+from agent.catalogue import spec
 from collectors.base import DeviceInterval, Snapshot
+from collectors.factory import CollectorContext, register_collector
 from collectors.process_tree import VllmProcessFinder
 from collectors.rapl import RaplReader
 
@@ -104,50 +106,27 @@ class HostCollector:
         if last is not None and tick.total_s > last.total_s:
             self._ratio = (tick.busy_s - last.busy_s) / (tick.total_s - last.total_s)
         if self._ratio is not None:
-            fams.append(
-                _gauge(
-                    "system_cpu_utilization_ratio",
-                    "Fraction of host CPU time not idle (system.cpu.utilization), all cores.",
-                    self._ratio,
-                )
-            )
-        fams.append(
-            _gauge(
-                "inferwatch_host_logical_cpus",
-                "Logical CPUs of the host (OTel system.cpu.logical.count; promtool reserves _count).",
-                psutil.cpu_count() or 0,
-            )
-        )
+            fams.append(_single("system_cpu_utilization_ratio", self._ratio))
+        fams.append(_single("inferwatch_host_logical_cpus", psutil.cpu_count() or 0))
         fams.extend(_memory_families())
         fams.extend(self._vllm_families(tree))
         if tick.energy_j is not None:
             fams.append(
-                _counter(
-                    "inferwatch_host_energy_consumed_joules",
-                    "Energy of the CPU packages from RAPL counters, since the agent started reading them.",
-                    self._rapl.total_joules,
-                )
+                _single("inferwatch_host_energy_consumed_joules_total", self._rapl.total_joules)
             )
         return fams
 
     def _vllm_families(self, tree) -> list[Metric]:
         return [
-            _counter(
-                "inferwatch_vllm_tree_cpu_seconds",
-                "CPU seconds used by the vLLM process tree while the agent watched it.",
-                self._vllm_cpu_total,
-            ),
-            _gauge(
-                "inferwatch_vllm_tree_resident_memory_bytes",
-                "Resident memory of the vLLM process tree.",
-                _rss(tree),
-            ),
-            _gauge(
-                "inferwatch_vllm_tree_processes",
-                "Processes in the vLLM process tree (0 when it is not found).",
-                len(tree),
-            ),
+            _single("inferwatch_vllm_tree_cpu_seconds_total", self._vllm_cpu_total),
+            _single("inferwatch_vllm_tree_resident_memory_bytes", _rss(tree)),
+            _single("inferwatch_vllm_tree_processes", len(tree)),
         ]
+
+
+@register_collector("host", True, "host CPU and memory, and the vLLM process tree's CPU time")
+def _build(ctx: CollectorContext) -> HostCollector:
+    return HostCollector(ctx.vllm, hostname=ctx.config.hostname)
 
 
 def _host_cpu_seconds() -> tuple[float, float]:
@@ -158,27 +137,19 @@ def _host_cpu_seconds() -> tuple[float, float]:
     return total, total - cpu.idle - getattr(cpu, "iowait", 0.0)
 
 
-def _gauge(name: str, doc: str, value: float) -> Metric:
-    return GaugeMetricFamily(name, doc, value=value)
-
-
-def _counter(name: str, doc: str, value: float) -> Metric:
-    return CounterMetricFamily(name, doc, value=value)
+def _single(name: str, value: float) -> Metric:
+    """The family `name` of the catalogue with its one unlabelled sample."""
+    fam = spec(name).family()
+    fam.add_metric([], value)
+    return fam
 
 
 def _memory_families() -> list[Metric]:
     vm = psutil.virtual_memory()
-    usage = GaugeMetricFamily(
-        "system_memory_usage_bytes",
-        "Host memory by state (system.memory.usage).",
-        labels=["system_memory_state"],
-    )
+    usage = spec("system_memory_usage_bytes").family()
     for state in ("used", "free", "cached", "buffers"):
         usage.add_metric([state], float(getattr(vm, state, 0)))
-    limit = _gauge(
-        "system_memory_limit_bytes", "Host memory in total (system.memory.limit).", vm.total
-    )
-    return [usage, limit]
+    return [usage, _single("system_memory_limit_bytes", vm.total)]
 
 
 def _cpu_times(tree: list[psutil.Process]) -> dict[tuple[int, float], float]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import pynvml
 
 from collectors.base import DeviceInterval, Snapshot
+from collectors.factory import CollectorContext, register_collector
 from collectors.nvml_dcgm import dcgm_families
 from collectors.nvml_families import GpuCounters, gpu_families
 from collectors.nvml_fields import (
@@ -206,6 +207,14 @@ class NvmlCollector:
             if last is not None and now > last.t_ns:
                 out.append(_interval(r, last, now, vllm_pids))
         return out
+
+
+@register_collector("nvml", True, "NVIDIA GPUs through NVML")
+def _build(ctx: CollectorContext) -> NvmlCollector:
+    cfg = ctx.config
+    return NvmlCollector(
+        dcgm_compat=cfg.dcgm_compat, hostname=cfg.hostname, library=cfg.nvml_library, vllm=ctx.vllm
+    )
 
 
 def _interval(r: GpuReading, last: _Last, now: int, vllm_pids: frozenset[int]) -> DeviceInterval:

@@ -10,10 +10,10 @@ from functools import lru_cache
 
 from prometheus_client.metrics_core import Metric
 
+from agent.catalogue import spec
 from collectors.nvml_families import put
 from collectors.nvml_fields import GpuInfo, GpuReading
 
-DCGM_LABELS = ["gpu", "UUID", "pci_bus_id", "device", "modelName", "Hostname"]
 MIB = 1024 * 1024
 
 
@@ -27,36 +27,21 @@ def _dcgm_labels(info: GpuInfo, hostname: str) -> dict[str, str]:
         info.name,
         hostname,
     )
-    return dict(zip(DCGM_LABELS, values, strict=True))
+    return dict(zip(spec("DCGM_FI_DEV_GPU_UTIL").labels, values, strict=True))  # all share them
 
 
-# dcgm-exporter names, units and types (its default counters): (name, help, value of reading).
-_DCGM: tuple[tuple[str, str, Callable[[GpuReading], float | None]], ...] = (
-    ("DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).", lambda r: _scale(r.util_gpu, 100)),
-    ("DCGM_FI_DEV_MEM_COPY_UTIL", "Memory utilization (in %).", lambda r: _scale(r.util_mem, 100)),
-    (
-        "DCGM_FI_DEV_FB_USED",
-        "Framebuffer memory used (in MiB).",
-        lambda r: _scale(r.mem_used, 1 / MIB),
-    ),
-    (
-        "DCGM_FI_DEV_FB_FREE",
-        "Framebuffer memory free (in MiB).",
-        lambda r: _scale(r.mem_free, 1 / MIB),
-    ),
-    ("DCGM_FI_DEV_POWER_USAGE", "Power draw (in W).", lambda r: r.power_w),
-    (
-        "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
-        "Total energy consumption since boot (in mJ); a counter, typed gauge to keep dcgm-exporter's name.",
-        lambda r: _scale(r.energy_j, 1000),
-    ),
-    ("DCGM_FI_DEV_GPU_TEMP", "GPU temperature (in C).", lambda r: r.temp_c),
-    ("DCGM_FI_DEV_SM_CLOCK", "SM clock frequency (in MHz).", lambda r: _scale(r.sm_clock_hz, 1e-6)),
-    (
-        "DCGM_FI_DEV_MEM_CLOCK",
-        "Memory clock frequency (in MHz).",
-        lambda r: _scale(r.mem_clock_hz, 1e-6),
-    ),
+# dcgm-exporter names (their help, type and labels in the catalogue), and the value of a
+# reading in dcgm-exporter's units.
+_DCGM: tuple[tuple[str, Callable[[GpuReading], float | None]], ...] = (
+    ("DCGM_FI_DEV_GPU_UTIL", lambda r: _scale(r.util_gpu, 100)),
+    ("DCGM_FI_DEV_MEM_COPY_UTIL", lambda r: _scale(r.util_mem, 100)),
+    ("DCGM_FI_DEV_FB_USED", lambda r: _scale(r.mem_used, 1 / MIB)),
+    ("DCGM_FI_DEV_FB_FREE", lambda r: _scale(r.mem_free, 1 / MIB)),
+    ("DCGM_FI_DEV_POWER_USAGE", lambda r: r.power_w),
+    ("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", lambda r: _scale(r.energy_j, 1000)),
+    ("DCGM_FI_DEV_GPU_TEMP", lambda r: r.temp_c),
+    ("DCGM_FI_DEV_SM_CLOCK", lambda r: _scale(r.sm_clock_hz, 1e-6)),
+    ("DCGM_FI_DEV_MEM_CLOCK", lambda r: _scale(r.mem_clock_hz, 1e-6)),
 )
 
 
@@ -69,14 +54,14 @@ def dcgm_families(
 ) -> list[Metric]:
     """The same readings under dcgm-exporter's names and labels."""
     fams = []
-    for name, doc, value_of in _DCGM:
-        fam = Metric(name, doc, "gauge")
+    for name, value_of in _DCGM:
+        fam = spec(name).family()
         for r in readings:
             value = value_of(r)
             if value is not None:
                 put(fam, _dcgm_labels(r.info, hostname), value)
         fams.append(fam)
-    xid = Metric("DCGM_FI_DEV_XID_ERRORS", "Value of the last XID error encountered.", "gauge")
+    xid = spec("DCGM_FI_DEV_XID_ERRORS").family()
     for r in readings:
         if r.up:
             put(xid, _dcgm_labels(r.info, hostname), last_xid.get(r.info.index, 0))

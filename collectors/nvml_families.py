@@ -11,9 +11,8 @@ from functools import lru_cache
 from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Sample
 
+from agent.catalogue import spec
 from collectors.nvml_fields import CLOCK_EVENT_REASONS, GpuInfo, GpuReading
-
-GPU_LABELS = ["gpu", "hw_id", "hw_model", "pci_bus_id"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +28,10 @@ class GpuCounters:
 @lru_cache(maxsize=1024)
 def gpu_labels(info: GpuInfo) -> dict[str, str]:
     """The labels of one GPU's series; built once per GPU and shared by its samples (the
-    exposition only reads them), which keeps a collection cheap."""
-    return dict(
-        zip(GPU_LABELS, (str(info.index), info.uuid, info.name, info.pci_bus_id), strict=True)
-    )
+    exposition only reads them), which keeps a collection cheap. The names are the
+    catalogue's (every per-GPU family starts with the same four)."""
+    names = spec("hw_gpu_utilization_ratio").labels
+    return dict(zip(names, (str(info.index), info.uuid, info.name, info.pci_bus_id), strict=True))
 
 
 @lru_cache(maxsize=4096)
@@ -46,33 +45,21 @@ def put(fam: Metric, labels: dict[str, str], value: float) -> None:
     fam.samples.append(Sample(name, labels, float(value)))
 
 
-# (family name, help, reading attribute) of the plain per-GPU gauges.
+# (family name, reading attribute) of the plain per-GPU gauges.
 _GAUGES = (
-    (
-        "hw_gpu_utilization_ratio",
-        "Fraction of time a GPU kernel was running (hw.gpu.utilization, task general).",
-        "util_gpu",
-    ),
-    ("hw_gpu_memory_usage_bytes", "GPU memory used (hw.gpu.memory.usage).", "mem_used"),
-    ("hw_gpu_memory_limit_bytes", "GPU memory in total (hw.gpu.memory.limit).", "mem_total"),
-    ("hw_gpu_power_draw_watts", "GPU power draw (hw.gpu.power.draw).", "power_w"),
-    ("hw_gpu_temperature_celsius", "GPU core temperature (hw.gpu.temperature).", "temp_c"),
-    (
-        "inferwatch_gpu_memory_free_bytes",
-        "GPU memory free, as NVML reports it (less than limit minus usage when the driver reserves some).",
-        "mem_free",
-    ),
-    (
-        "inferwatch_gpu_memory_controller_utilization_ratio",
-        "Fraction of time GPU memory was being read or written.",
-        "util_mem",
-    ),
+    ("hw_gpu_utilization_ratio", "util_gpu"),
+    ("hw_gpu_memory_usage_bytes", "mem_used"),
+    ("hw_gpu_memory_limit_bytes", "mem_total"),
+    ("hw_gpu_power_draw_watts", "power_w"),
+    ("hw_gpu_temperature_celsius", "temp_c"),
+    ("inferwatch_gpu_memory_free_bytes", "mem_free"),
+    ("inferwatch_gpu_memory_controller_utilization_ratio", "util_mem"),
 )
 
 
 def gpu_families(readings: Sequence[GpuReading], counters: GpuCounters) -> list[Metric]:
     """Every OpenTelemetry-named and inferwatch-named GPU family for one tick."""
-    fams = [_gauge(n, h, a, readings) for n, h, a in _GAUGES]
+    fams = [_gauge(n, a, readings) for n, a in _GAUGES]
     fams.append(_energy(readings))
     fams.append(_clocks(readings))
     fams.append(_reasons(readings))
@@ -84,8 +71,8 @@ def gpu_families(readings: Sequence[GpuReading], counters: GpuCounters) -> list[
     return fams
 
 
-def _gauge(name: str, doc: str, attr: str, readings: Sequence[GpuReading]) -> Metric:
-    fam = Metric(name, doc, "gauge")
+def _gauge(name: str, attr: str, readings: Sequence[GpuReading]) -> Metric:
+    fam = spec(name).family()
     for r in readings:
         value = getattr(r, attr)
         if value is not None:
@@ -94,11 +81,7 @@ def _gauge(name: str, doc: str, attr: str, readings: Sequence[GpuReading]) -> Me
 
 
 def _energy(readings: Sequence[GpuReading]) -> Metric:
-    fam = Metric(
-        "hw_gpu_energy_consumed_joules",
-        "Energy the GPU consumed since the driver loaded (hw.gpu.energy.consumed).",
-        "counter",
-    )
+    fam = spec("hw_gpu_energy_consumed_joules_total").family()
     for r in readings:
         if r.energy_j is not None:
             put(fam, gpu_labels(r.info), r.energy_j)
@@ -106,7 +89,7 @@ def _energy(readings: Sequence[GpuReading]) -> Metric:
 
 
 def _clocks(readings: Sequence[GpuReading]) -> Metric:
-    fam = Metric("inferwatch_gpu_clock_hertz", "GPU clock frequency (sm or memory).", "gauge")
+    fam = spec("inferwatch_gpu_clock_hertz").family()
     for r in readings:
         for clock, value in (("sm", r.sm_clock_hz), ("memory", r.mem_clock_hz)):
             if value is not None:
@@ -115,11 +98,7 @@ def _clocks(readings: Sequence[GpuReading]) -> Metric:
 
 
 def _reasons(readings: Sequence[GpuReading]) -> Metric:
-    fam = Metric(
-        "inferwatch_gpu_clock_event_reason",
-        "1 while the reason holds the GPU's clocks down (throttling), else 0.",
-        "gauge",
-    )
+    fam = spec("inferwatch_gpu_clock_event_reason").family()
     for r in readings:
         if r.clock_event_reasons is not None:
             for reason, bit in CLOCK_EVENT_REASONS.items():
@@ -128,11 +107,7 @@ def _reasons(readings: Sequence[GpuReading]) -> Metric:
 
 
 def _processes(readings: Sequence[GpuReading], vllm_pids: Collection[int]) -> Metric:
-    fam = Metric(
-        "inferwatch_gpu_process_memory_usage_bytes",
-        'GPU memory used by each compute process; vllm="true" marks the metered vLLM server\'s.',
-        "gauge",
-    )
+    fam = spec("inferwatch_gpu_process_memory_usage_bytes").family()
     for r in readings:
         for pid, used in r.processes or ():
             if used is not None:  # not available under some drivers (WDDM)
@@ -142,12 +117,7 @@ def _processes(readings: Sequence[GpuReading], vllm_pids: Collection[int]) -> Me
 
 
 def _process_sm(readings: Sequence[GpuReading], vllm_pids: Collection[int]) -> Metric:
-    fam = Metric(
-        "inferwatch_gpu_process_utilization_ratio",
-        "Mean SM utilisation of each process on a shared GPU since the last tick; "
-        'vllm="true" marks the metered vLLM server\'s.',
-        "gauge",
-    )
+    fam = spec("inferwatch_gpu_process_utilization_ratio").family()
     for r in readings:
         for pid, ratio in sorted((r.process_sm or {}).items()):
             vllm = "true" if pid in vllm_pids else "false"
@@ -156,20 +126,14 @@ def _process_sm(readings: Sequence[GpuReading], vllm_pids: Collection[int]) -> M
 
 
 def _up(readings: Sequence[GpuReading]) -> Metric:
-    fam = Metric(
-        "inferwatch_gpu_up", "1 when the GPU answered NVML this tick, 0 when it is lost.", "gauge"
-    )
+    fam = spec("inferwatch_gpu_up").family()
     for r in readings:
         put(fam, gpu_labels(r.info), r.up)
     return fam
 
 
 def _xid_errors(readings: Sequence[GpuReading], xids: Mapping[tuple[int, int], int]) -> Metric:
-    fam = Metric(
-        "hw_errors",
-        "Hardware errors by type (hw.errors); for GPUs, XID critical error events as xid_<n>.",
-        "counter",
-    )
+    fam = spec("hw_errors_total").family()
     by_index = {r.info.index: r.info for r in readings}
     for (index, xid), n in sorted(xids.items()):
         if index in by_index:
@@ -179,11 +143,7 @@ def _xid_errors(readings: Sequence[GpuReading], xids: Mapping[tuple[int, int], i
 
 
 def _nvml_errors(errors: Mapping[tuple[str, str, str], int]) -> Metric:
-    fam = Metric(
-        "inferwatch_nvml_errors",
-        "NVML queries that failed, by GPU index (or all), field and NVML error.",
-        "counter",
-    )
+    fam = spec("inferwatch_nvml_errors_total").family()
     for (gpu, field, error), n in sorted(errors.items()):
         put(fam, {"gpu": gpu, "field": field, "error": error}, n)
     return fam

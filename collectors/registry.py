@@ -20,8 +20,9 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import Metric
 
+from agent.catalogue import exported_by, spec
 from collectors.base import Collector, DeviceInterval, Snapshot
 from collectors.config import CollectorsConfig
 
@@ -203,8 +204,11 @@ class CollectorRunner:
     # -- prometheus_client custom collector ------------------------------------------------
 
     def describe(self) -> list[Metric]:
-        """Nothing up front: the families depend on what the hardware reports."""
-        return []
+        """Every family this runner may expose, from the catalogue: its own health families
+        and those declared `source: collectors.<name>` for each collector it runs (which of
+        them a scrape shows depends on what the hardware reports)."""
+        sources = ["collectors.registry", *(f"collectors.{name}" for name in self.names)]
+        return [s.family() for source in sources for s in exported_by(source)]
 
     def collect(self) -> Iterable[Metric]:
         """The runner's own health families, then every collector's latest families."""
@@ -215,25 +219,9 @@ class CollectorRunner:
 
     def _health_families(self) -> list[Metric]:
         ran = [(n, st) for n, st in self._states.items() if st.running is not None]
-        success = GaugeMetricFamily(
-            "inferwatch_collector_success",
-            "1 when the collector's last collection succeeded, 0 when it failed or overran.",
-            labels=["collector"],
-        )
-        duration = GaugeMetricFamily(
-            "inferwatch_collector_duration_seconds",
-            "Duration of the collector's last collection.",
-            labels=["collector"],
-        )
-        no_data = GaugeMetricFamily(
-            "inferwatch_collector_no_data",
-            "1 when the collector found nothing to measure here (e.g. no GPU); not a failure.",
-            labels=["collector"],
-        )
-        failures = CounterMetricFamily(
-            "inferwatch_collector_failures",
-            "Failed collections by reason (error, timeout, busy: an earlier call still stuck).",
-            labels=["collector", "reason"],
+        success, duration, no_data, failures = (
+            spec(f"inferwatch_collector_{n}").family()
+            for n in ("success", "duration_seconds", "no_data", "failures_total")
         )
         for name, st in ran:
             success.add_metric([name], 1.0 if st.success else 0.0)

@@ -13,76 +13,79 @@ import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass
 
-from prometheus_client.metrics_core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
+from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
+from agent.catalogue import MetricSpec, spec
 from collectors.base import Snapshot
-
-_BASE = ("gen_ai_request_model", "engine")
+from collectors.factory import CollectorContext, register_collector
 
 
 @dataclass(frozen=True, slots=True)
 class Export:
-    """One re-exported family: our name, its type, vLLM's names (newest first), help."""
+    """One re-exported family: its catalogue name (which gives its type, labels and help)
+    and vLLM's names for it, newest first."""
 
     name: str
-    type: str
     sources: tuple[str, ...]
-    help: str
-    extra_labels: tuple[str, ...] = ()
+
+    @property
+    def spec(self) -> MetricSpec:
+        """The catalogue's declaration of this family."""
+        return spec(self.name)
 
 
 _S = "vllm:"
 EXPORTS: tuple[Export, ...] = (
-    Export("inferwatch_vllm_requests_running", "gauge", (_S + "num_requests_running",), "Requests vLLM is running now (in its batch)."),
-    Export("inferwatch_vllm_requests_waiting", "gauge", (_S + "num_requests_waiting",), "Requests queued in vLLM, waiting for the batch."),
-    Export("inferwatch_vllm_kv_cache_usage_ratio", "gauge", (_S + "kv_cache_usage_perc", _S + "gpu_cache_usage_perc", _S + "cpu_cache_usage_perc"), "Fraction of vLLM's KV-cache blocks in use (1 = full)."),
-    Export("inferwatch_vllm_preemptions", "counter", (_S + "num_preemptions",), "Requests vLLM preempted (evicted from the KV cache, to be recomputed)."),
-    Export("inferwatch_vllm_prefix_cache_queries", "counter", (_S + "prefix_cache_queries", _S + "gpu_prefix_cache_queries"), "Prompt tokens vLLM looked up in its prefix cache."),
-    Export("inferwatch_vllm_prefix_cache_hits", "counter", (_S + "prefix_cache_hits", _S + "gpu_prefix_cache_hits"), "Prompt tokens found in vLLM's prefix cache."),
-    Export("inferwatch_vllm_prompt_tokens", "counter", (_S + "prompt_tokens",), "Prompt tokens vLLM processed."),
-    Export("inferwatch_vllm_generation_tokens", "counter", (_S + "generation_tokens",), "Tokens vLLM generated."),
-    Export("inferwatch_vllm_request_success", "counter", (_S + "request_success",), "Requests vLLM finished, by finish reason.", ("finished_reason",)),
-    Export("inferwatch_vllm_time_to_first_token_seconds", "histogram", (_S + "time_to_first_token_seconds",), "vLLM's own time to first token (inside the server)."),
-    Export("inferwatch_vllm_inter_token_latency_seconds", "histogram", (_S + "inter_token_latency_seconds", _S + "time_per_output_token_seconds"), "vLLM's time between two output tokens."),
-    Export("inferwatch_vllm_e2e_request_latency_seconds", "histogram", (_S + "e2e_request_latency_seconds",), "vLLM's end-to-end request latency."),
-    Export("inferwatch_vllm_request_queue_time_seconds", "histogram", (_S + "request_queue_time_seconds",), "Time requests waited in vLLM's queue."),
-    Export("inferwatch_vllm_request_prefill_time_seconds", "histogram", (_S + "request_prefill_time_seconds",), "Time vLLM spent on each request's prefill."),
-    Export("inferwatch_vllm_request_decode_time_seconds", "histogram", (_S + "request_decode_time_seconds",), "Time vLLM spent on each request's decode."),
+    Export("inferwatch_vllm_requests_running", (_S + "num_requests_running",)),
+    Export("inferwatch_vllm_requests_waiting", (_S + "num_requests_waiting",)),
+    Export("inferwatch_vllm_kv_cache_usage_ratio", (_S + "kv_cache_usage_perc", _S + "gpu_cache_usage_perc", _S + "cpu_cache_usage_perc")),
+    Export("inferwatch_vllm_preemptions_total", (_S + "num_preemptions",)),
+    Export("inferwatch_vllm_prefix_cache_queries_total", (_S + "prefix_cache_queries", _S + "gpu_prefix_cache_queries")),
+    Export("inferwatch_vllm_prefix_cache_hits_total", (_S + "prefix_cache_hits", _S + "gpu_prefix_cache_hits")),
+    Export("inferwatch_vllm_prompt_tokens_total", (_S + "prompt_tokens",)),
+    Export("inferwatch_vllm_generation_tokens_total", (_S + "generation_tokens",)),
+    Export("inferwatch_vllm_request_success_total", (_S + "request_success",)),
+    Export("inferwatch_vllm_time_to_first_token_seconds", (_S + "time_to_first_token_seconds",)),
+    Export("inferwatch_vllm_inter_token_latency_seconds", (_S + "inter_token_latency_seconds", _S + "time_per_output_token_seconds")),
+    Export("inferwatch_vllm_e2e_request_latency_seconds", (_S + "e2e_request_latency_seconds",)),
+    Export("inferwatch_vllm_request_queue_time_seconds", (_S + "request_queue_time_seconds",)),
+    Export("inferwatch_vllm_request_prefill_time_seconds", (_S + "request_prefill_time_seconds",)),
+    Export("inferwatch_vllm_request_decode_time_seconds", (_S + "request_decode_time_seconds",)),
 )  # fmt: skip
 HIT_RATIO = "inferwatch_vllm_prefix_cache_hit_ratio"
 
 
-def _key(labels: dict[str, str], extra: tuple[str, ...]) -> tuple[str, ...]:
-    base = (labels.get("model_name", ""), labels.get("engine", ""))
-    return base + tuple(labels.get(name, "") for name in extra)
+def _vllm_labels(sp: MetricSpec) -> tuple[str, ...]:
+    """vLLM's label names for the family's: its first, `gen_ai_request_model`, is vLLM's
+    `model_name`; the others keep their names."""
+    return ("model_name", *sp.labels[1:])
 
 
-def _simple(exp: Export, fam: Metric) -> Metric:
-    cls = CounterMetricFamily if exp.type == "counter" else GaugeMetricFamily
-    out = cls(exp.name, exp.help, labels=_BASE + exp.extra_labels)
-    want = fam.name + "_total" if exp.type == "counter" else fam.name
+def _key(labels: dict[str, str], names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(labels.get(name, "") for name in names)
+
+
+def _simple(sp: MetricSpec, fam: Metric) -> Metric:
+    out, names = sp.family(), _vllm_labels(sp)
+    want = fam.name + "_total" if sp.type == "counter" else fam.name
     for s in fam.samples:
         if s.name == want:
-            out.add_metric(_key(s.labels, exp.extra_labels), s.value)
+            out.add_metric(_key(s.labels, names), s.value)
     return out
 
 
-def _histogram(exp: Export, fam: Metric) -> Metric:
+def _histogram(sp: MetricSpec, fam: Metric) -> Metric:
     buckets: dict[tuple, list] = defaultdict(list)
     sums: dict[tuple, float] = {}
+    names = _vllm_labels(sp)
     for s in fam.samples:
-        key = _key(s.labels, ())
+        key = _key(s.labels, names)
         if s.name.endswith("_bucket"):
             buckets[key].append((s.labels["le"], s.value))
         elif s.name.endswith("_sum"):
             sums[key] = s.value
-    out = HistogramMetricFamily(exp.name, exp.help, labels=_BASE)
+    out = sp.family()
     for key, bs in buckets.items():
         bs.sort(key=lambda b: float(b[0]))
         out.add_metric(key, bs, sums.get(key, 0.0))
@@ -90,30 +93,19 @@ def _histogram(exp: Export, fam: Metric) -> Metric:
 
 
 def _hit_ratio(by_name: dict[str, Metric]) -> Metric:
-    out = GaugeMetricFamily(
-        HIT_RATIO, "Prefix-cache hits / queries since vLLM started.", labels=_BASE
-    )
-    hits = {r.labels: r.value for r in _samples(by_name.get("inferwatch_vllm_prefix_cache_hits"))}
-    for r in _samples(by_name.get("inferwatch_vllm_prefix_cache_queries")):
-        if r.value > 0:
-            out.add_metric(r.labels, hits.get(r.labels, 0.0) / r.value)
+    out = spec(HIT_RATIO).family()
+    hits = dict(_samples(by_name.get("inferwatch_vllm_prefix_cache_hits_total")))
+    for labels, value in _samples(by_name.get("inferwatch_vllm_prefix_cache_queries_total")):
+        if value > 0:
+            out.add_metric(labels, hits.get(labels, 0.0) / value)
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
-    labels: tuple[str, ...]
-    value: float
-
-
-def _samples(fam: Metric | None) -> list[_Row]:
+def _samples(fam: Metric | None) -> list[tuple[tuple[str, ...], float]]:
+    """(label values, value) of a counter family's `_total` samples."""
     if fam is None:
         return []
-    return [
-        _Row(tuple(s.labels[n] for n in _BASE), s.value)
-        for s in fam.samples
-        if s.name.endswith("_total")
-    ]
+    return [(tuple(s.labels.values()), s.value) for s in fam.samples if s.name.endswith("_total")]
 
 
 def translate(text: str) -> list[Metric]:
@@ -124,8 +116,9 @@ def translate(text: str) -> list[Metric]:
         fam = next((parsed[n] for n in exp.sources if n in parsed), None)
         if fam is None:
             continue
-        out[exp.name] = _histogram(exp, fam) if exp.type == "histogram" else _simple(exp, fam)
-    if "inferwatch_vllm_prefix_cache_queries" in out:
+        sp = exp.spec
+        out[exp.name] = _histogram(sp, fam) if sp.type == "histogram" else _simple(sp, fam)
+    if "inferwatch_vllm_prefix_cache_queries_total" in out:
         out[HIT_RATIO] = _hit_ratio(out)
     return list(out.values())
 
@@ -144,3 +137,11 @@ class VLLMCollector:
         with urllib.request.urlopen(self.url, timeout=self.timeout_s) as resp:
             text = resp.read().decode("utf-8")
         return Snapshot(self.name, time.monotonic_ns(), tuple(translate(text)))
+
+
+@register_collector("vllm", True, "scrape of the vLLM server's own /metrics")
+def _build(ctx: CollectorContext) -> VLLMCollector | None:
+    """None without an upstream URL: there is no vLLM page to read."""
+    if not ctx.upstream_url:
+        return None
+    return VLLMCollector(ctx.upstream_url, timeout_s=ctx.config.timeout_for("vllm"))

@@ -6,19 +6,21 @@ import argparse
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+# The built-in collectors. Importing each module registers its collector (name, default,
+# factory) in collectors/factory.py's table: the one import-time side effect these modules
+# have, which self-registration cannot do without. The imports are explicit, here and
+# nowhere else, so these lines list every collector (a new one adds its module here) and
+# nothing registers behind a reader's back (no package scanning).
+from collectors import host as _host
+from collectors import nvml as _nvml
+from collectors import vllm as _vllm
 from collectors.base import Collector
 from collectors.config import CollectorsConfig
-from collectors.host import HostCollector
-from collectors.nvml import NvmlCollector
+from collectors.factory import COLLECTORS, CollectorContext, CollectorTable
 from collectors.process_tree import VllmProcessFinder
 from collectors.registry import CollectorRunner
 
-# Collectors that can be switched on the command line; `vllm` is built by collectors/vllm.py.
-SWITCHABLE = {
-    "nvml": "NVIDIA GPUs through NVML",
-    "host": "host CPU and memory, and the vLLM process tree's CPU time",
-    "vllm": "scrape of the vLLM server's own /metrics",
-}
+BUILTIN_MODULES = (_host, _nvml, _vllm)
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"}
 
 
@@ -29,8 +31,9 @@ def attach_collectors(agent, settings, extra: Sequence[Collector] = ()) -> Colle
     Sets `agent.collectors` (the runner) and `agent.vllm_process`, the `VllmProcessFinder`
     the collectors meter: a supervisor that starts vLLM hands it each process's pid
     (`follow`), so metering never waits for a port lookup."""
-    finder = vllm_finder(settings.collectors, _upstream_url(agent, settings))
-    runner = build_runner(settings.collectors, extra=extra, vllm=finder)
+    url = _upstream_url(agent, settings)
+    finder = vllm_finder(settings.collectors, url)
+    runner = build_runner(settings.collectors, url, extra=extra, vllm=finder)
     agent.registry.register(runner)
     agent.collectors = runner
     agent.vllm_process = finder
@@ -57,18 +60,35 @@ def build_runner(
     upstream_url: str | None = None,
     extra: Sequence[Collector] = (),
     vllm: VllmProcessFinder | None = None,
+    table: CollectorTable = COLLECTORS,
 ) -> CollectorRunner:
-    """The runner of every collector `cfg` leaves enabled (built-in ones, then `extra`),
-    metering `vllm` (by default `vllm_finder(cfg, upstream_url)`)."""
-    vllm = vllm if vllm is not None else vllm_finder(cfg, upstream_url)
-    builtin: list[Collector] = [
-        NvmlCollector(
-            dcgm_compat=cfg.dcgm_compat, hostname=cfg.hostname, library=cfg.nvml_library, vllm=vllm
-        ),
-        HostCollector(vllm, hostname=cfg.hostname),
-    ]
-    chosen = [c for c in [*builtin, *extra] if cfg.is_enabled(c.name)]
-    return CollectorRunner(chosen, cfg)
+    """The runner of every registered collector `cfg` leaves enabled (by name), then of
+    `extra`, metering `vllm` (by default `vllm_finder(cfg, upstream_url)`). A collector in
+    `extra` replaces the registered one of its name (a caller that built it itself)."""
+    _check_switches(cfg, extra, table)
+    ctx = CollectorContext(cfg, vllm or vllm_finder(cfg, upstream_url), upstream_url)
+    given = {c.name for c in extra}
+    built = []
+    for reg in table.registered().values():
+        if reg.name in given or not cfg.is_enabled(reg.name, reg.default_enabled):
+            continue
+        collector = reg.factory(ctx)
+        if collector is not None:
+            built.append(collector)
+    return CollectorRunner([*built, *(c for c in extra if cfg.is_enabled(c.name))], cfg)
+
+
+def _check_switches(
+    cfg: CollectorsConfig, extra: Sequence[Collector], table: CollectorTable
+) -> None:
+    """A switch for a collector that does not exist is a typo, not a no-op."""
+    known = set(table.registered()) | {c.name for c in extra}
+    unknown = sorted(set(cfg.enabled) - known)
+    if unknown:
+        raise ValueError(
+            f"collectors.enabled: no collector named {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(known))})"
+        )
 
 
 def local_port(url: str | None) -> int | None:
@@ -86,16 +106,19 @@ def _upstream_url(agent, settings) -> str | None:
     return getattr(upstream, "url", None) or settings.upstream.url
 
 
-def add_collector_flags(parser: argparse.ArgumentParser) -> None:
+def add_collector_flags(
+    parser: argparse.ArgumentParser, table: CollectorTable = COLLECTORS
+) -> None:
     """Add `--collector.<name>` / `--no-collector.<name>` switches and the dcgm-compat switch."""
     group = parser.add_argument_group("collectors")
-    for name, what in SWITCHABLE.items():
+    for name, reg in table.registered().items():
         group.add_argument(
             f"--collector.{name}",
             dest=f"collector_{name}",
             action=argparse.BooleanOptionalAction,
             default=None,
-            help=f"enable or disable the {name} collector: {what} (config: collectors.enabled.{name}; default on)",
+            help=f"enable or disable the {name} collector: {reg.description} "
+            f"(config: collectors.enabled.{name}; default {'on' if reg.default_enabled else 'off'})",
         )
     group.add_argument(
         "--collector.nvml.dcgm-compat",
@@ -107,11 +130,11 @@ def add_collector_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def collector_overrides(args: argparse.Namespace) -> dict:
+def collector_overrides(args: argparse.Namespace, table: CollectorTable = COLLECTORS) -> dict:
     """The settings overrides of the collector flags given on the command line ({} if none)."""
     enabled = {
         name: value
-        for name in SWITCHABLE
+        for name in table.registered()
         if (value := getattr(args, f"collector_{name}", None)) is not None
     }
     section: dict = {"enabled": enabled} if enabled else {}

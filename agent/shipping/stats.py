@@ -4,7 +4,8 @@ from __future__ import annotations
 
 
 class ShipStats:
-    """Updates the `inferwatch_shipper_*` instruments."""
+    """Updates the `inferwatch_shipper_*` instruments, from the loop or a worker thread
+    alike (the threading rule in agent/fastmetrics.py)."""
 
     def __init__(self, instruments: dict) -> None:
         self._lag = instruments["inferwatch_shipper_lag_seconds"]

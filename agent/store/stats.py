@@ -6,7 +6,10 @@ from collections.abc import Callable
 
 
 class StoreStats:
-    """Updates the `inferwatch_store_*` instruments (thread-safe, as prometheus_client is)."""
+    """Updates the `inferwatch_store_*` instruments. Callable from the store's writer thread
+    while the event loop renders /metrics: a series first seen here (a new error kind) is
+    added under its family's lock (the threading rule in agent/fastmetrics.py). Known
+    reasons are created up front, so in practice the writer only increments."""
 
     def __init__(self, instruments: dict) -> None:
         self._written = instruments["inferwatch_store_records_written_total"]

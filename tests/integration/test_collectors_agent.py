@@ -121,12 +121,13 @@ async def test_page_holds_to_the_catalogue_both_ways(nvml_lib, script):
     exposed = {}
     for fam in text_string_to_metric_families(page):
         name = fam.name + "_total" if fam.type == "counter" else fam.name
-        exposed[name] = (fam.type, {k for s in fam.samples for k in s.labels})
-    for name, (mtype, labels) in exposed.items():
+        exposed[name] = (fam.type, {k for s in fam.samples for k in s.labels}, fam.documentation)
+    for name, (mtype, labels, help_text) in exposed.items():
         spec = specs.get(name)
         assert spec is not None, f"{name} is exposed but not in the catalogue"
         assert spec.type == mtype, name
         assert labels <= set(spec.labels), name
+        assert spec.help == help_text, name
     # collectors.vllm needs a live vLLM page: checked in tests/integration/test_metrics_exposition.py
     ours = {
         n

@@ -1,6 +1,9 @@
 """The lean instruments render exactly what prometheus_client's own instruments render for
 the same observations (prometheus_client is the reference), and their collect() agrees."""
 
+import sys
+import threading
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -123,3 +126,54 @@ def test_unencodable_label_value_in_a_prometheus_client_collector_renders_escape
     families = {f.name: f for f in text_string_to_metric_families(reg.render().decode())}
     assert [s.labels["t"] for s in families["up"].samples] == ["t\\udcff"]
     assert [s.labels["t"] for s in families["mine"].samples] == ["ok"]
+
+
+@pytest.mark.parametrize("how", ["render", "collect"])
+def test_series_added_by_another_thread_while_scraping_never_break_the_scrape(how):
+    # The store's writer thread counts on families that a scrape iterates on the event loop;
+    # a label value it sees for the first time mid-scrape must not raise "dictionary
+    # changed size during iteration" (see the threading rule in agent/fastmetrics.py).
+    registry = AgentRegistry()
+    counter = registry.add_fast(FastCounter("t_errors_total", "Errors.", ["kind"]))
+    hist = registry.add_fast(FastHistogram("t_seconds", "Durations.", ["kind"], [0.1, 1.0]))
+    for i in range(2000):  # a long table, so a scrape spans many thread switches
+        counter.labels(f"k{i}").inc()
+    done = threading.Event()
+
+    def writer() -> None:
+        for i in range(3000):
+            counter.labels(f"new{i}").inc()
+            hist.labels(f"new{i}").observe(0.5)
+        done.set()
+
+    scrape = registry.render if how == "render" else lambda: generate_latest(registry)
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        thread = threading.Thread(target=writer)
+        thread.start()
+        scrapes = 0
+        while not done.is_set() or scrapes == 0:
+            page = scrape()
+            scrapes += 1
+        thread.join()
+    finally:
+        sys.setswitchinterval(before)
+    assert b't_errors_total{kind="k1999"} 1.0' in page
+    # The last page and a scrape after the writer ended hold every series once.
+    final = registry.render().decode()
+    assert (
+        final.count("\nt_errors_total{") == 5000 and 't_seconds_count{kind="new2999"} 1.0' in final
+    )
+
+
+def test_describe_gives_name_help_and_type_without_samples():
+    fam = FastCounter("t_errors_total", "Errors.", ["kind"])
+    fam.labels("a").inc()
+    (described,) = fam.describe()
+    assert (described.name, described.documentation, described.type) == (
+        "t_errors",
+        "Errors.",
+        "counter",
+    )
+    assert described.samples == []
