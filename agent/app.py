@@ -33,7 +33,6 @@ from agent.store.writer import StoreWriter
 from agent.tenancy import known_tenants
 from agent.upstream import Upstream
 from alerts.service import attach_alerts
-from collectors.vllm import VLLMCollector
 from collectors.wiring import attach_collectors
 
 log = logging.getLogger("inferwatch.app")
@@ -72,9 +71,8 @@ class Agent:
         self._tasks: list[asyncio.Task] = []
         self.on_startup: list = []  # extra async callables(agent), e.g. collectors
         self.on_cleanup: list = []
-        # vLLM's own /metrics, scraped like any other collector (switchable as `vllm`).
-        vllm = VLLMCollector(upstream_url, timeout_s=settings.collectors.timeout_s)
-        self.collectors = attach_collectors(self, settings, [vllm, *(extra_collectors or ())])
+        # Every registered collector settings leave on (vLLM's own /metrics among them).
+        self.collectors = attach_collectors(self, settings, extra_collectors or ())
         self.cost = build_cost_stage(settings, self.instruments, self.model_labels)
         meter = meter if meter is not None else self.collectors
         if self.cost is not None and meter is not None:

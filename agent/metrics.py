@@ -78,7 +78,7 @@ class RequestMetrics:
         # A model name a client's error ended (vLLM's 404 for a model it does not serve, a
         # 400, the agent's 401) gets no label slot of its own: it is any string a client
         # cares to send, and would push the real models into `other`.
-        model = self._model(r.model or "unknown", admit=_admits_model(r.http_status))
+        model = self._model(r.model or "unknown", admit=admits_model(r.http_status))
         tenant = self._tenant(r.tenant)
         op = r.operation
         i["gen_ai_server_request_duration_seconds"].labels(model, op, tenant, r.status).observe(
@@ -108,6 +108,6 @@ class RequestMetrics:
             usage.labels(model, op, tenant, "output").observe(r.completion_tokens)
 
 
-def _admits_model(http_status: int) -> bool:
+def admits_model(http_status: int) -> bool:
     """False for the client errors that say nothing of whether the model exists."""
     return not (400 <= http_status < 500) or http_status in (408, 429, 499)

@@ -76,7 +76,14 @@ class CollectorRunner:
     hands each tick's device intervals to `callback` on the event loop.
     """
 
-    def __init__(self, collectors: Iterable[Collector], config: CollectorsConfig) -> None:
+    def __init__(
+        self,
+        collectors: Iterable[Collector],
+        config: CollectorsConfig,
+        expected_down: Callable[[str], bool] | None = None,
+    ) -> None:
+        """`expected_down(name)`: True while a collector's source is down on purpose (the
+        bundled vLLM while it starts): its failures are then counted but not warned of."""
         self._collectors = list(collectors)
         self._config = config
         self._states = {c.name: CollectorState() for c in self._collectors}
@@ -84,9 +91,7 @@ class CollectorRunner:
         self._task: asyncio.Task | None = None
         self._late: set[asyncio.Task] = set()  # subscribers told of late intervals
         self.ticks = 0
-        # Set by whoever knows a collector's source is down on purpose (the bundled vLLM
-        # while it starts): its failures are then counted but not logged as warnings.
-        self.expected_down: Callable[[str], bool] = lambda name: False
+        self._expected_down = expected_down or (lambda name: False)
 
     @property
     def names(self) -> list[str]:
@@ -157,7 +162,7 @@ class CollectorRunner:
         task.add_done_callback(self._late.discard)
 
     def _failed(self, name: str, st: CollectorState, reason: str, start: float) -> None:
-        if not st.warned and not self.expected_down(name):  # the change of state, once
+        if not st.warned and not self._expected_down(name):  # the change of state, once
             log.warning("collector %s failed (%s)", name, reason)
             st.warned = True
         st.fail(reason, time.perf_counter() - start)

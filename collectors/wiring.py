@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 # The built-in collectors. Importing each module registers its collector (name, default,
@@ -33,7 +33,15 @@ def attach_collectors(agent, settings, extra: Sequence[Collector] = ()) -> Colle
     (`follow`), so metering never waits for a port lookup."""
     url = _upstream_url(agent, settings)
     finder = vllm_finder(settings.collectors, url)
-    runner = build_runner(settings.collectors, url, extra=extra, vllm=finder)
+    # vLLM's /metrics cannot answer while the supervisor (re)starts it: no warning then.
+    starting = agent.upstream.state
+
+    def expected_down(name: str) -> bool:
+        return name == "vllm" and starting.starting
+
+    runner = build_runner(
+        settings.collectors, url, extra=extra, vllm=finder, expected_down=expected_down
+    )
     agent.registry.register(runner)
     agent.collectors = runner
     agent.vllm_process = finder
@@ -61,6 +69,7 @@ def build_runner(
     extra: Sequence[Collector] = (),
     vllm: VllmProcessFinder | None = None,
     table: CollectorTable = COLLECTORS,
+    expected_down: Callable[[str], bool] | None = None,
 ) -> CollectorRunner:
     """The runner of every registered collector `cfg` leaves enabled (by name), then of
     `extra`, metering `vllm` (by default `vllm_finder(cfg, upstream_url)`). A collector in
@@ -75,7 +84,8 @@ def build_runner(
         collector = reg.factory(ctx)
         if collector is not None:
             built.append(collector)
-    return CollectorRunner([*built, *(c for c in extra if cfg.is_enabled(c.name))], cfg)
+    enabled = [*built, *(c for c in extra if cfg.is_enabled(c.name))]
+    return CollectorRunner(enabled, cfg, expected_down)
 
 
 def _check_switches(

@@ -130,9 +130,6 @@ def attach(
     # Starting from now, not from the supervisor's start hook: the agent's first upstream
     # probe may run before that hook, and would warn that a vLLM not yet launched is down.
     agent.upstream.state.starting = True
-    collectors = getattr(agent, "collectors", None)
-    if collectors is not None:  # vLLM's /metrics cannot answer while it starts: no warning
-        collectors.expected_down = lambda name: name == "vllm" and agent.upstream.state.starting
     agent.on_startup.append(sup.start)
     agent.on_cleanup.append(sup.stop)
     bar = _StartProgress(progress, sys.stderr.isatty())

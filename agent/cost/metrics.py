@@ -10,6 +10,7 @@ from agent.config import MetricsConfig
 from agent.cost.budgets import Budgets
 from agent.cost.config import CostConfig
 from agent.labels import OVERFLOW, LabelCap
+from agent.metrics import admits_model
 from agent.record import COST_UNMETERED, RequestRecord
 from collectors.base import DeviceInterval
 
@@ -79,6 +80,8 @@ class CostMetrics:
         part) is counted apart, and kept out of the per-request and per-token costs, which
         it would pull down."""
         cost = r.cost_amount or 0.0
+        if not self._admit:  # shared labels: admitted as the request metrics would, at once
+            self._models(r.model or "unknown", admit=admits_model(r.http_status))
         per = self._per_model.get(r.model)
         if per is None:
             per = self._children(r.model)
