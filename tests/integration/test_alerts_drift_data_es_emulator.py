@@ -14,7 +14,7 @@ from alerts.source_es import ElasticsearchSource
 from tests.es_emulator import es_emulator, free_port  # noqa: F401 - the fixture
 from tests.unit.test_alerts_drift_data_source import T0, varied, write_store
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.elasticsearch]
 INDEX = "logs-inferwatch-default"
 
 

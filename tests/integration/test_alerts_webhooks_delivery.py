@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from contextlib import closing
 
 import pytest
 from aiohttp import web
@@ -145,7 +146,8 @@ async def test_a_redirect_is_not_followed_and_is_retried(tmp_path, serve):
     try:
         await sender.run_once()
         assert count(sender, "redirect") == 1 and sender.pending == {"ops": 1}
-        [entry] = sender._outbox.due(1e9)
+        with closing(db.connect(tmp_path / db.FILENAME)) as conn:
+            [entry] = Outbox(conn).due(1e9)
         assert f"redirect to {target} not followed" in entry.last_error
     finally:
         await sender.close()
@@ -214,7 +216,9 @@ async def test_a_receiver_down_for_a_while_gets_everything_in_order_once(tmp_pat
     assert len(receiver.got) == len(notes)
 
 
-async def test_a_crash_between_send_and_mark_sent_sends_again_at_least_once(tmp_path, serve):
+async def test_a_crash_between_send_and_mark_sent_sends_again_at_least_once(
+    tmp_path, serve, monkeypatch
+):
     receiver = Receiver()
     url = await serve(receiver)
     crashing = setup(tmp_path, url, [note(1)], Clock())
@@ -222,10 +226,11 @@ async def test_a_crash_between_send_and_mark_sent_sends_again_at_least_once(tmp_
     def crash(*_):
         raise Crash("crash before the outbox recorded the answer")
 
-    crashing._db = lambda fn, *a: _crash_on_mark_sent(crashing, fn, a, crash)
+    monkeypatch.setattr(Outbox, "mark_sent", crash)
     with pytest.raises(Crash):
         await crashing.run_once()
     await crashing.close()
+    monkeypatch.undo()
     restarted = setup(tmp_path, url, [], Clock())
     try:
         assert await restarted.run_once() == 1
@@ -237,12 +242,6 @@ async def test_a_crash_between_send_and_mark_sent_sends_again_at_least_once(tmp_
 
 class Crash(Exception):
     """The process dying at that point (its connection closes, nothing more is written)."""
-
-
-async def _crash_on_mark_sent(sender, fn, args, crash):
-    if fn is Outbox.mark_sent:
-        crash()
-    return await Sender._db(sender, fn, *args)
 
 
 async def test_the_running_sender_delivers_a_woken_put_signed(tmp_path, serve):

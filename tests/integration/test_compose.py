@@ -81,6 +81,7 @@ def _image(argv: list[str]) -> str:
     return image
 
 
+@pytest.mark.container  # podman-compose reads the file
 def test_podman_compose_makes_every_service_with_a_pinned_image(creates):
     assert set(creates) == SERVICES
     for service, argv in creates.items():
@@ -88,6 +89,7 @@ def test_podman_compose_makes_every_service_with_a_pinned_image(creates):
         assert name and tag and tag != "latest", f"{service}: image tag not pinned"
 
 
+@pytest.mark.container  # podman-compose reads the file
 def test_ports_are_published_on_loopback_only_and_vllm_not_at_all(creates):
     published = {s: option_values(argv, "-p") for s, argv in creates.items()}
     assert published["vllm"] == []  # clients reach vLLM only through the agent
@@ -103,6 +105,7 @@ def test_ports_are_published_on_loopback_only_and_vllm_not_at_all(creates):
     }
 
 
+@pytest.mark.container  # podman-compose reads the file
 def test_inferwatch_containers_are_non_root_read_only_without_capabilities(creates):
     for service, argv in creates.items():
         if _image(argv) not in INFERWATCH_IMAGES:
@@ -116,6 +119,7 @@ def test_inferwatch_containers_are_non_root_read_only_without_capabilities(creat
         assert option_values(argv, "--security-opt") == ["no-new-privileges:true"], service
 
 
+@pytest.mark.container  # podman-compose reads the file
 def test_agent_runs_up_in_front_of_vllm_with_its_config_and_data_volume(creates):
     argv = creates["agent"]
     assert argv[argv.index("localhost/inferwatch:dev") + 1 :] == [
@@ -133,11 +137,13 @@ def test_agent_runs_up_in_front_of_vllm_with_its_config_and_data_volume(creates)
     assert "http://127.0.0.1:8000/health/live" in healthcheck(argv)
 
 
+@pytest.mark.container  # podman-compose reads the file
 def test_every_long_running_service_has_a_healthcheck(creates):
     for service in LONG_RUNNING:
         assert "http://127.0.0.1:" in healthcheck(creates[service]), service
 
 
+@pytest.mark.container  # podman-compose reads the file
 def test_every_bind_mount_names_a_file_of_the_checkout(creates):
     binds = [
         v.split(":")[0]
@@ -150,6 +156,7 @@ def test_every_bind_mount_names_a_file_of_the_checkout(creates):
         assert Path(source).is_file() and Path(source).is_relative_to(ROOT), source
 
 
+@pytest.mark.container  # podman-compose reads the file
 def test_grafana_reads_the_boards_the_export_service_writes(creates):
     export = creates["grafana-dashboards"]
     assert export[-4:] == ["grafana", "export", "--provisioning", "/var/lib/inferwatch"]
@@ -165,6 +172,7 @@ def test_grafana_reads_the_boards_the_export_service_writes(creates):
     assert datasource["datasources"][0]["url"] == "http://prometheus:9090"
 
 
+@pytest.mark.container  # podman-compose reads the file
 def test_prometheus_mounts_the_rule_files_its_config_loads(creates):
     mounted = {v.split(":")[1] for v in option_values(creates["prometheus"], "-v")}
     config = yaml.safe_load((COMPOSE_FILE.parent / "compose/prometheus.yml").read_text())

@@ -61,7 +61,7 @@ class StandIn:
         self.loop.run_until_complete(runner.setup())
         site = web.TCPSite(runner, "127.0.0.1", 0)
         self.loop.run_until_complete(site.start())
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
         self.stop = lambda: self.loop.run_until_complete(runner.cleanup())
         ready.set()
         self.loop.run_forever()

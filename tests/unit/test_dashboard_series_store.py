@@ -176,6 +176,7 @@ def test_snapshots_off_attaches_nothing(tmp_path):
 
 def test_the_reader_connection_refuses_writes(tmp_path):
     store = write(tmp_path, SNAPS[:1])
+    # No public call writes; the read-only connection itself is the property under test.
     with pytest.raises(DataUnavailable, match="readonly"), store._connect() as conn:
         conn.execute("DELETE FROM samples")
 

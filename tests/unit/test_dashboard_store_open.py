@@ -7,6 +7,7 @@ import hashlib
 import sqlite3
 import threading
 import time
+from contextlib import closing
 
 import pytest
 
@@ -16,6 +17,7 @@ from agent.store.stats import StoreStats
 from agent.store.writer import StoreWriter
 from dashboards.data import api
 from dashboards.data.store import StoreData
+from dashboards.data.store_open import open_store
 from tests.dashboard_seed import seed_records, write_store
 
 pytestmark = pytest.mark.unit
@@ -140,8 +142,9 @@ def test_reading_never_changes_the_file(tmp_path):
         _every_method(data)
         data.close()
     assert (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns) == before
-    with pytest.raises(sqlite3.OperationalError, match="readonly"):
-        StoreData(path)._conn.execute("CREATE TABLE x (y)")
+    conn, _ = open_store(path)  # the connection StoreData reads through
+    with closing(conn), pytest.raises(sqlite3.OperationalError, match="readonly"):
+        conn.execute("CREATE TABLE x (y)")
 
 
 def test_a_store_being_written_answers_whole_batches(tmp_path):

@@ -71,13 +71,12 @@ def v3_store(path, records) -> None:
     """A store as an agent of schema v3 left it (no rollups)."""
     conn = schema.connect(str(path))
     for step in schema.MIGRATIONS[:3]:
-        conn.execute("BEGIN")
         if callable(step):
+            conn.execute("BEGIN")
             step(conn)
+            conn.execute("COMMIT")
         else:
-            for statement in schema._statements(step):
-                conn.execute(statement)
-        conn.execute("COMMIT")
+            conn.executescript(step)
     conn.execute("PRAGMA user_version=3")
     conn.executemany(schema.INSERT_SQL, [to_row(r, ship_seq=i) for i, r in enumerate(records)])
     conn.close()

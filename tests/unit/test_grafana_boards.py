@@ -91,10 +91,14 @@ def test_committed_boards_are_what_the_code_generates(capsys):
     assert "7 files match" in capsys.readouterr().out
 
 
-def test_check_names_a_stale_or_missing_file(tmp_path, capsys):
+def test_check_names_a_stale_or_missing_file(tmp_path, capsys, monkeypatch):
+    from agent.cli import main
+
     stale, missing = tmp_path / "a.json", tmp_path / "b.json"
     stale.write_text("{}\n")
-    assert cli._check({stale: '{"x": 1}\n', missing: "{}\n"}) == 1
+    generated = {stale: '{"x": 1}\n', missing: "{}\n"}
+    monkeypatch.setattr(cli, "outputs", lambda _options: generated)
+    assert main(["grafana", "export", "--check"]) == 1
     err = capsys.readouterr().err
     assert str(stale) in err and str(missing) in err
 

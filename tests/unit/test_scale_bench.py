@@ -56,6 +56,8 @@ def test_mix_goes_past_the_tenant_cap_and_holds_every_kind_of_request():
 def test_relay_counts_bulk_bodies_and_their_documents():
     relay = Relay("http://127.0.0.1:9")
     body = b'{"create":{}}\n{"a":1}\n{"create":{}}\n{"a":2}\n'
+    # The counting step alone: its public way in is the relay served on a port (no
+    # servers in the unit tier).
     relay._count(body)
     relay._count(body)
     assert (relay.bulk.requests, relay.bulk.body_bytes, relay.bulk.docs) == (2, 2 * len(body), 4)

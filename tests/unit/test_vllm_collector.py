@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
 import urllib.error
 from pathlib import Path
 
@@ -12,7 +10,6 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from agent.catalogue import load_catalogue
-from collectors.base import Collector
 from collectors.vllm import EXPORTS, HIT_RATIO, VLLMCollector, translate
 
 pytestmark = pytest.mark.unit
@@ -84,33 +81,6 @@ def test_old_vllm_names_are_accepted():
 
 def test_missing_families_are_simply_absent():
     assert translate("# TYPE other gauge\nother 1\n") == []
-
-
-@pytest.fixture
-def metrics_server():
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = CAPTURE.encode()
-            self.send_response(200 if self.path == "/metrics" else 404)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-def test_collect_scrapes_a_live_endpoint(metrics_server):
-    collector = VLLMCollector(metrics_server)
-    assert isinstance(collector, Collector)
-    snap = collector.collect()
-    assert snap.collector == "vllm" and len(snap.families) == len(EXPORTS) + 1
 
 
 def test_collect_raises_when_vllm_is_down():

@@ -18,7 +18,7 @@ import pytest
 from serving.vllm_args import free_port
 from tests.vllm_server import START_TIMEOUT_S, tiny_model
 
-pytestmark = [pytest.mark.vllm, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.vllm, pytest.mark.integration, pytest.mark.timeout(900)]
 
 
 def _wait_banner(proc: subprocess.Popen, timeout_s: float) -> str:

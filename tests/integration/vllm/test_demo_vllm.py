@@ -8,7 +8,7 @@ import pytest
 
 from serving.demo import run_demo
 
-pytestmark = [pytest.mark.vllm, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.vllm, pytest.mark.integration, pytest.mark.timeout(900)]
 
 
 def test_demo_traffic_is_served_and_recorded_per_tenant(stack):

@@ -8,7 +8,7 @@ import pytest
 
 from collectors.vllm import VLLMCollector
 
-pytestmark = [pytest.mark.vllm, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.vllm, pytest.mark.integration, pytest.mark.timeout(900)]
 
 
 def _counters(vllm_url: str) -> dict[str, float]:

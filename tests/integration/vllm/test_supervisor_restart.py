@@ -13,7 +13,7 @@ import httpx
 import openai
 import pytest
 
-pytestmark = [pytest.mark.vllm, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.vllm, pytest.mark.integration, pytest.mark.timeout(900)]
 
 ERROR_TYPES = {"upstream_starting", "upstream_unavailable", "upstream_protocol_error"}
 

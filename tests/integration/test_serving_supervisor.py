@@ -1,5 +1,6 @@
-"""The supervisor and launcher, driven with a stand-in vLLM (a small Python HTTP server that
-also starts a grandchild, like vLLM's engine process). The real vLLM is in tests/integration."""
+"""The supervisor and launcher, driven with a stand-in vLLM: starts a small Python HTTP
+server process that also starts a grandchild, like vLLM's engine process. The real vLLM is
+in tests/integration/vllm."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from serving.config import ServingConfig
 from serving.supervisor import Supervisor
 from serving.vllm_args import Launch, free_port
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration
 
 STAND_IN = r"""
 import http.server, subprocess, sys
@@ -43,10 +44,11 @@ def _launch(tmp_path, mode: str = "ok") -> Launch:
 
 def _supervisor(launch: Launch):
     cfg = ServingConfig(restart_backoff_s=0.1, restart_backoff_max_s=0.4, stop_grace_s=5)
-    counter = Counter("restarts", "test", registry=CollectorRegistry())
+    registry = CollectorRegistry()
+    counter = Counter("restarts", "test", registry=registry)
     lines: list[str] = []
     sup = Supervisor(cfg, launch, Upstream(UpstreamConfig(), launch.url), counter, lines.append)
-    return sup, counter, lines
+    return sup, registry, lines
 
 
 async def _ready(sup: Supervisor, timeout_s: float = 60) -> None:
@@ -78,7 +80,7 @@ async def test_gate_refuses_with_503_until_ready_then_lets_requests_through(tmp_
 
 
 async def test_dead_server_is_restarted_counted_and_gated_meanwhile(tmp_path):
-    sup, counter, _ = _supervisor(_launch(tmp_path))
+    sup, registry, _ = _supervisor(_launch(tmp_path))
     await sup.start()
     try:
         await _ready(sup)
@@ -88,7 +90,7 @@ async def test_dead_server_is_restarted_counted_and_gated_meanwhile(tmp_path):
         while not sup.upstream.state.starting:  # the supervisor notices within its poll interval
             await asyncio.sleep(0.05)
         await _ready(sup)
-        assert counter._value.get() == 1 and sup.restart_count == 1
+        assert registry.get_sample_value("restarts_total") == 1 and sup.restart_count == 1
         assert _alive(first) == [], "the dead server's engine was left behind"
     finally:
         await sup.stop()
@@ -105,7 +107,7 @@ async def test_stop_leaves_no_process_behind(tmp_path):
 
 
 async def test_server_that_fails_to_start_is_retried_with_backoff(tmp_path):
-    sup, counter, _ = _supervisor(_launch(tmp_path, "fail"))
+    sup, registry, _ = _supervisor(_launch(tmp_path, "fail"))
     await sup.start()
     try:
         while sup.restart_count < 3:
@@ -116,7 +118,7 @@ async def test_server_that_fails_to_start_is_retried_with_backoff(tmp_path):
         )
     finally:
         await sup.stop()
-    assert counter._value.get() >= 3
+    assert registry.get_sample_value("restarts_total") >= 3
 
 
 STAND_IN_ARGS = r"""

@@ -17,14 +17,15 @@ import pytest
 
 from alerts.worker import EvaluationWorker
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration
 
 
 class BlockingEvaluator:
-    """Stand-in evaluator: marks that it started, then blocks (an evaluation in flight)."""
+    """Stand-in evaluator: writes its pid when it started, then blocks (an evaluation in
+    flight)."""
 
     def run(self, now: float, inputs: dict) -> None:
-        Path(inputs["started"]).write_text("started")
+        Path(inputs["started"]).write_text(str(os.getpid()))
         time.sleep(3600)
 
 
@@ -37,9 +38,9 @@ async def test_close_stops_the_child_while_it_evaluates(tmp_path):
     marker = tmp_path / "started"
     task = asyncio.ensure_future(worker.run(0.0, {"started": str(marker)}))
     async with asyncio.timeout(60):  # spawning imports the alerts package: seconds
-        while not marker.exists():
+        while not (marker.exists() and marker.read_text()):
             await asyncio.sleep(0.05)
-    (child,) = (psutil.Process(pid) for pid in worker._pool._processes)
+    child = psutil.Process(int(marker.read_text()))
     worker.close()
     try:
         child.wait(timeout=5)  # a stopped child exits at once
