@@ -34,10 +34,10 @@ def attach_collectors(agent, settings, extra: Sequence[Collector] = ()) -> Colle
     url = _upstream_url(agent, settings)
     finder = vllm_finder(settings.collectors, url)
     # vLLM's /metrics cannot answer while the supervisor (re)starts it: no warning then.
-    starting = agent.upstream.state
+    state = getattr(getattr(agent, "upstream", None), "state", None)
 
     def expected_down(name: str) -> bool:
-        return name == "vllm" and starting.starting
+        return name == "vllm" and bool(getattr(state, "starting", False))
 
     runner = build_runner(
         settings.collectors, url, extra=extra, vllm=finder, expected_down=expected_down
