@@ -51,8 +51,10 @@ class Agent:
         sinks: list[Sink] | None = None,
         extra_collectors: list | None = None,
         meter=None,
+        stages: list[Stage] | None = None,
     ):
-        """`sinks`: more sinks after the built-in ones (tests: a MemorySink);
+        """`sinks`: more sinks after the built-in ones (tests: a MemorySink); `stages`:
+        more stages, after safety and before cost (they see each record as it ends);
         `extra_collectors`: more collectors; `meter`: what feeds the cost stage metered
         intervals (`subscribe(callback)`), the collectors by default."""
         self.settings = settings
@@ -84,20 +86,21 @@ class Agent:
 
             self.shipper = build_shipper(settings, self.store, self.instruments)
         self.safety = build_safety_stage(settings.safety)
-        self.path = self._record_path(sinks or [])
+        self.path = self._record_path(stages or [], sinks or [])
         self.pipeline = self.path.pipeline
         self.proxy = Proxy(settings, self.upstream, self.metrics, self.path, self.safety)
         self.samples = attach_samples(self, settings)  # metric snapshots into the store
         # Detectors and the alert engine read the store (never the request path): last.
         self.alerts = attach_alerts(self, settings)
 
-    def _record_path(self, extra_sinks: list[Sink]) -> RecordPath:
+    def _record_path(self, extra_stages: list[Stage], extra_sinks: list[Sink]) -> RecordPath:
         """The record path, in the order a record meets it (see agent/recordpath.py). A
         new stage or sink is its own file plus one line here."""
         s, store, hits = self.settings, self.store, "inferwatch_safety_filter_hits_total"
         stages: list[Stage | None] = [
             StoreEarly(store) if store is not None and self.cost is not None else None,
             self.safety,  # verdicts merged, text redacted before any sink sees it
+            *extra_stages,
             self.cost,  # held until every device has metered the request's time
             MetricsStage(self.metrics, self.instruments[hits]),  # /metrics, all at once
         ]

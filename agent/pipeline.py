@@ -72,6 +72,11 @@ class RecordPipeline:
         instruments["inferwatch_records_queued"].set_function(self._queue.qsize)
         self._task: asyncio.Task | None = None
 
+    @property
+    def sinks(self) -> tuple[Sink, ...]:
+        """The sinks, in the order each batch meets them."""
+        return tuple(self._sinks)
+
     def sink_names(self) -> list[str]:
         """The sinks' names, in the order each batch meets them."""
         return [sink.name for sink in self._sinks]

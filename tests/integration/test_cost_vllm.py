@@ -20,6 +20,7 @@ from agent.config import load_settings
 from agent.cost.config import CostWeights
 from agent.cost.engine import CostEngine
 from agent.pipeline import MemorySink
+from agent.recordpath import InFlight, Stage
 
 pytestmark = [pytest.mark.vllm, pytest.mark.integration]
 
@@ -46,8 +47,11 @@ async def agent_url(vllm, tmp_path):
         }
     )
     sink = MemorySink()
+    # A second engine with other weights sees the same requests and ticks (counterfactual).
+    output_only = ShadowCost(settings, prefill_weight=0.0)
     # The agent wires its own collectors and cost engine (fed by the real host collector).
-    agent = Agent(settings, vllm.url, [sink])
+    agent = Agent(settings, vllm.url, [sink], stages=[output_only])
+    agent.collectors.subscribe(output_only.engine.on_intervals)
     service = agent.cost
     metered = asyncio.Queue()
     agent.collectors.subscribe(lambda intervals: intervals and metered.put_nowait(intervals))
@@ -56,7 +60,7 @@ async def agent_url(vllm, tmp_path):
     # rather than for a guessed time: a request before that would get no device share.
     for _ in range(2):
         await asyncio.wait_for(metered.get(), 60)
-    service.agent = agent  # for the shadow engines below
+    service.output_only = output_only  # for the counterfactual below
     yield f"http://127.0.0.1:{bound_port(runner)}", sink, service, vllm.served_name
     await runner.cleanup()
 
@@ -135,21 +139,30 @@ def mean_cost(records, ids: set[str]) -> float:
     return sum(costs) / len(costs)
 
 
-def shadow(agent, prefill_weight: float) -> tuple[CostEngine, list]:
-    """A second engine with other weights, fed the same requests and ticks (counterfactual)."""
-    out: list = []
-    cfg = agent.settings.cost.model_copy(update={"weights": CostWeights(prefill=prefill_weight)})
-    engine = CostEngine(cfg, out.append)
-    begin, finish = agent.proxy.on_begin, agent.proxy.finish
-    agent.proxy.on_begin = lambda *a: (begin(*a), engine.begin(*a))
-    agent.proxy.finish = lambda r: (finish(r), engine.finish(r))
-    agent.collectors.subscribe(engine.on_intervals)
-    return engine, out
+class ShadowCost(Stage):
+    """A second cost engine with other weights, fed the same requests (a stage of the
+    agent's record path, passing records on untouched) and the same ticks."""
+
+    name = "shadow-cost"
+
+    def __init__(self, settings, prefill_weight: float) -> None:
+        super().__init__()
+        cfg = settings.cost.model_copy(update={"weights": CostWeights(prefill=prefill_weight)})
+        self.out: list = []
+        self.engine = CostEngine(cfg, self.out.append)
+
+    def begin(self, request: InFlight) -> None:
+        r = request
+        self.engine.begin(r.request_id, r.start_ns, r.tenant, r.model, r.stream)
+
+    def process(self, record) -> None:
+        self.engine.finish(record)
+        self.emit(record)
 
 
 async def test_long_prompts_short_outputs_pay_for_prefill_not_decode(agent_url):
     url, sink, service, model = agent_url
-    output_only = shadow(service.agent, 0.0)
+    output_only = service.output_only.engine, service.output_only.out
     async with aiohttp.ClientSession() as s:
         await slot(s, url, model, "prefill", 1536, 1, 3)  # alone: what a prefill costs
         alone_ids = {r.request_id for r in await settled(sink, 3)}

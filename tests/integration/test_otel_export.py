@@ -54,7 +54,7 @@ async def test_one_span_per_request_with_genai_attributes(
     await post(ra.url + "/v1/chat/completions", body, {"traceparent": tp, "x-fake-tokens": "5"})
     await post(ra.url + "/v1/chat/completions", body, {"x-fake-status": "500"})
     records = await ra.records(2)
-    [sink] = [s for s in ra.agent.pipeline._sinks if isinstance(s, SpanSink)]
+    [sink] = [s for s in ra.agent.pipeline.sinks if isinstance(s, SpanSink)]
     await sink.flush()
     async with asyncio.timeout(10):
         while len(spans) < 2:

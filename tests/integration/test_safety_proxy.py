@@ -202,7 +202,7 @@ async def test_span_carries_guardrail_results(fake_upstream, start_agent, otlp_r
     agent = await start_agent(fake_upstream.url, otel={"endpoint": endpoint})
     await post(agent.url + "/v1/chat/completions", chat("mail ana@example.org"))
     await agent.records(1)
-    [sink] = [s for s in agent.agent.pipeline._sinks if isinstance(s, SpanSink)]
+    [sink] = [s for s in agent.agent.pipeline.sinks if isinstance(s, SpanSink)]
     await sink.flush()
     async with asyncio.timeout(10):
         while not spans:
@@ -227,7 +227,7 @@ async def test_nothing_secret_reaches_the_store_even_with_capture_on(fake_upstre
     )
     await agent.records(1)
     await agent.agent.pipeline.drain()
-    [store] = [s for s in agent.agent.pipeline._sinks if s.name == "store"]
+    [store] = [s for s in agent.agent.pipeline.sinks if s.name == "store"]
     await store.flush()
     db = sqlite3.connect(agent.agent.settings.store.path)
     [(stored,)] = db.execute("SELECT record FROM requests").fetchall()

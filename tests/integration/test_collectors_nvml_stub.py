@@ -17,7 +17,7 @@ from collectors.nvml_fields import error_name
 from collectors.process_tree import VllmProcessFinder
 from tests.nvml_stub import stub
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration  # compiles the stand-in libnvidia-ml with gcc
 nvml_lib = stub.nvml_lib  # fixtures: the compiled stand-in library, and its script writer
 script = stub.script
 
