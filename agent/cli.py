@@ -270,7 +270,7 @@ async def _run_up(
 def _freeze_startup_objects() -> None:
     """Move everything built so far (modules, config, compiled rules, the app) out of the
     garbage collector's reach: it lives as long as the process, and every full collection
-    would walk it again (measured with bench/tail_trace.py: a full collection took 37-46 ms
+    would walk it again (measured (bench/NOTES.md): a full collection took 37-46 ms
     on the event loop before, see BENCHMARKS.md)."""
     gc.collect()
     gc.freeze()

@@ -105,18 +105,10 @@ def start_agent(
     upstream: str,
     root: Path,
     extra_env: dict | None = None,
-    probe_out: str | None = None,
 ) -> Server:
-    """`python -m agent.cli up` run from `root` (a checkout), quiet logs, on a free port.
-    With `probe_out`, run through bench/tail_probe.py, which writes the agent's background
-    work's timings to that file when it exits."""
+    """`python -m agent.cli up` run from `root` (a checkout), quiet logs, on a free port."""
     port = free_port()
-    argv = ["up", "--upstream", upstream, "--listen", f"127.0.0.1:{port}"]
-    argv = (
-        [str(BENCH / "tail_probe.py"), probe_out, *argv]
-        if probe_out
-        else ["-m", "agent.cli", *argv]
-    )
+    argv = ["-m", "agent.cli", "up", "--upstream", upstream, "--listen", f"127.0.0.1:{port}"]
     # PYTHONPATH so that `root`'s agent package wins over any installed one. Each agent gets
     # a database of its own: agents run from one checkout must not share (and lock) one.
     data = tempfile.mkdtemp(prefix=f"inferwatch-bench-{name}-")

@@ -3,7 +3,7 @@
 Builds a whole agent (default settings: safety, store, cost; its collectors are not
 started) in this process and feeds it requests as the proxy would, without HTTP: the
 safety state checks a chat request and its JSON response, the record goes down
-`proxy.finish` (store early write, cost engine), a stand-in collector tick every
+the record path (store early write, safety, cost, metrics), a stand-in collector tick every
 `--per-tick` requests shares the cost out and releases the records to the pipeline and
 the SQLite store. Prints the process CPU per request (the store's writer thread
 included) of the whole path and of each stage on its own (same run, interleaved), and
@@ -28,6 +28,7 @@ import time
 from agent.app import Agent
 from agent.config import load_settings
 from agent.record import OP_CHAT, RequestRecord
+from agent.recordpath import InFlight
 from collectors.base import DeviceInterval
 
 BODY = {
@@ -75,10 +76,12 @@ async def run(overrides: dict, n: int, per_tick: int, profile: cProfile.Profile 
         off = {"enabled": {"nvml": False, "host": False, "vllm": False}}  # ticks fed by hand
         settings = load_settings(overrides={"store": {"dir": tmp}, "collectors": off, **overrides})
         agent = Agent(settings, "http://127.0.0.1:9")
-        agent.pipeline.start()
+        if agent.store is not None:
+            await asyncio.to_thread(agent.store.start)
+        await agent.path.start()
         for hook in agent.on_startup:
             await hook(agent)
-        proxy, stage = agent.proxy, agent.proxy.safety
+        path, stage = agent.path, agent.safety
         t0 = time.monotonic_ns()
         last = t0
         c0 = time.process_time()
@@ -87,9 +90,8 @@ async def run(overrides: dict, n: int, per_tick: int, profile: cProfile.Profile 
         for i in range(n):
             start = time.monotonic_ns()
             rid = f"r{i}"
-            if proxy.on_begin is not None:
-                proxy.on_begin(rid, start, "default", "m", False)
-            state = stage.begin(OP_CHAT) if stage is not None else None
+            path.begin(InFlight(rid, start, "default", "m", False))
+            state = stage.request(OP_CHAT, rid)
             if state is not None:
                 state.check_request(dict(BODY))
                 state.check_response(RESPONSE)
@@ -97,10 +99,7 @@ async def run(overrides: dict, n: int, per_tick: int, profile: cProfile.Profile 
                 rid, "0" * 32, "0" * 16, "default", "m", OP_CHAT, "/v1/chat/completions",
                 False, time.time(), start, time.monotonic_ns(), None, "m", 60, 16, "stop",
             )  # fmt: skip
-            if state is not None:
-                stage.finish(rec, state, proxy.finish)
-            else:
-                proxy.finish(rec)
+            path.finish(rec)
             if (i + 1) % per_tick == 0:
                 await asyncio.sleep(0)  # the loop runs the stages' tasks, as between requests
                 now = time.monotonic_ns()
@@ -118,7 +117,7 @@ async def run(overrides: dict, n: int, per_tick: int, profile: cProfile.Profile 
         cpu = time.process_time() - c0
         for hook in agent.on_cleanup:
             await hook(agent)
-        await agent.pipeline.close()
+        await agent.path.stop()
         return cpu / n
 
 

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import time
 
-from agent.metrics import new_registry
 from agent.record import OP_CHAT
 from agent.safety.config import SafetyConfig
 from agent.safety.engine import SafetyEngine
@@ -34,28 +33,28 @@ async def _probe(stop: asyncio.Event, gaps: list[float]) -> None:
 
 async def one(config: SafetyConfig, body_text: str) -> tuple[float, float]:
     """(longest loop gap, seconds until the record came back) for one big request."""
-    _, instruments = new_registry()
-    stage = SafetyStage(SafetyEngine(config), instruments["inferwatch_safety_filter_hits_total"])
-    stage.start()
+    stage = SafetyStage(SafetyEngine(config))
+    await stage.start()
     stop, gaps = asyncio.Event(), []
     probe = asyncio.create_task(_probe(stop, gaps))
     await asyncio.sleep(0.01)
     t0 = time.perf_counter()
     done = asyncio.get_running_loop().create_future()
-    state = stage.begin(OP_CHAT)
+    state = stage.request(OP_CHAT, "r1")
     body = {"model": "m", "messages": [{"role": "user", "content": body_text}]}
     check = getattr(state, "check_request_async", None)
     if check is not None:
         await check(body)
     else:
         state.check_request(body)
-    stage.finish(make_record("r1"), state, done.set_result)
+    stage.connect(done.set_result)
+    stage.process(make_record("r1"))
     await done
     took = time.perf_counter() - t0
     await asyncio.sleep(0.01)
     stop.set()
     await probe
-    await stage.close()
+    await stage.stop()
     return max(gaps), took
 
 

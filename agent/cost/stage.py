@@ -48,8 +48,8 @@ class CostStage(Stage):
     ) -> None:
         """`spread_s`: a tick's release is handed on evenly over this long (0: a slice
         per loop turn). Spread over the interval between ticks, the load is even: at once,
-        a release of thousands stalled every request in flight for tens of ms (measured
-        with bench/tail_trace.py: 60% of the slowest 1% came in the 200 ms after a tick)."""
+        a release of thousands stalled every request in flight for tens of ms (60% of the
+        slowest 1% came in the 200 ms after a tick: bench/NOTES.md)."""
         super().__init__()
         self.config, self.budgets = config, budgets
         self._metrics, self._clock, self._spread_s = metrics, clock, spread_s

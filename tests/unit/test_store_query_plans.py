@@ -2,7 +2,7 @@
 
 A scan is cheap in a fresh database and costs seconds of CPU in a week of request logs, on
 every pass; it showed up only as a growing stall (the stale-pending pass: 6, 10, 21 ms at
-10, 20, 30 s of load) in bench/tail_trace.py. SQLite plans without statistics here, as in
+10, 20, 30 s of load) (bench/NOTES.md). SQLite plans without statistics here, as in
 the agent (which never runs ANALYZE).
 """
 
