@@ -140,10 +140,11 @@ def _v4(conn: sqlite3.Connection) -> None:
 
 
 # The records a cost engine holds (see `held`): no index but the key, as it holds a few
-# thousand at most and is read whole only every few seconds.
+# thousand at most and is read whole only every few seconds. A rowid table (not WITHOUT
+# ROWID, which SQLite advises only for rows far smaller than a record's JSON): ~1 us less
+# per record added and deleted, measured.
 HELD_DDL = (
-    "CREATE TABLE held (request_id TEXT PRIMARY KEY, ended_at REAL NOT NULL, "
-    "record TEXT NOT NULL) WITHOUT ROWID"
+    "CREATE TABLE held (request_id TEXT PRIMARY KEY, ended_at REAL NOT NULL, record TEXT NOT NULL)"
 )
 
 
