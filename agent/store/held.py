@@ -17,13 +17,14 @@ Every function runs on the writer's connection, inside the caller's transaction.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterable
 
 import orjson
 
 from agent.record import RequestRecord
-from agent.store.rejects import safe_json
+from agent.store.rejects import RECORD_ERRORS, safe_json
 from agent.store.rows import from_json
 
 _ADD_SQL = "INSERT OR REPLACE INTO held (request_id, ended_at, record) VALUES (?, ?, ?)"
@@ -49,12 +50,25 @@ def _entry(r: RequestRecord) -> tuple:
 
 def add(conn: sqlite3.Connection, records: Iterable[RequestRecord]) -> None:
     """Hold records (one written again after a failed commit replaces itself)."""
-    conn.executemany(_ADD_SQL, map(_entry, records))
+    _each(conn, _ADD_SQL, [_entry(r) for r in records])
 
 
 def done(conn: sqlite3.Connection, request_ids: Iterable[str]) -> None:
     """Their rows are in (or refused): the entries go."""
-    conn.executemany(_DONE_SQL, ((i,) for i in request_ids))
+    _each(conn, _DONE_SQL, [(i,) for i in request_ids])
+
+
+def _each(conn: sqlite3.Connection, sql: str, params: list[tuple]) -> None:
+    """`executemany`, or one by one when a request id cannot be bound (the agent makes
+    its ids, so only a bug gets here): that entry is skipped, so its batch still commits
+    (its record loses only the cover against a crash; its row is refused into `rejects`).
+    Both statements are idempotent: those before the failure are simply run again."""
+    try:
+        conn.executemany(sql, params)
+    except RECORD_ERRORS:
+        for p in params:
+            with contextlib.suppress(*RECORD_ERRORS):
+                conn.execute(sql, p)
 
 
 def without_row(conn: sqlite3.Connection) -> list[RequestRecord]:

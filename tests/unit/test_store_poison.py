@@ -160,6 +160,24 @@ def test_a_poison_record_does_not_break_the_held_records_nor_their_recovery(stor
     assert query("SELECT count(*) FROM held") == [(0,)]  # cleared: the next start is clean
 
 
+def test_a_request_id_sqlite_cannot_bind_does_not_wedge_the_held_records(store):
+    writer, registry, query = store(early=True)
+    bad = make_record(1, request_id=BAD_HEADER, cost_amount=None)
+    good = make_record(2, cost_amount=None)
+    writer.put_early(bad)
+    writer.put_early(good)
+    assert writer.flush().result(timeout=20) is True  # committed: `good` is held
+    assert query("SELECT request_id FROM held") == [(good.request_id,)]
+    writer.put(
+        [dataclasses.replace(bad, cost_amount=0.5), dataclasses.replace(good, cost_amount=0.5)]
+    )
+    assert writer.flush().result(timeout=20) is True
+    assert query("SELECT request_id, cost_status FROM requests") == [(good.request_id, "final")]
+    assert query("SELECT reason FROM rejects") == [("unencodable",)]
+    assert query("SELECT count(*) FROM held") == [(0,)]
+    assert not writer.failing
+
+
 def test_an_old_database_with_repeated_request_ids_migrates_and_keeps_them(tmp_path):
     conn = schema.connect(str(tmp_path / "old.sqlite3"))
     conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
