@@ -3,11 +3,15 @@ durability (with and without fsync), side by side with a bare `executemany` of t
 cost of `SQLiteSink.export` on the event loop (what the request side pays).
 
 `batch+early` is the path with the cost engine on: every record is first written as its
-request ends (`put_early`, a journal line) and its costed version is inserted as a final row later
-(here LAG batches later, as the cost engine holds records for seconds), so each record
-costs a journal line and an insert. `batch@normal` is `batch` with the writer thread at normal
-priority (`store.writer_priority: normal`) instead of the default idle class. A `!norollups`
-mode is its mode without the dashboard's rollups (schema v4), to measure what they cost.
+request ends (`put_early`, an entry of the `held` table) and its costed version is inserted as
+a final row later (here LAG batches later, as the cost engine holds records for seconds), so
+each record costs a held entry, its deletion and an insert. A `!norollups` mode is its mode
+without the dashboard's rollups (schema v4), to measure what they cost. (`@idle`/`@normal`
+set `store.writer_priority`, which agents before issue 20 had: to run this file against
+their code.)
+
+Besides records/s: the writer thread's CPU per record (its own clock, read before close)
+and the whole process's (event loop included).
 
     python bench/store_write.py [--records N] [--rounds R] [--modes MODE ...]
 """
@@ -21,6 +25,7 @@ import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -52,8 +57,15 @@ def bare(records, folder: Path) -> float:
     return len(records) / elapsed
 
 
-async def through_sink(records, folder: Path, mode: str) -> tuple[float, float]:
-    """(records/s committed, mean microseconds per export call)."""
+def _writer_cpu_s() -> float:
+    """CPU seconds of the live `store-writer` thread (by its own clock)."""
+    (thread,) = [t for t in threading.enumerate() if t.name == "store-writer"]
+    return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+
+
+async def through_sink(records, folder: Path, mode: str) -> tuple[float, float, float, float]:
+    """(records/s committed, mean microseconds per export call, writer thread CPU us per
+    record, process CPU us per record)."""
     registry, instruments = new_registry()
     mode, _, flag = mode.partition("!")
     mode, _, prio = mode.partition("@")
@@ -64,7 +76,7 @@ async def through_sink(records, folder: Path, mode: str) -> tuple[float, float]:
         filename=f"{mode}{prio}{flag}.db",
         durability=durability,
         fsync=fsync,
-        writer_priority=prio or "idle",
+        **({"writer_priority": prio} if prio else {}),
     )
     writer = StoreWriter(
         config,
@@ -76,6 +88,7 @@ async def through_sink(records, folder: Path, mode: str) -> tuple[float, float]:
     writer.start()
     sink = SQLiteSink(writer, sync=durability == "sync")
     in_export = 0.0
+    cpu0 = time.process_time()
     t = time.perf_counter()
     starts = range(0, len(records) + (LAG * BATCH if early else 0), BATCH)
     for i in starts:
@@ -90,70 +103,44 @@ async def through_sink(records, folder: Path, mode: str) -> tuple[float, float]:
         await asyncio.sleep(0)
     await sink.flush()
     elapsed = time.perf_counter() - t
+    n = len(records)
+    cpu = (time.process_time() - cpu0) / n * 1e6
+    writer_cpu = _writer_cpu_s() / n * 1e6  # includes start's migration: tiny beside n rows
     written = registry.get_sample_value("inferwatch_store_records_written_total")
-    assert written == len(records), written
+    assert written == n, written
     await sink.close()
-    calls = len(records) / BATCH
-    per_call = in_export / calls * 1e6
-    return len(records) / elapsed, per_call
+    per_call = in_export / (n / BATCH) * 1e6
+    return n / elapsed, per_call, writer_cpu, cpu
 
 
-MODES = ("batch", "batch@normal", "batch+early", "batch+early@normal", "sync", "sync+fsync")
+MODES = ("batch", "batch+early", "sync", "sync+fsync")
 
 
 async def main(n: int, rounds: int = 3, only: list[str] | None = None) -> None:
     """Interleaved rounds, median of each: the machine is shared and noisy."""
     records = [make_record(i) for i in range(n)]
     modes = tuple(only or MODES)
-    got: dict[str, list[float]] = {"bare": []} | {m: [] for m in modes}
-    got |= {f"{m}_us": [] for m in modes}
+    got: dict[str, list] = {"bare": []} | {m: [] for m in modes}
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(rounds):
             folder = Path(tmp) / str(k)
             folder.mkdir()
             got["bare"].append(bare(records, folder))
             for mode in modes:
-                rate, us = await through_sink(records, folder, mode)
-                got[mode].append(rate)
-                got[f"{mode}_us"].append(us)
-    m = {key: statistics.median(v) for key, v in got.items()}
+                got[mode].append(await through_sink(records, folder, mode))
     print(
         f"records: {n} x {rounds} interleaved rounds (medians), batch of {BATCH} per export, "
-        f"sqlite {sqlite3.sqlite_version}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        f"sqlite {sqlite3.sqlite_version}, load average {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} cores"
     )
-    if only:  # chosen modes: one line each
-        for mode in modes:
-            print(f"{mode:<32} {m[mode]:>9,.0f} records/s; export() {m[mode + '_us']:,.0f} us")
-        return
-    print(f"bare executemany (ceiling):    {m['bare']:>9,.0f} records/s")
+    print(f"{'bare executemany (ceiling)':<28} {statistics.median(got['bare']):>9,.0f} records/s")
     print(
-        f"sink, durability=batch:        {m['batch']:>9,.0f} records/s "
-        f"({m['batch'] / m['bare']:.2f} of ceiling); export() {m['batch_us']:,.0f} us per batch"
+        f"{'mode':<28} {'records/s':>9}  {'export() us/batch':>17}  {'writer CPU us/rec':>17}"
+        f"  {'process CPU us/rec':>18}"
     )
-    print(
-        f"sink, batch, writer at normal priority: {m['batch@normal']:>9,.0f} records/s "
-        f"(idle/normal: {m['batch'] / m['batch@normal']:.2f})"
-    )
-    print(
-        f"sink, batch, early write + completion: {m['batch+early']:>9,.0f} records/s "
-        f"({m['batch+early'] / m['batch']:.2f} of batch); put_early + export() "
-        f"{m['batch+early_us']:,.0f} us per {BATCH} records"
-    )
-    print(
-        f"sink, batch, early + completion, writer at normal priority: "
-        f"{m['batch+early@normal']:>9,.0f} records/s "
-        f"(idle/normal: {m['batch+early'] / m['batch+early@normal']:.2f})"
-    )
-    print(
-        f"sink, durability=sync:         {m['sync']:>9,.0f} records/s "
-        f"({m['sync'] / m['batch']:.2f} of batch); export() {m['sync_us']:,.0f} us per batch "
-        "(waits for the commit)"
-    )
-    print(
-        f"sink, sync + fsync:            {m['sync+fsync']:>9,.0f} records/s "
-        f"({m['sync+fsync'] / m['batch']:.2f} of batch); export() {m['sync+fsync_us']:,.0f} us "
-        "per batch (waits for the fsynced commit)"
-    )
+    for mode in modes:
+        rate, us, wcpu, pcpu = (statistics.median(col) for col in zip(*got[mode], strict=True))
+        print(f"{mode:<28} {rate:>9,.0f}  {us:>17,.0f}  {wcpu:>17.1f}  {pcpu:>18.1f}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -82,9 +82,7 @@ def write_store(data_dir: Path, records: list[RequestRecord], chunk: int = 2000)
     database's path."""
     # Retention off in effect: records dated long ago stay (the writer's first retention
     # pass would delete rows older than the default 7 days, depending on timing).
-    config = StoreConfig(
-        dir=Path(data_dir), writer_priority="normal", retention={"max_age_days": 36_500}
-    )
+    config = StoreConfig(dir=Path(data_dir), retention={"max_age_days": 36_500})
     _, instruments = new_registry()
     writer = StoreWriter(config, StoreStats(instruments), keep_unshipped=False)
     writer.start()

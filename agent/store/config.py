@@ -40,8 +40,7 @@ class StoreConfig(_Section):
         gt=0,
         le=10,
         description="Longest time a record waits in memory before it is committed; a SIGKILL "
-        "of the agent loses about this much (with `durability: batch`; up to twice it while "
-        "an idle-priority writer waits for a free core, see `writer_priority`).",
+        "of the agent loses about this much (with `durability: batch`).",
     )
     durability: Literal["batch", "sync"] = Field(
         "batch",
@@ -50,16 +49,6 @@ class StoreConfig(_Section):
         "crash of the agent). Records are handed to the store after their response is sent "
         "(the request path does no I/O), so a crash can still lose the last request or two "
         "answered in the millisecond before it.",
-    )
-    writer_priority: Literal["idle", "normal"] = Field(
-        "idle",
-        description="CPU priority of the writer thread in `batch` durability. `idle`: "
-        "Linux's SCHED_IDLE class, so commits use only CPU the request path leaves free "
-        "(measured: it cuts the store's share of the agent's p99 latency, see BENCHMARKS.md); "
-        "raised to normal while a record has waited two flush intervals or a caller waits on "
-        "a commit. That needs leave to return from SCHED_IDLE: CAP_SYS_NICE or RLIMIT_NICE 20 "
-        "(in a container, `--cap-add SYS_NICE` or `--ulimit nice=20`); without it, or off "
-        "Linux, the writer runs at `normal` priority (logged at start).",
     )
     fsync: bool = Field(
         False,
@@ -85,17 +74,16 @@ class StoreConfig(_Section):
     pending_timeout_s: float = Field(
         60.0,
         gt=0,
-        description="A record journalled as its request ended (the store's early write, "
-        "`pending-*.jsonl` beside the database, while the cost engine holds it) waits this long "
-        "(keep it above `cost.max_hold_s`) for its costed version; then it is stored and "
-        "shipped with `cost_status: lost`. At start, records a killed agent left in the "
-        "journal are stored that way at once.",
+        description="A record kept as its request ended (the store's early write, table `held`, while "
+        "the cost engine holds it) waits this long (keep it above `cost.max_hold_s`) for its "
+        "costed version; then it is stored and shipped with `cost_status: lost`. At start, "
+        "records a killed agent left held are stored that way at once.",
     )
     max_disk_bytes: int = Field(
         4 * 1024**3,
         ge=0,
-        description="Hard bound on the store's disk use: the database, its -wal and -shm and "
-        "the journal, in bytes (0: no bound). Unlike `retention.max_size_mb`, it holds during "
+        description="Hard bound on the store's disk use: the database and its -wal and -shm, "
+        "in bytes (0: no bound). Unlike `retention.max_size_mb`, it holds during "
         "an Elasticsearch outage too: at the bound the oldest rows are deleted even if not yet "
         'shipped (counted in inferwatch_store_retention_deleted_total{reason="disk_bound"} '
         "and inferwatch_store_unshipped_deleted_total, logged); requests are never held back. "

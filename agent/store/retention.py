@@ -83,7 +83,7 @@ def _trim_to_disk(
     conn: sqlite3.Connection, limit: int, measure: Callable[[], int], count_unshipped: bool
 ) -> tuple[int, int]:
     """Delete the oldest rows, shipped or not, until the data fit in `limit` bytes with
-    the files `measure` counts (WAL, journal). The database counts by its pages in use: a
+    the files `measure` counts (-wal, -shm). The database counts by its pages in use: a
     database made with auto_vacuum off (before v3 of this agent) never shrinks, but its
     free pages are reused. Returns (rows deleted, unshipped among them if counted)."""
     if used_bytes(conn) + measure() <= limit:

@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 
@@ -109,6 +110,15 @@ def _run(*args, env, timeout=60) -> subprocess.CompletedProcess:
     )
 
 
+def _held(data) -> list[tuple]:
+    """The records the store's `held` table keeps (those the cost engine holds)."""
+    db = sqlite3.connect(data / "requests.sqlite3")
+    try:
+        return db.execute("SELECT * FROM held ORDER BY request_id").fetchall()
+    finally:
+        db.close()
+
+
 def _one_line(text: str) -> str:
     lines = text.strip().splitlines()
     assert len(lines) == 1, text
@@ -124,7 +134,7 @@ async def test_second_up_on_a_busy_data_folder_says_so_and_starts_nothing(fake_u
     try:
         await wait_listening(f"http://127.0.0.1:{port}", first)
         data = tmp_path / "data"
-        before = {p.name: p.read_bytes() for p in data.glob("pending-*.jsonl")}
+        before = _held(data)
         # The second one would be the bundled mode: it must not get as far as vLLM.
         second = await asyncio.to_thread(
             _run,
@@ -137,7 +147,7 @@ async def test_second_up_on_a_busy_data_folder_says_so_and_starts_nothing(fake_u
         assert second.returncode == 1
         assert f"data folder {data} is in use" in line and f"pid {first.pid}" in line
         assert not (data / "vllm.log").exists() and second.stdout == ""
-        assert {p.name: p.read_bytes() for p in data.glob("pending-*.jsonl")} == before
+        assert _held(data) == before  # what the first agent holds is untouched
         assert first.returncode is None  # the first agent is unharmed
     finally:
         rc, _ = await _stop(first)

@@ -46,8 +46,12 @@ def _rows(db) -> list[tuple]:
         conn.close()
 
 
-def _journal(folder) -> list:
-    return sorted(folder.glob("pending-*.jsonl"))
+def _held(db) -> set[str]:
+    conn = sqlite3.connect(db)
+    try:
+        return {r[0] for r in conn.execute("SELECT request_id FROM held")}
+    finally:
+        conn.close()
 
 
 async def _source(es: AsyncElasticsearch, request_id: str) -> dict | None:
@@ -72,8 +76,8 @@ async def test_a_held_record_is_stored_at_once_shipped_only_when_costed(
                 assert resp.status == 200
                 held = resp.headers["x-request-id"]
         # On disk while the cost engine still holds it (no tick has covered it): in the
-        # store's early-write journal, not yet a row.
-        await until(lambda: any(held.encode() in f.read_bytes() for f in _journal(tmp_path)))
+        # store's `held` table, not yet a row.
+        await until(lambda: held in _held(db))
         assert _rows(db) == []
         # A complete record written after it is shipped; the pending one is passed over.
         other = make_record(1)

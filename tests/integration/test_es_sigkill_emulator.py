@@ -83,15 +83,12 @@ def _cost_states(db: Path) -> dict[str, int]:
         conn.close()
 
 
-def _journal_ids(data: Path) -> set[str]:
-    ids = set()
-    for segment in data.glob("pending-*.jsonl"):
-        for line in segment.read_bytes().splitlines():
-            try:
-                ids.add(json.loads(line)["request_id"])
-            except (ValueError, KeyError):
-                continue  # a line the kill cut short
-    return ids
+def _held_ids(db: Path) -> set[str]:
+    conn = sqlite3.connect(db)
+    try:
+        return {r[0] for r in conn.execute("SELECT request_id FROM held")}
+    finally:
+        conn.close()
 
 
 def _stored_ids(db: Path) -> set[str]:
@@ -122,8 +119,8 @@ async def test_sigkill_loses_at_most_one_flush_interval_and_ships_the_rest(
     try:
         acked = await send_load(base, 4000, concurrency=8, on_done=kill_midway)
         agent.wait(10)
-        # Kept = a row, or a line of the early-write journal (held by the cost engine).
-        kept = _stored_ids(data / "requests.sqlite3") | _journal_ids(data)
+        # Kept = a row, or an entry of the `held` table (held by the cost engine).
+        kept = _stored_ids(data / "requests.sqlite3") | _held_ids(data / "requests.sqlite3")
         lost = [i for i in acked if i not in kept]
         ages = [killed_at[0] - DONE_AT[i] for i in lost]
         print(
@@ -133,10 +130,10 @@ async def test_sigkill_loses_at_most_one_flush_interval_and_ships_the_rest(
         assert len(acked) >= 1500
         assert all(age <= FLUSH_S + SLACK_S for age in ages)
 
-        assert _journal_ids(data)  # records the cost engine held at the kill, on disk
+        assert _held_ids(data / "requests.sqlite3")  # held by the cost engine at the kill
         agent, _ = _start_agent(upstream, data, es_emulator.url, durability)
         stored = sorted(_stored_ids(data / "requests.sqlite3"))
-        assert kept <= set(stored)  # the journal's records are rows now (cost-lost)
+        assert kept <= set(stored)  # the held records are rows now (cost-lost)
         await wait_for(lambda: _count_is(es, len(stored)))
         assert await missing_ids(es, stored) == []
         assert await doc_count(es) == len(stored)  # once each

@@ -162,7 +162,7 @@ def test_a_store_being_written_answers_whole_batches(tmp_path):
     seen: list[int] = []
 
     def write() -> None:
-        config = StoreConfig(dir=tmp_path, writer_priority="normal")
+        config = StoreConfig(dir=tmp_path)
         writer = StoreWriter(config, StoreStats(new_registry()[1]), keep_unshipped=False)
         writer.start()
         at = 1

@@ -1,5 +1,5 @@
 """The store's folder is 0700 and every file it makes 0600: the database, SQLite's -wal and
--shm, the journal. A folder or database left looser (by an older agent) is tightened."""
+-shm. A folder or database left looser (by an older agent) is tightened."""
 
 from __future__ import annotations
 
@@ -38,12 +38,11 @@ def test_the_folder_is_0700_and_every_file_0600(tmp_path):
         writer = _writer(folder)
         try:
             record = make_record(1)
-            writer.put_early(record)  # a journal segment
+            writer.put_early(record)  # held in the database: no file of its own
             writer.put([make_record(2)])
             assert writer.flush().result(timeout=20)
             made = sorted(p.name for p in folder.iterdir())
             assert made == [
-                "pending-00000000.jsonl",
                 "requests.sqlite3",
                 "requests.sqlite3-shm",
                 "requests.sqlite3-wal",

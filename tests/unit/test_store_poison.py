@@ -2,7 +2,7 @@
 aiohttp decodes a non-UTF-8 header byte; an int past 64 bits; a repeated request id) is
 kept in the `rejects` table and counted; the rest of its batch is written, and the writer
 goes on (it used to retry the batch forever with a transaction left open). Same for the
-early-write journal and its recovery at start."""
+held records (the early write) and their recovery at start."""
 
 from __future__ import annotations
 
@@ -109,27 +109,42 @@ def test_the_client_request_id_has_its_own_column(store):
     ]
 
 
-def test_a_poison_record_does_not_break_the_journal_nor_its_recovery(store, tmp_path):
+def test_a_poison_record_does_not_break_the_held_records_nor_their_recovery(store, tmp_path):
     writer, registry, query = store(early=True)
     good = [make_record(i, cost_amount=None) for i in range(3)]
     poison = make_record(9, tenant=BAD_HEADER, cost_amount=None)
     for r in (good[0], poison, good[1], good[2]):
         writer.put_early(r)
     assert writer.flush().result(timeout=20) is True
-    (segment,) = sorted(tmp_path.glob("pending-*.jsonl"))
-    lines = segment.read_bytes().splitlines()
-    assert len(lines) == 4 and b"t\\\\udcff" in lines[1]  # written, its value made safe
-    # The costed versions of two: the poison one is refused into rejects, out of the journal.
+    kept = dict(query("SELECT request_id, record FROM held"))
+    assert set(kept) == {r.request_id for r in (*good, poison)}
+    assert orjson.loads(kept[poison.request_id])["tenant"] == "t\\udcff"  # its value made safe
+    # The costed versions of two: the poison one is refused into rejects, and not held.
     writer.put([dataclasses.replace(good[0], cost_amount=0.5), poison])
     assert writer.flush().result(timeout=20) is True
     assert query("SELECT request_id, reason FROM rejects") == [(poison.request_id, "unencodable")]
-    writer.close()  # killed holding good[1] and good[2]; add lines recovery cannot store
+    assert {r[0] for r in query("SELECT request_id FROM held")} == {
+        good[1].request_id,
+        good[2].request_id,
+    }
+    writer.close()  # killed holding good[1] and good[2]; add entries recovery cannot store
     other = make_record(30)
-    with segment.open("ab") as f:  # a record whose id is taken by a row already stored,
-        f.write(orjson.dumps(dataclasses.replace(other, request_id=good[0].request_id)) + b"\n")
-        bad = orjson.loads(orjson.dumps(make_record(31)))
-        bad["tenant"] = {"not": "a string"}  # SQLite cannot bind a dict
-        f.write(orjson.dumps(bad) + b"\n")
+    bad = orjson.loads(orjson.dumps(make_record(31)))
+    bad["tenant"] = {"not": "a string"}  # SQLite cannot bind a dict
+    with sqlite3.connect(tmp_path / "requests.sqlite3") as db:
+        db.executemany(
+            "INSERT INTO held VALUES (?, 0, ?)",
+            [
+                # held under an id whose row is stored already: left out, not a duplicate
+                (
+                    good[0].request_id,
+                    orjson.dumps(dataclasses.replace(other, request_id=good[0].request_id)),
+                ),
+                (bad["request_id"], orjson.dumps(bad)),
+                ("unreadable", b"{not json"),
+            ],
+        )
+    db.close()
     _, registry, query = store(early=True)  # restart: recovery stores what it can
     rows = query("SELECT request_id, cost_status FROM requests ORDER BY id")
     assert rows == [
@@ -142,7 +157,25 @@ def test_a_poison_record_does_not_break_the_journal_nor_its_recovery(store, tmp_
         (bad["request_id"], "invalid"),  # a type SQLite cannot bind
     ]
     assert registry.get_sample_value("inferwatch_store_cost_lost_total", {"reason": "restart"}) == 2
-    assert list(tmp_path.glob("pending-*.jsonl")) == []  # cleared: the next start is clean
+    assert query("SELECT count(*) FROM held") == [(0,)]  # cleared: the next start is clean
+
+
+def test_a_request_id_sqlite_cannot_bind_does_not_wedge_the_held_records(store):
+    writer, registry, query = store(early=True)
+    bad = make_record(1, request_id=BAD_HEADER, cost_amount=None)
+    good = make_record(2, cost_amount=None)
+    writer.put_early(bad)
+    writer.put_early(good)
+    assert writer.flush().result(timeout=20) is True  # committed: `good` is held
+    assert query("SELECT request_id FROM held") == [(good.request_id,)]
+    writer.put(
+        [dataclasses.replace(bad, cost_amount=0.5), dataclasses.replace(good, cost_amount=0.5)]
+    )
+    assert writer.flush().result(timeout=20) is True
+    assert query("SELECT request_id, cost_status FROM requests") == [(good.request_id, "final")]
+    assert query("SELECT reason FROM rejects") == [("unencodable",)]
+    assert query("SELECT count(*) FROM held") == [(0,)]
+    assert not writer.failing
 
 
 def test_an_old_database_with_repeated_request_ids_migrates_and_keeps_them(tmp_path):

@@ -13,7 +13,7 @@ import sqlite3
 import pytest
 
 from agent.shipping import outbox
-from agent.store import pending, retention, schema, writer
+from agent.store import held, inserts, retention, schema
 from agent.store.rows import to_row
 from tests.store_records import make_record
 
@@ -41,34 +41,14 @@ def _assert_no_table_scan(conn, sql, params) -> None:
     assert not scans, plan
 
 
-@pytest.mark.parametrize("ended_before", [None, 1e9])
-def test_finding_rows_left_pending_reads_their_partial_index(conn, ended_before):
-    sql, params = pending.lost_sql(ended_before)
-    _assert_no_table_scan(conn, sql, params)
-    assert any("requests_cost_pending" in step for step in _plan(conn, sql, params))
-
-
-def test_finalise_lost_numbers_rows_in_id_order(conn):
-    ids = [r[0] for r in conn.execute("SELECT id FROM requests WHERE cost_status = 'pending'")]
-    assert pending.finalise_lost(conn, None, 1000) == 20
-    got = conn.execute(
-        "SELECT id, ship_seq FROM requests WHERE cost_status = 'lost' ORDER BY ship_seq"
-    ).fetchall()
-    assert [i for i, _ in got] == sorted(ids) and [s for _, s in got] == list(range(1001, 1021))
-
-
 @pytest.mark.parametrize("keep", ["", f" AND ship_state != {schema.PENDING}"])
 def test_the_age_rule_walks_the_wall_time_index(conn, keep):
     _assert_no_table_scan(conn, retention.age_sql(keep), (1e9, 1000))
 
 
 def test_the_outbox_cursor_and_the_restart_check_use_indexes(conn):
-    _assert_no_table_scan(
-        conn,
-        "SELECT max(ship_seq) FROM requests WHERE ship_state = 0 AND ship_seq IS NOT NULL",
-        (),
-    )
-    _assert_no_table_scan(conn, writer.HAS_ROW_SQL, ("x",))
+    _assert_no_table_scan(conn, inserts.LAST_SEQ_SQL, ())
+    _assert_no_table_scan(conn, held.WITHOUT_ROW_SQL, ())
 
 
 def test_the_shipper_status_finds_the_oldest_pending_row_through_its_partial_index(conn):

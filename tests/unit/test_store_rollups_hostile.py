@@ -37,7 +37,7 @@ def test_an_uncountable_record_is_stored_and_left_out_of_the_rollups(tmp_path, o
     now = time.time()
     good = [make_record(i, wall_time=now - 100 + i) for i in range(3)]
     bad = dataclasses.replace(make_record(9, wall_time=now - 50), **odd)
-    config = StoreConfig(dir=tmp_path, writer_priority="normal")
+    config = StoreConfig(dir=tmp_path)
     writer = StoreWriter(config, StoreStats(new_registry()[1]), keep_unshipped=False)
     writer.start()
     try:
