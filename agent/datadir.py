@@ -1,7 +1,7 @@
 """The data folder belongs to one agent at a time: an exclusive lock held for the agent's life.
 
-Two agents on one folder would take each other's journal for a crash's leftover and
-delete it (issue 15). The lock is `flock` on `<dir>/.lock`, taken before anything else
+Two agents on one folder would take each other's held records for a crash's leftovers and
+delete them (issue 15). The lock is `flock` on `<dir>/.lock`, taken before anything else
 starts (vLLM included); the kernel drops it when the process ends, however it ends, so a
 crash never leaves a stale lock. The file holds the owner's pid, for the error message.
 """

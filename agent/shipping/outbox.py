@@ -16,11 +16,9 @@ from agent.shipping.outcome import DeadLetter
 from agent.store import schema
 from agent.store.writer import StoreWriter
 
-# `+wall_time`: not through the wall-time index, which SQLite otherwise walks from the oldest
-# row of the whole log to the first pending one; the pending rows' partial index is small.
-OLDEST_WAITING_SQL = (
-    f"SELECT min(+wall_time) FROM requests WHERE cost_status = '{schema.COST_PENDING}'"  # noqa: S608
-)
+# Records the cost engine still holds are in the small `held` table, not yet rows: they
+# wait to be shipped too (a scan of a few seconds' worth of records).
+OLDEST_WAITING_SQL = "SELECT min(ended_at) FROM held"
 
 
 class Outbox:
@@ -38,7 +36,7 @@ class Outbox:
         return self._db
 
     def fetch(self, after_seq: int, limit: int) -> list[tuple[int, int, str, str, str]]:
-        """Up to `limit` unshipped complete rows (final or cost-lost; never pending) with
+        """Up to `limit` unshipped complete rows (final or cost-lost) with
         ship_seq > `after_seq`, in ship_seq order: (id, ship_seq, request_id, record JSON,
         cost_status)."""
         sql = (
@@ -48,8 +46,8 @@ class Outbox:
         return self._conn().execute(sql, (after_seq, limit)).fetchall()
 
     def oldest_wall_time(self) -> float | None:
-        """Wall time of the oldest row not yet shipped, complete or still waiting for its
-        cost (both from partial indexes: cheap)."""
+        """Wall time of the oldest record not yet shipped: a complete row (from a partial
+        index), or a record still waiting for its cost (when it ended)."""
         complete = (
             "SELECT wall_time FROM requests WHERE ship_state = 0 AND ship_seq IS NOT NULL "
             "ORDER BY ship_seq LIMIT 1"
@@ -58,10 +56,10 @@ class Outbox:
         return min((t for t in found if t is not None), default=None)
 
     def backlog(self) -> int:
-        """Rows not yet shipped: complete ones plus those still waiting for their cost
-        (scans of two partial indexes: call it now and then)."""
+        """Records not yet shipped: complete rows plus those still waiting for their cost
+        (a partial index and the small `held` table: call it now and then)."""
         complete = "SELECT count(*) FROM requests WHERE ship_state = 0 AND ship_seq IS NOT NULL"
-        waiting = f"SELECT count(*) FROM requests WHERE cost_status = '{schema.COST_PENDING}'"
+        waiting = "SELECT count(*) FROM held"
         return self._one(complete) + self._one(waiting)
 
     def _one(self, sql: str):
