@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from typing import Literal
 
 import yaml
 
@@ -128,7 +129,7 @@ class _Dashboard:
     """`up --dashboard`: the dashboard beside the agent, stopped with it; without the
     flag, only the banner's line saying how to start one."""
 
-    def __init__(self, settings: Settings, config: str | None | bool) -> None:
+    def __init__(self, settings: Settings, config: str | Literal[False] | None) -> None:
         from dashboards.cli import describe, start_beside
 
         self.proc = None

@@ -23,6 +23,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -255,7 +256,7 @@ def _suggestion(loc: tuple, from_env: bool) -> str:
     return f"; did you mean {shown}?"
 
 
-def _describe(err: dict, environ: Mapping[str, str]) -> str:
+def _describe(err: ErrorDetails, environ: Mapping[str, str]) -> str:
     loc = tuple(err["loc"])
     where = ".".join(str(p) for p in loc) or "(root)"
     env = _from_env(loc, environ) if loc else None

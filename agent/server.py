@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import cast
 
 from aiohttp import web
 
@@ -98,13 +99,14 @@ class _Guarded(asyncio.Protocol):
         self._guard = guard
         self._admitted = False
         # Bound straight to the handler's methods: no extra call per chunk read or written.
-        self.data_received = inner.data_received
-        self.eof_received = inner.eof_received
-        self.pause_writing = inner.pause_writing
-        self.resume_writing = inner.resume_writing
+        self.data_received = inner.data_received  # type: ignore[method-assign]
+        self.eof_received = inner.eof_received  # type: ignore[method-assign]
+        self.pause_writing = inner.pause_writing  # type: ignore[method-assign]
+        self.resume_writing = inner.resume_writing  # type: ignore[method-assign]
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if not self._guard.admit(self._inner, transport):
+        # A TCP server's transports are full (read/write) transports.
+        if not self._guard.admit(self._inner, cast(asyncio.Transport, transport)):
             self._inner.force_close()  # it never started: drop anything read meanwhile
             return
         self._admitted = True
@@ -129,7 +131,10 @@ class GuardedSite(web.TCPSite):
         """TCPSite.start, listening with the guard's protocol factory."""
         await web.BaseSite.start(self)  # registers the site with its runner
         loop = asyncio.get_running_loop()
-        factory = self._guard.factory(self._runner.server)
+        server = self._runner.server
+        if server is None:
+            raise RuntimeError("GuardedSite.start needs a runner that is set up")
+        factory = self._guard.factory(server)
         self._server = await loop.create_server(
             factory, self._host, self._port, backlog=self._backlog
         )

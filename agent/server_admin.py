@@ -76,6 +76,8 @@ def admin_app(agent, token: bytes | None) -> web.Application:
 def attach_admin(api: web.Application, agent) -> None:
     """Start the admin listener with the API app and stop it with the app."""
     config: AdminConfig = agent.settings.admin
+    if config.listen is None:
+        raise ValueError("attach_admin needs admin.listen (HOST:PORT)")
     host, port = split_host_port(config.listen)
     token = load_token(config)  # at start: a missing file is an error before serving
 
@@ -98,5 +100,6 @@ def attach_admin(api: web.Application, agent) -> None:
 def admin_port(api: web.Application) -> int:
     """The port the admin listener of a started API app listens on."""
     for site in api[ADMIN_RUNNER].sites:
-        return site.port
+        if isinstance(site, web.TCPSite):
+            return site.port
     raise RuntimeError("the admin listener is not listening")

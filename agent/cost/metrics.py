@@ -5,16 +5,30 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from agent.config import MetricsConfig
 from agent.cost.budgets import Budgets
-from agent.cost.config import CostConfig
+from agent.cost.config import CostConfig, HostedPrice
 from agent.labels import OVERFLOW, LabelCap
 from agent.metrics import admits_model
 from agent.record import COST_UNMETERED, RequestRecord
 from collectors.base import DeviceInterval
 
 _CACHED_MODELS = 1024
+
+
+# What the series children of the instruments (whichever implementation) offer here.
+class _Counter(Protocol):
+    def inc(self, amount: float = 1, /) -> None: ...
+
+
+class _Gauge(Protocol):
+    def set(self, value: float, /) -> None: ...
+
+
+class _Histogram(Protocol):
+    def observe(self, value: float, /) -> None: ...
 
 
 class CostMetrics:
@@ -140,9 +154,9 @@ class _PerModel:
     """The series one model's released records update."""
 
     label: str  # the model label value (capped)
-    request: object  # the request cost histogram's child
-    unmetered: object  # the unmetered records counter's child
-    input: object  # cost per 1M input tokens gauge child
-    output: object  # ... output tokens
+    request: _Histogram  # the request cost histogram's child
+    unmetered: _Counter  # the unmetered records counter's child
+    input: _Gauge  # cost per 1M input tokens gauge child
+    output: _Gauge  # ... output tokens
     acc: list[float]  # [prefill cost, decode cost, prompt tokens, completion tokens]
-    hosted: object | None  # HostedPrice of the model, if configured
+    hosted: HostedPrice | None  # of the model, if configured

@@ -9,8 +9,12 @@ a new engine. The state is plain JSON-able data, so it may go through a file.
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
-from agent.cost.ledger import Req
+from agent.cost.ledger import Req, Tick
+from agent.cost.slots import Columns
 
 
 @dataclasses.dataclass(slots=True)
@@ -23,7 +27,7 @@ class Totals:
     late: float = 0.0  # shares of requests whose record had already left (collector stalled)
 
 
-def _work(c, slot: int) -> list:
+def _work(c: Columns, slot: int) -> list:
     """A finished request's token work as plain JSON-able values."""
     return [
         int(c.first_token[slot]),
@@ -33,10 +37,32 @@ def _work(c, slot: int) -> list:
     ]
 
 
+class _Engine(Protocol):
+    """What `Restartable` needs of the engine it is mixed into."""
+
+    _cols: Columns
+    _running: dict[str, Req]
+    _order: deque[Req]
+    _recent: deque[Req]
+    _waiting: deque[Req]
+    _pending: deque[Tick]
+    _devices: dict[str, tuple[int, int]]
+    _first: dict[str, int]
+    _last_start: int
+    _delivered: int
+    rate: float | None
+    totals: Totals
+
+    def _settle_all(self, ticks: Iterable[Tick]) -> None: ...
+    def _release_all(self, reqs: Sequence[Req]) -> None: ...
+    def _slot(self, start: int, key: tuple[str, str]) -> int: ...
+    def accrued(self, req: Req) -> tuple[float, float, float]: ...
+
+
 class Restartable:
     """The engine's flush / snapshot / restore (mixed into `CostEngine`)."""
 
-    def flush(self) -> None:
+    def flush(self: _Engine) -> None:
         """Settle every tick now and release every finished record (costs so far, final).
 
         Requests still running keep what they have accrued (see `snapshot`)."""
@@ -45,7 +71,7 @@ class Restartable:
         self._release_all(self._waiting)
         self._waiting.clear()
 
-    def snapshot(self) -> dict:
+    def snapshot(self: _Engine) -> dict[str, Any]:
         """Plain-data state for a restart: running requests' accrued cost and the totals.
 
         Call `flush` first; a new engine given this to `restore` carries on where this left."""
@@ -69,7 +95,7 @@ class Restartable:
             "devices": {d: [self._first[d], *v] for d, v in self._devices.items()},
         }
 
-    def restore(self, state: dict) -> None:
+    def restore(self: _Engine, state: dict[str, Any]) -> None:
         """Take over a `snapshot`: requests in flight keep their accrued cost."""
         c = self._cols
         for rid, model, tenant, start, stream, cost, seconds, joules, *un in state["running"]:

@@ -41,6 +41,22 @@ _SCALAR_ROWS = 24  # up to this many finished rows, element stores beat fancy in
 class Columns:
     """One numpy array per number in `_COLUMNS`, a row per slot."""
 
+    # Set by `_grow` from `_COLUMNS` (declared here for readers and the type checker).
+    start: np.ndarray
+    first_token: np.ndarray
+    end: np.ndarray
+    prefill: np.ndarray
+    decode: np.ndarray
+    two_phase: np.ndarray
+    known: np.ndarray
+    cost: np.ndarray
+    device_seconds: np.ndarray
+    joules: np.ndarray
+    unmetered: np.ndarray
+    released: np.ndarray
+    tracked: np.ndarray
+    key: np.ndarray
+
     def __init__(self, capacity: int = 1024) -> None:
         self.capacity = 0
         self._free: list[int] = []
@@ -88,10 +104,10 @@ class Columns:
                 ends[slot], knowns[slot] = end, known
                 prefills[slot], decodes[slot] = prefill, decode
             return
-        slots, end, known, prefill, decode = zip(*rows, strict=True)
-        slots = list(slots)
-        self.end[slots], self.known[slots] = end, known
-        self.prefill[slots], self.decode[slots] = prefill, decode
+        slot_col, end_col, known_col, prefill_col, decode_col = zip(*rows, strict=True)
+        slots = list(slot_col)
+        self.end[slots], self.known[slots] = end_col, known_col
+        self.prefill[slots], self.decode[slots] = prefill_col, decode_col
 
     def overlapping(self, a: int, b: int) -> np.ndarray:
         """Slots of the tracked requests whose span overlaps [a, b) (running ones: begun

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from agent.safety.rules import BUILTIN_RULES, FAMILIES
 
 Action = Literal["off", "flag", "redact", "block"]
+Direction = Literal["input", "output"]
 FLAG, REDACT, BLOCK, OFF = "flag", "redact", "block", "off"
 # Not a rule: the verdict of a scan that stopped at `max_scan_bytes` (flag or block).
 TRUNCATED = "scan.truncated"
@@ -36,8 +37,8 @@ class SafetyConfig(BaseModel):
         default_factory=dict,
         description="Overrides of `actions` for completions only (same keys).",
     )
-    directions: list[Literal["input", "output"]] = Field(
-        default_factory=lambda: ["input", "output"],
+    directions: list[Direction] = Field(
+        ["input", "output"],  # pydantic copies a default per instance
         description="What is filtered: `input` (prompts, messages) and/or `output` (completions).",
     )
     blocklist: list[str] = Field(

@@ -96,7 +96,7 @@ class SafetyEngine:
         if extra is not None:
             rules.append(extra)
         names = {r.name for r in rules}
-        self._actions = {
+        self._actions: dict[str, dict[str, str]] = {
             d: {n: config.action(n, d) for n in names}
             for d in (INPUT, OUTPUT)
             if config.enabled and d in config.directions

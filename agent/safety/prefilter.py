@@ -64,7 +64,8 @@ class Prefilter:
 
     def __init__(self, rules: list[Rule]) -> None:
         # A prefilter suffix puts one more character (the one after the match) before the end.
-        self._reach = [r.max_len and r.max_len + bool(r.prefilter_suffix) for r in rules]
+        # 0: unbounded, the rule runs over the whole text.
+        self._reach = [r.max_len + bool(r.prefilter_suffix) if r.max_len else 0 for r in rules]
         self._db = None
         self._local = threading.local()  # .scratch: this thread's scratch space
         if not rules:
@@ -90,14 +91,17 @@ class Prefilter:
         return scratch
 
     def candidates(self, text: str) -> dict[int, list[Window] | None]:
+        db = self._db
+        if db is None:  # not active: every rule may match anywhere
+            return dict.fromkeys(range(len(self._reach)))
         ends: dict[int, list[int]] = {}
-        self._db.scan(  # type: ignore[union-attr]
+        db.scan(
             text.encode("utf-8", "replace"),
             match_event_handler=lambda rid, _f, to, _fl, _c: ends.setdefault(rid, []).append(to),
             scratch=self._scratch(),
         )
         if not ends:
-            return ends  # the usual case: no rule can match
+            return {}  # the usual case: no rule can match
         # Hyperscan reports byte offsets: they are character offsets only for ASCII text.
         exact = text.isascii()
         size = len(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from agent.safety.prefilter import Prefilter
+from agent.safety.prefilter import Prefilter, Window
 from agent.safety.rules import Rule
 
 
@@ -33,6 +33,7 @@ class Scanner:
     def scan(self, text: str) -> list[Hit]:
         """Every confirmed hit, ordered by position; a hit inside a longer one is dropped."""
         hits: list[Hit] = []
+        todo: Iterable[tuple[int, list[Window] | None]]
         if self._pre.active:
             todo = self._pre.candidates(text).items()
         else:

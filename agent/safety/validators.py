@@ -23,8 +23,11 @@ IBAN_LENGTHS = {
 
 # Issuer prefixes of the major card schemes (Visa, Mastercard, Amex, Discover, JCB,
 # Diners, UnionPay, Maestro): Luhn alone lets one random number in ten through.
-_CARD_PREFIXES = ("4", "34", "37", "30", "36", "38", "35", "6011", "62", "64", "65", "50", "56")
-_CARD_PREFIXES += tuple(str(p) for p in range(51, 56)) + ("57", "58", "67")
+_CARD_PREFIXES: tuple[str, ...] = (
+    *("4", "34", "37", "30", "36", "38", "35", "6011", "62", "64", "65", "50", "56"),
+    *(str(p) for p in range(51, 56)),
+    *("57", "58", "67"),
+)
 # Publicly used example numbers that are not anyone's SSN (SSA, "invalid SSNs").
 _SSN_EXAMPLES = frozenset({"078051120", "219099999", "123456789"})
 _FILE_EXTENSIONS = frozenset(

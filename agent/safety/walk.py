@@ -161,14 +161,15 @@ def request_walk(body: dict, operation: str) -> Walk:
 def read(slot: Slot) -> str:
     """The text in a slot."""
     container, key = slot
-    return key.name if isinstance(key, Key) else container[key]  # type: ignore[index]
+    # A slot's key indexes its own container (a str for a dict, an int for a list).
+    return key.name if isinstance(key, Key) else container[key]  # type: ignore[call-overload]
 
 
 def write(slot: Slot, text: str) -> None:
     """Replace the text in a slot; a key is renamed in place, keeping its position."""
     container, key = slot
     if not isinstance(key, Key):
-        container[key] = text  # type: ignore[index]
+        container[key] = text  # type: ignore[call-overload]  # as in `read`
         return
     d: dict = container  # type: ignore[assignment]
     if text == key.name or key.name not in d:

@@ -21,7 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
-from elasticsearch import ApiError, ConnectionTimeout, TransportError
+from elasticsearch import ApiError, AsyncElasticsearch, ConnectionTimeout, TransportError
 from elasticsearch.helpers import async_streaming_bulk
 
 from agent.shipping.client import make_client
@@ -67,7 +67,7 @@ class Shipper:
         self._stats = stats
         self._ctx = ctx
         self._io_pool = ThreadPoolExecutor(1, thread_name_prefix="shipper-io")
-        self._es = None
+        self._es: AsyncElasticsearch | None = None  # from `start`
         self._tasks: list[asyncio.Task] = []
         self._cursor = 0
         self._rewind = False
@@ -91,6 +91,11 @@ class Shipper:
             await self._es.close()
         await self._io(self._outbox.close)
         self._io_pool.shutdown(wait=True)
+
+    def _client(self) -> AsyncElasticsearch:
+        if self._es is None:
+            raise RuntimeError("the shipper is not started")
+        return self._es
 
     async def _io(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._io_pool, fn, *args)
@@ -129,7 +134,7 @@ class Shipper:
         attempt = 0
         while True:
             try:
-                self.setup_report = await setup(self._es, self._c)
+                self.setup_report = await setup(self._client(), self._c)
                 return
             except TransportError as err:
                 log.warning(
@@ -205,7 +210,7 @@ class Shipper:
         from the concrete index the 409 named (real-time, also inside a data stream)."""
         docs, out.conflicts = out.conflicts, []
         try:
-            resp = await self._es.mget(
+            resp = await self._client().mget(
                 docs=[{"_index": d.index, "_id": d.request_id} for d in docs]
             )
             found = resp["docs"]
@@ -247,7 +252,7 @@ class Shipper:
 
     def _bulk(self, actions: list[dict]):
         return async_streaming_bulk(
-            self._es,
+            self._client(),
             actions,
             chunk_size=len(actions),
             max_chunk_bytes=100 * 1024 * 1024,

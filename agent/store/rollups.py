@@ -102,7 +102,9 @@ def aggregate(facts: Iterable[tuple], delta: Delta | None = None) -> Delta:
     counted once, per minute; the minute buckets are then summed into the coarser ones
     (a batch has far fewer buckets than records)."""
     delta = delta or Delta()
-    m, h, s = {}, {}, {}
+    m: dict[tuple, list] = {}  # per minute: measures, histogram bins, safety verdicts
+    h: dict[tuple, int] = {}
+    s: dict[tuple, int] = {}
     width = RESOLUTIONS["minute"]
     for fact in facts:
         if countable(fact):
@@ -143,8 +145,8 @@ def _add(measures: dict, hist: dict, safety: dict, t: int, fact: tuple) -> None:
             hist[k] = hist.get(k, 0) + 1
     for verdict in verdicts or ():
         name, direction, action, count = _verdict(verdict)
-        k = (t, tenant, model, name, direction, action)
-        safety[k] = safety.get(k, 0) + count
+        sk = (t, tenant, model, name, direction, action)
+        safety[sk] = safety.get(sk, 0) + count
 
 
 def _verdict(v) -> tuple:

@@ -87,7 +87,8 @@ class CostAlertsConfig(BaseModel):
         20, ge=0, description="Tenants and models (each) watched as segments, by spend."
     )
     series: list[Literal["cost", "cost_per_1k_output", "requests"]] = Field(
-        default_factory=lambda: ["cost"], description="Series that are checked for anomalies."
+        ["cost"],
+        description="Series that are checked for anomalies.",  # copied per instance
     )
     settle_s: float = Field(
         600.0,

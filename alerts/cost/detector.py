@@ -103,7 +103,8 @@ class CostDetector:
         self.series = segment_series(agg, begin, end, tenants, models)
         out = []
         for name in self._cfg.series:
-            for segment, values in self.series[name].items():
+            for column, values in self.series[name].items():
+                segment = str(column)  # the columns are segment names
                 verdict = self.verdicts[(name, segment)] = detect(values, self._cfg)
                 if verdict.status == ANOMALY:
                     out.append(self._alert(name, segment, verdict, agg, begin))
@@ -117,6 +118,8 @@ class CostDetector:
             by, value = segment.split("=", 1)
             labels[by] = value
         labels["severity"] = "warning"
+        if v.first is None or v.last is None:  # an anomaly has a stretch: detect() sets it
+            raise ValueError(f"anomaly verdict of {name} {segment} without its stretch")
         top = ""
         if name == "cost":
             sign = 1 if v.size >= 0 else -1

@@ -78,12 +78,13 @@ def safety_hit(frame: pd.DataFrame, name: str) -> pd.Series:
 def _categorical(codes: np.ndarray, names: list[str], index: pd.Index) -> pd.Series:
     """A categorical series from codes (-1 for missing); duplicate names are merged."""
     if not names:
+        missing = np.full(len(index), -1, dtype=np.int64)
         return pd.Series(
-            pd.Categorical.from_codes(np.full(len(index), -1), categories=[]), index=index
+            pd.Categorical.from_codes(missing, categories=pd.Index([], dtype=object)), index=index
         )
     unique, inverse = np.unique(np.array(names, dtype=object), return_inverse=True)
-    mapped = np.where(codes >= 0, inverse[np.maximum(codes, 0)], -1)
-    return pd.Series(pd.Categorical.from_codes(mapped, categories=list(unique)), index=index)
+    mapped = np.where(codes >= 0, inverse[np.maximum(codes, 0)], -1).astype(np.int64)
+    return pd.Series(pd.Categorical.from_codes(mapped, categories=pd.Index(unique)), index=index)
 
 
 def features(

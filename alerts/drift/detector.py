@@ -15,11 +15,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from prometheus_client.core import GaugeMetricFamily
 
 from alerts.drift.config import DriftConfig
+from alerts.drift.report import DriftReport, FeatureResult
 from alerts.model import Alert
+
+if TYPE_CHECKING:  # pandas is loaded only with the comparison, on first use
+    import pandas as pd
+
+    Compare = Callable[[pd.DataFrame, pd.DataFrame, DriftConfig], DriftReport]
 
 DRIFT = "InferwatchDrift"
 DATASET_DRIFT = "InferwatchDatasetDrift"
@@ -35,13 +42,13 @@ class DriftDetector:
         source,
         snapshots=None,
         clock: Callable[[], float] = time.time,
-        compare: Callable | None = None,
+        compare: Compare | None = None,
         history=None,
     ) -> None:
         self.config, self.source, self.snapshots, self.clock = config, source, snapshots, clock
         self.history = history  # an alerts.drift.history.DriftHistory, or None
         self._compare = compare
-        self.report = None  # the last DriftReport
+        self.report: DriftReport | None = None  # of the last evaluation
         self.notes: list[str] = []
         self.skipped_segments = 0
 
@@ -58,17 +65,19 @@ class DriftDetector:
         current = self.source.frame(c0, c1)
         name = self.config.reference_snapshot
         reference = self.snapshots.load(name) if name else self.source.frame(r0, r1)
-        self.report = self._run(reference, current)
+        report = self.report = self._run(reference, current)
         self.notes = _data_notes(len(reference), len(current), self.config.min_rows)
-        self.notes += list(self.report.notes)
+        self.notes += list(report.notes)
         if self.history is not None:
-            self.history.record(now, self.report, self.segments())
-        return self._alerts(now, len(reference), len(current))
+            self.history.record(now, report, self.segments())
+        return self._alerts(report, now, len(reference), len(current))
 
-    def _run(self, reference, current):
+    def _run(self, reference: pd.DataFrame, current: pd.DataFrame) -> DriftReport:
         compare = self._compare
         if compare is None:
-            from alerts.drift.compare import compare  # SciPy and friends, loaded on use
+            from alerts.drift.compare import compare as library  # SciPy and friends, on use
+
+            compare = library
         return compare(reference, current, self.config)
 
     def segments(self) -> list[str]:
@@ -79,17 +88,15 @@ class DriftDetector:
         self.skipped_segments = max(0, len(every) - self.config.max_segments)
         return every[: self.config.max_segments]
 
-    def _alerts(self, now: float, n_ref: int, n_cur: int) -> list[Alert]:
+    def _alerts(self, report: DriftReport, now: float, n_ref: int, n_cur: int) -> list[Alert]:
         kept = set(self.segments())
         sizes = _sizes(self.config, n_ref, n_cur)
         alerts = [
-            _feature_alert(r, now, sizes)
-            for r in self.report.rows
-            if r.segment in kept and r.drifted
+            _feature_alert(r, now, sizes) for r in report.rows if r.segment in kept and r.drifted
         ]
-        for segment, drifted in self.report.dataset_drift.items():
+        for segment, drifted in report.dataset_drift.items():
             if drifted and segment in kept:
-                alerts.append(_dataset_alert(self.report, segment, now, sizes))
+                alerts.append(_dataset_alert(report, segment, now, sizes))
         return alerts
 
     def families(self) -> list[GaugeMetricFamily]:
@@ -109,15 +116,17 @@ class DriftDetector:
             "1 when the feature drifted in the segment at the last evaluation.",
             labels=["feature", "segment"],
         )
-        kept = set(self.segments())
-        for r in self.report.rows if self.report else ():
+        report, kept = self.report, set(self.segments())
+        if report is None:
+            return [score, threshold, detected]
+        for r in report.rows:
             if r.segment not in kept:
                 continue
             if r.tested:
                 score.add_metric([r.feature, r.segment, r.test], r.statistic)
                 threshold.add_metric([r.feature, r.segment, r.test], r.threshold)
             detected.add_metric([r.feature, r.segment], float(r.drifted))
-        for segment, drifted in (self.report.dataset_drift if self.report else {}).items():
+        for segment, drifted in report.dataset_drift.items():
             if segment in kept:
                 detected.add_metric([DATASET, segment], float(drifted))
         return [score, threshold, detected]
@@ -136,7 +145,7 @@ def _sizes(c: DriftConfig, n_ref: int, n_cur: int) -> str:
     return f"current window {c.window_s:g} s ({n_cur} requests), reference {ref} ({n_ref})"
 
 
-def _feature_alert(r, now: float, sizes: str) -> Alert:
+def _feature_alert(r: FeatureResult, now: float, sizes: str) -> Alert:
     labels = {"alertname": DRIFT, "feature": r.feature, "segment": r.segment}
     summary = f"{r.feature} drifted in {r.segment}"
     description = (
@@ -150,7 +159,7 @@ def _feature_alert(r, now: float, sizes: str) -> Alert:
     )
 
 
-def _dataset_alert(report, segment: str, now: float, sizes: str) -> Alert:
+def _dataset_alert(report: DriftReport, segment: str, now: float, sizes: str) -> Alert:
     drifted = sorted(r.feature for r in report.rows if r.segment == segment and r.drifted)
     share = report.drifted_share(segment)
     labels = {"alertname": DATASET_DRIFT, "feature": DATASET, "segment": segment}

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
 
 from alerts.cli_args import show_time
+from alerts.cost.cache import RecordSource
 from alerts.drift.config import DriftConfig
+from alerts.drift.report import DriftReport
 from alerts.drift.snapshot import SnapshotError, Snapshots
 from alerts.source import SourceUnavailable, StoreSource
 
@@ -21,8 +26,8 @@ class Context:
     """The drift settings, a record source, and where snapshots live."""
 
     config: DriftConfig
-    source: object
-    data_dir: object
+    source: RecordSource
+    data_dir: Path
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Context:
@@ -48,7 +53,7 @@ class Context:
 
         return Snapshots(db.connect(self.data_dir / db.FILENAME), self.config.snapshot_max_rows)
 
-    def frame(self, start: float, end: float):
+    def frame(self, start: float, end: float) -> pd.DataFrame:
         """The source's records of [start, end); BadInput when it cannot be read."""
         try:
             return self.source.frame(start, end)
@@ -76,7 +81,7 @@ def es_source(es, config: DriftConfig):
 class Result:
     """A report with the windows it compared."""
 
-    report: object
+    report: DriftReport
     reference: dict
     current: dict
     notes: list[str] = field(default_factory=list)
@@ -119,6 +124,8 @@ def report(ctx: Context, args: argparse.Namespace, now: float) -> Result:
     current = ctx.frame(*cur_range)
     if ref_range is None:
         name = args.reference_snapshot or ctx.config.reference_snapshot
+        if not name:  # `windows` returns no range only where a snapshot is named
+            raise BadInput("no reference: name a window or a snapshot")
         try:
             reference = ctx.snapshots().load(name)
         except SnapshotError as err:

@@ -61,7 +61,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Print the silences, one per line."""
-    found = _silences(args, create=False)
+    found = _existing_silences(args)
     now = time.time()
     rows = found.list(now, expired=args.expired) if found else []
     if not rows:
@@ -73,7 +73,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_expire(args: argparse.Namespace) -> int:
     """End a silence now."""
-    found = _silences(args, create=False)
+    found = _existing_silences(args)
     try:
         if found is None:
             raise SilenceError(f"no silence with id {args.id!r}")
@@ -84,11 +84,18 @@ def cmd_expire(args: argparse.Namespace) -> int:
     return 0
 
 
-def _silences(args: argparse.Namespace, create: bool = True) -> Silences | None:
-    path = Path(_data_dir(args)) / db.FILENAME
-    if not create and not path.exists():
-        return None
-    return Silences(db.connect(path))
+def _silences(args: argparse.Namespace) -> Silences:
+    return Silences(db.connect(_db_path(args)))
+
+
+def _existing_silences(args: argparse.Namespace) -> Silences | None:
+    """The silences, or None where the database does not exist (nothing was ever added)."""
+    path = _db_path(args)
+    return Silences(db.connect(path)) if path.exists() else None
+
+
+def _db_path(args: argparse.Namespace) -> Path:
+    return Path(_data_dir(args)) / db.FILENAME
 
 
 def _data_dir(args: argparse.Namespace) -> str:

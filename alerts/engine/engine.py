@@ -24,6 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from functools import partial
 
 from prometheus_client.core import GaugeMetricFamily
 
@@ -81,9 +82,10 @@ class AlertEngine:
             self._record_pending()
             sent: list[Notification] = []
             due = [g for g in self._state.groups() if g.next_flush_at <= now]
-            view = self._mute_view(now) if due else None  # once per tick, not per group
-            for group in due:
-                sent += self._locked(lambda g=group: self._flush(g, now, view))
+            if due:
+                view = self._mute_view(now)  # once per tick, not per group
+                for group in due:
+                    sent += self._locked(partial(self._flush, group, now, view))
             self._count(now)
             return sent
 
@@ -113,7 +115,7 @@ class AlertEngine:
     # ---- recording reports
     def _record_pending(self) -> None:
         while self._pending:
-            self._locked(lambda report=self._pending[0]: record(self._state, self._route, *report))
+            self._locked(partial(record, self._state, self._route, *self._pending[0]))
             self._pending.pop(0)
 
     # ---- flushing groups

@@ -39,7 +39,9 @@ class Matcher:
             return got == self.value
         if self.op == "!=":
             return got != self.value
-        hit = self._regex.fullmatch(got) is not None  # fullmatch: Go's ^(?:re)$
+        # Built directly rather than by `make_matcher`: compile now (`re` caches it).
+        regex = self._regex or re.compile(f"(?:{self.value})")
+        hit = regex.fullmatch(got) is not None  # fullmatch: Go's ^(?:re)$
         return hit if self.op == "=~" else not hit
 
     def __str__(self) -> str:
@@ -105,7 +107,9 @@ def _unquote(raw: str, text: str) -> str:
 
 def _split_commas(body: str) -> list[str]:
     # Split on commas outside double quotes, honouring backslash escapes inside them.
-    parts, cur, quoted, escaped = [], [], False, False
+    parts: list[str] = []
+    cur: list[str] = []
+    quoted = escaped = False
     for ch in body:
         if ch == "," and not quoted:
             parts.append("".join(cur))

@@ -88,29 +88,29 @@ class Sender:
         self._loop = asyncio.get_running_loop()
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        now = self.clock()
+        session, now = self._session, self.clock()
         await self._db(Outbox.prune, now - self.delivery.retention_s)
         by_receiver: dict[str, list[Entry]] = defaultdict(list)
         for entry in await self._db(Outbox.due, now, BATCH):
             by_receiver[entry.receiver].append(entry)
-        done = await asyncio.gather(*(self._deliver_all(e) for e in by_receiver.values()))
+        done = await asyncio.gather(*(self._deliver_all(session, e) for e in by_receiver.values()))
         pending = await self._db(Outbox.pending_by_receiver)
         self.pending = {**dict.fromkeys(self.hooks, 0), **pending}
         return sum(done)
 
-    async def _deliver_all(self, entries: list[Entry]) -> int:
+    async def _deliver_all(self, session: aiohttp.ClientSession, entries: list[Entry]) -> int:
         for n, entry in enumerate(entries, 1):
-            outcome = await self._deliver(entry)
+            outcome = await self._deliver(session, entry)
             if outcome is not None and outcome.retry:
                 return n  # the receiver is failing: its other groups wait for a later round
         return len(entries)
 
-    async def _deliver(self, entry: Entry) -> Outcome | None:
+    async def _deliver(self, session: aiohttp.ClientSession, entry: Entry) -> Outcome | None:
         hook = self.hooks.get(entry.receiver)
         if hook is None:
             await self._give_up(entry, "receiver is no longer configured")
             return None
-        outcome = await attempt(self._session, hook, entry.notification, self.clock())
+        outcome = await attempt(session, hook, entry.notification, self.clock())
         self.counts[(entry.receiver, outcome.result)] += 1
         if outcome.result == SENT:
             await self._db(Outbox.mark_sent, entry.id, self.clock())

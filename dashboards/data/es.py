@@ -25,7 +25,7 @@ from dashboards.data.es_docs import ROW_SOURCE, record_of, request_row
 from dashboards.data.es_frames import frame, keyed, measure_row, timed
 
 DEFAULT_INDEX = index_pattern(ElasticsearchConfig().data_stream)  # logs-inferwatch-*
-_ORDER = {
+_ORDER: dict[str, list[dict]] = {
     "newest": [{"@timestamp": "desc"}],
     "cost": [{"inferwatch.cost.amount": {"order": "desc", "missing": "_last"}}],
     "latency": [{"gen_ai.server.request.duration": {"order": "desc", "missing": "_last"}}],
@@ -164,8 +164,9 @@ class EsData:
         if order not in _ORDER:
             raise ValueError(f"unknown order {order!r}: one of {', '.join(_ORDER)}")
         sort = [*_ORDER[order], {"@timestamp": "desc"}] if order != "newest" else _ORDER[order]
-        body = {"query": Q.where(f, statuses=statuses), "sort": sort, "size": max(0, limit)}
-        hits = self._search(**body, source_includes=ROW_SOURCE)["hits"]["hits"]
+        query = Q.where(f, statuses=statuses)
+        found = self._search(query=query, sort=sort, size=max(0, limit), source_includes=ROW_SOURCE)
+        hits = found["hits"]["hits"]
         rows = [request_row(h["_source"], REQUEST_COLUMNS) for h in hits]
         return pd.DataFrame(rows, columns=list(REQUEST_COLUMNS))
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 # What the request table reads of each document: never the prompt or completion text.
 ROW_SOURCE = [
@@ -60,13 +61,14 @@ _PATHS = {
 }
 
 
-def get(doc: dict, path: str):
+def get(doc: dict, path: str) -> Any:
     """The value at a dotted `path` of a document, or None."""
+    value: Any = doc
     for part in path.split("."):
-        if not isinstance(doc, dict):
+        if not isinstance(value, dict):
             return None
-        doc = doc.get(part)
-    return doc
+        value = value.get(part)
+    return value
 
 
 def wall_time(doc: dict) -> float:

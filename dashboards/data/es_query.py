@@ -88,7 +88,7 @@ def _one_of(field: str, values: tuple[str, ...]) -> list[dict]:
 def measures() -> dict:
     """The aggregations giving `api.MEASURES` in every bucket (`requests` is doc_count,
     `errors` what is not in the "ok" bucket of `statuses`)."""
-    aggs = {name: {agg: {"field": fld}} for name, (agg, fld) in _SUMS.items()}
+    aggs: dict[str, dict] = {name: {agg: {"field": fld}} for name, (agg, fld) in _SUMS.items()}
     # errors = requests - the "ok" bucket. Not a `filter` aggregation: in the emulator a
     # filter inside every time bucket costs more than all the sums together.
     aggs["statuses"] = {"terms": {"field": STATUS, "size": 100}}

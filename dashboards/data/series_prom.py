@@ -49,7 +49,7 @@ class PrometheusSeries:
         return name
 
     def _query_range(self, query: str, first: int, last: int, step_s: int) -> list[dict]:
-        params = {"query": query, "start": first, "end": last, "step": step_s}
+        params: dict[str, str | int] = {"query": query, "start": first, "end": last, "step": step_s}
         try:
             resp = requests.get(
                 f"{self.url}/api/v1/query_range", params=params, timeout=self._timeout_s

@@ -73,7 +73,8 @@ class StoreData:
 
     def totals(self, f: api.Filters, by: str | None = None) -> pd.DataFrame:
         """`MEASURES` over the range (per `key` with `by`, by cost descending)."""
-        frame = self._measures(*self._sql.totals(f, by, None), by, False)
+        sql, params = self._sql.totals(f, by, None)
+        frame = self._measures(sql, params, by, False)
         if by:
             frame = frame.sort_values(["cost", "key"], ascending=[False, True])
         return frame.reset_index(drop=True)
@@ -81,7 +82,8 @@ class StoreData:
     def timeseries(self, f: api.Filters, step_s: int, by: str | None = None) -> pd.DataFrame:
         """`MEASURES` per bucket `t` of `step_s` (and `key`), ordered by t then key."""
         _check_step(step_s)
-        frame = self._measures(*self._sql.totals(f, by, step_s), by, True)
+        sql, params = self._sql.totals(f, by, step_s)
+        frame = self._measures(sql, params, by, True)
         return frame.sort_values(["t", "key"] if by else ["t"]).reset_index(drop=True)
 
     def _measures(self, sql: str, params: list, by: str | None, per_t: bool) -> pd.DataFrame:

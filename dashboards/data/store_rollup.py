@@ -38,7 +38,8 @@ def _spans(f: api.Filters, step_s: int | None) -> list[tuple[str, float, float]]
 
 def _union(table: str, f: api.Filters, step_s: int | None, filtered: bool = True):
     """A subquery over `{table}_{resolution}` pieces of the range, and its parameters."""
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[float | str] = []
     for res, start, end in _spans(f, step_s):
         clause = "t >= ? AND t < ?"
         params += [start, end]

@@ -55,7 +55,8 @@ ORDER_SQL = {
 
 def where(f: api.Filters, filtered: bool = True) -> tuple[str, list]:
     """The WHERE clause (time range, and the model/tenant filter when `filtered`)."""
-    clauses, params = ["wall_time >= ?", "wall_time < ?"], [f.start, f.end]
+    clauses = ["wall_time >= ?", "wall_time < ?"]
+    params: list[float | str] = [f.start, f.end]
     if filtered:
         for column, values in (("model", f.models), ("tenant", f.tenants)):
             if values:

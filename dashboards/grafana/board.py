@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.models.dashboard import (
     DashboardCursorSync,
+    DashboardLinkType,
     DataSourceRef,
     VariableRefresh,
+    VariableSort,
 )
 
 from agent.cost.prices import DEFAULT_CURRENCY
@@ -45,7 +47,7 @@ def label_variable(name: str, label: str, query: str, text: str):
         .multi(True)
         .include_all(True)
         .all_value(".*")
-        .sort(1)  # alphabetical, ascending
+        .sort(VariableSort.ALPHABETICAL_ASC)
     )
 
 
@@ -72,7 +74,7 @@ def new_board(key: str, title: str, description: str, filters: tuple[str, ...] =
         .timezone("browser")
         .link(
             dashboard.DashboardLink("inferwatch boards")
-            .type("dashboards")
+            .type(DashboardLinkType.DASHBOARDS)
             .tags([TAG])
             .as_dropdown(False)
             .include_vars(True)

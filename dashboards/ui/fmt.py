@@ -73,7 +73,7 @@ def when(epoch_s: float | None) -> str:
     return dt.datetime.fromtimestamp(epoch_s, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def times(epoch_s: pd.Series) -> pd.Series:
+def times(epoch_s: pd.Series | list[float]) -> pd.Series | pd.DatetimeIndex:
     """Epoch seconds as UTC datetimes, for a plot's x axis."""
     return pd.to_datetime(epoch_s, unit="s", utc=True)
 

@@ -57,7 +57,8 @@ def _custom(now: float) -> tuple[float, float]:
             _date(st.query_params.get("to"), today),
         )
     picked = st.date_input("Dates (UTC)", key="custom_days", max_value=today)
-    first, final = (picked[0], picked[-1]) if picked else (today, today)
+    span = (picked,) if isinstance(picked, dt.date) else picked  # one day while picking
+    first, final = (span[0], span[-1]) if span else (today, today)
     st.query_params["from"], st.query_params["to"] = first.isoformat(), final.isoformat()
     return days(first, final)
 

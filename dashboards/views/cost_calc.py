@@ -97,13 +97,14 @@ def hosted_comparison(by_model: pd.DataFrame, prices: Mapping[str, HostedPrice])
     have charged for the same tokens at list price, and measured / hosted."""
     cols = ["model", "input_tokens", "output_tokens", "measured", "hosted", "ratio"]
     rows = []
-    for r in by_model.itertuples(index=False):
-        price = prices.get(r.key)
+    columns = (by_model[c].tolist() for c in ("key", "input_tokens", "output_tokens", "cost"))
+    for key, inp, out, cost in zip(*columns, strict=True):
+        price = prices.get(key)
         if price is None:
             continue
-        hosted = (r.input_tokens * price.input_per_1m + r.output_tokens * price.output_per_1m) / 1e6
-        ratio = r.cost / hosted if hosted > 0 else math.nan
-        rows.append((r.key, int(r.input_tokens), int(r.output_tokens), r.cost, hosted, ratio))
+        hosted = (inp * price.input_per_1m + out * price.output_per_1m) / 1e6
+        ratio = cost / hosted if hosted > 0 else math.nan
+        rows.append((key, int(inp), int(out), cost, hosted, ratio))
     return pd.DataFrame(rows, columns=cols)
 
 

@@ -97,7 +97,7 @@ def _compare(
     """The report and both windows' frames (cached: a comparison takes about a second)."""
     config = alerts_compare.page_config(_settings.alerts.drift)
     records = alerts_compare.source_for(_settings, config)
-    cur = alerts_compare.read(records, *current, models, tenants)
+    cur = alerts_compare.read(records, current[0], current[1], models, tenants)
     if reference[0] == "snapshot":
         ref = alerts_drift.snapshot(AlertsData(_settings.store.dir / "alerts.db"), reference[1])
         ref = alerts_compare.keep(ref, models, tenants)

@@ -144,8 +144,8 @@ def _xids(df: pd.DataFrame, step_s: int) -> None:
         st.caption("No XID errors in this range.")
         return
     by = ["device", "error_type"]
-    counts = df.assign(errors=df["value"] * step_s).groupby(by)["errors"].sum().round()
-    counts = counts[counts > 0].reset_index()
+    totals = df.assign(errors=df["value"] * step_s).groupby(by)["errors"].sum().round()
+    counts = totals[totals > 0].reset_index()
     if counts.empty:
         st.caption("No XID errors in this range.")
         return

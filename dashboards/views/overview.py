@@ -4,6 +4,7 @@ cost per 1M tokens, traffic and latency against the previous range, what is firi
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import pandas as pd
 import streamlit as st
@@ -59,9 +60,11 @@ def _traffic(ctx: PageContext, totals: pd.DataFrame) -> pd.DataFrame:
 
 def _counts(totals: pd.DataFrame, prev: pd.DataFrame | None) -> list[tuple]:
     n, errors = int(totals["requests"].sum()), int(totals["errors"].sum())
-    p_n = int(prev["requests"].sum()) if prev is not None else 0
+    if prev is None:
+        return [("Requests", n, None), ("Error rate", errors / n, None)]
+    p_n = int(prev["requests"].sum())
     p_err = int(prev["errors"].sum()) / p_n if p_n else None
-    return [("Requests", n, p_n if prev is not None else None), ("Error rate", errors / n, p_err)]
+    return [("Requests", n, p_n), ("Error rate", errors / n, p_err)]
 
 
 def _quantiles(ctx: PageContext, metric: str, name: str, before: Filters) -> list[tuple]:
@@ -96,7 +99,7 @@ def _delta(name: str, value: float | None, previous: float | None) -> str | None
     return None if rel is None else f"{rel * 100:+.1f}%"
 
 
-def _color(name: str) -> str:
+def _color(name: str) -> Literal["normal", "inverse"]:
     return "normal" if name == "Requests" else "inverse"  # more errors or latency is bad
 
 

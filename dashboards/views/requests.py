@@ -85,7 +85,9 @@ def table(ctx: PageContext) -> None:
     statuses = frame.query(ctx, "values", "status", ctx.filters) or []
     left, right = st.columns([2, 1])
     picked = left.multiselect("Status", statuses, key="requests_status", placeholder="All")
-    order = right.selectbox("Order", list(ORDERS), format_func=ORDERS.get, key="requests_order")
+    order = right.selectbox(
+        "Order", list(ORDERS), format_func=ORDERS.__getitem__, key="requests_order"
+    )
     limit = ctx.app.settings.dashboard.table_rows
     rows = frame.query(ctx, "requests", ctx.filters, tuple(picked), order, limit)
     if rows is None:

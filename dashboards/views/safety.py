@@ -36,12 +36,12 @@ def render(ctx: PageContext) -> None:
 
 def totals(hits: pd.DataFrame, dim: str) -> pd.DataFrame:
     """Hits per value of `dim` over the range, most first."""
-    out = hits.groupby(dim, as_index=False)["hits"].sum()
+    out = hits.groupby(dim)["hits"].sum().reset_index()
     return out.sort_values(["hits", dim], ascending=[False, True]).reset_index(drop=True)
 
 
 def _over_time(hits: pd.DataFrame, by: str, step_s: int) -> None:
-    series = hits.groupby(["t", by], as_index=False)["hits"].sum().sort_values(["t", by])
+    series = hits.groupby(["t", by])["hits"].sum().reset_index().sort_values(["t", by])
     shown = utc(series, ["t"]).rename(columns={"t": "time (UTC)"})
     fig = px.bar(shown, x="time (UTC)", y="hits", color=by, barmode="stack")
     # fmt.figure: series may be tenants, which clients name (drawn as text, not HTML).

@@ -9,7 +9,7 @@ from alerts import db
 from alerts.config import AlertsConfig
 from alerts.engine.config import InhibitRuleConfig, RouteConfig, default_inhibit_rules
 from alerts.engine.engine import AlertEngine
-from alerts.engine.matchers import MatcherError, parse_matcher, parse_matchers
+from alerts.engine.matchers import Matcher, MatcherError, parse_matcher, parse_matchers
 from alerts.engine.silences import SilenceError
 from alerts.engine.state import EngineState
 from alerts.model import Alert
@@ -35,6 +35,12 @@ pytestmark = pytest.mark.unit
 )
 def test_matcher_kinds(text, labels, hit):
     assert parse_matcher(text).matches(labels) is hit
+
+
+@pytest.mark.parametrize(("op", "hit"), [("=~", True), ("!~", False)])
+def test_a_regex_matcher_built_directly_compiles_its_regex(op, hit):
+    # Matcher is a public dataclass: built without make_matcher it has no compiled regex.
+    assert Matcher("tenant", op, "ac.*").matches({"tenant": "acme"}) is hit
 
 
 def test_brace_list_with_commas_inside_values():

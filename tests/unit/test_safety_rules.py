@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.safety import validators as v
+from agent.safety.prefilter import Prefilter
 from agent.safety.rules import BUILTIN_RULES, blocklist_rule
 from agent.safety.scanner import Scanner, placeholder, redact
 
@@ -111,6 +112,11 @@ def test_without_the_prefilter_results_are_the_same(scanner):
     )
     plain = Scanner(BUILTIN_RULES, prefilter=False)
     assert found(plain, text) == found(scanner, text) and len(found(scanner, text)) == 5
+
+
+def test_an_inactive_prefilter_answers_instead_of_failing():
+    pre = Prefilter([])  # no rules: no database, so not active (as without hyperscan)
+    assert not pre.active and pre.candidates("a@b.co") == {}
 
 
 _PIECES = [
