@@ -244,8 +244,6 @@ def public_url(url: str) -> str:
 
 def bound_port(runner: web.AppRunner) -> int:
     """The port a started runner actually listens on (useful with port 0)."""
-    for site in runner.sites:
-        server = site._server  # aiohttp keeps the asyncio server here
-        if server is not None and server.sockets:
-            return server.sockets[0].getsockname()[1]
+    for address in runner.addresses:  # (host, port, ...) of every listening socket
+        return int(address[1])
     raise RuntimeError("runner is not listening")

@@ -15,14 +15,13 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
     GaugeMetricFamily,
     HistogramMetricFamily,
-    Metric,
 )
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -64,9 +63,10 @@ class MetricSpec(BaseModel):
             raise ValueError("an agent histogram needs its buckets")  # vLLM's keep their own
         return self
 
-    def family(self) -> Metric:
+    def family(self) -> Any:
         """An empty prometheus_client family of this spec (its name, help and labels) for a
-        custom collector to add samples to; info metrics are exposed as gauges."""
+        custom collector to add samples to; info metrics are exposed as gauges. (Typed Any:
+        which family class it is follows the spec's type, which the caller knows.)"""
         labels = list(self.labels)
         if self.type == "counter":  # CounterMetricFamily takes the name without `_total`
             return CounterMetricFamily(self.name, self.help, labels=labels)

@@ -31,6 +31,7 @@ import threading
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from itertools import accumulate
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import (
@@ -69,11 +70,11 @@ class _Family:
         self.name = name
         self.documentation = documentation
         self.labelnames = tuple(labelnames)
-        self._children: dict[tuple[str, ...], object] = {}
+        self._children: dict[tuple[str, ...], Any] = {}
         self._lock = threading.Lock()  # guards adding to `_children` (see the module doc)
         help_text = documentation.replace("\\", r"\\").replace("\n", r"\n")
         self._header = f"# HELP {name} {help_text}\n# TYPE {name} {self.kind}\n"
-        self._only = None if self.labelnames else self.labels()
+        self._only: Any = None if self.labelnames else self.labels()
 
     def labels(self, *values: str, **kw: str):
         """The child for these label values (created on first use)."""
@@ -90,7 +91,7 @@ class _Family:
                     child = self._children[values] = self._child(values)
         return child
 
-    def series(self) -> list[tuple[tuple[str, ...], object]]:
+    def series(self) -> list[tuple[tuple[str, ...], Any]]:
         """A copy of (label values, series), safe to iterate while any thread adds series."""
         with self._lock:
             return list(self._children.items())
@@ -155,7 +156,7 @@ class FastCounter(_Family):
     def inc(self, amount: float = 1.0) -> None:
         self._only.inc(amount)
 
-    def _metric(self) -> Metric:
+    def _metric(self) -> CounterMetricFamily:
         return CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
 
     def collect(self):
@@ -185,7 +186,7 @@ class FastGauge(_Family):
     def set_function(self, fn: Callable[[], float]) -> None:
         self._only.set_function(fn)
 
-    def _metric(self) -> Metric:
+    def _metric(self) -> GaugeMetricFamily:
         return GaugeMetricFamily(self.name, self.documentation, labels=self.labelnames)
 
     def collect(self):
@@ -245,7 +246,7 @@ class FastHistogram(_Family):
     def observe(self, value: float) -> None:
         self._only.observe(value)
 
-    def _metric(self) -> Metric:
+    def _metric(self) -> HistogramMetricFamily:
         return HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
 
     def collect(self):

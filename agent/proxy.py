@@ -375,7 +375,8 @@ class Proxy:
         too_big = Refusal(413, errors.BODY_TOO_LARGE, f"request body over {self._max_body} bytes")
         if request.content_length is not None and request.content_length > self._max_body:
             raise too_big
-        parts, size, content = [], 0, request.content
+        parts: list[bytes] = []
+        size, content = 0, request.content
         while True:
             try:
                 async with asyncio.timeout(self._body_timeout):

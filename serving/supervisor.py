@@ -19,11 +19,18 @@ from serving.vllm_args import Launch
 from serving.vllm_log import VllmLog
 
 
+class StartingFlag(Protocol):
+    """The upstream state's flag the supervisor sets while vLLM (re)starts."""
+
+    starting: bool
+
+
 class UpstreamHandle(Protocol):
     """What the supervisor needs of the agent's upstream (`agent.upstream.Upstream`): the
     `state.starting` flag, which makes the proxy answer 503, and `mark(up, error)`."""
 
-    state: object
+    @property
+    def state(self) -> StartingFlag: ...
 
     def mark(self, up: bool, error: str | None = None) -> None: ...
 
@@ -99,7 +106,8 @@ class Supervisor:
             if self._stopping:
                 return
             self._count_restart()
-            reason = f"vLLM exited with code {self.process.returncode}"
+            code = self.process.returncode if self.process is not None else None
+            reason = f"vLLM exited with code {code}"
             backoff = self.cfg.restart_backoff_s if up_for >= _STABLE_S else backoff
             log.error("%s; restarting in %.1fs%s", reason, backoff, self._see_output())
             self._starting(reason)
@@ -112,23 +120,22 @@ class Supervisor:
             await asyncio.to_thread(self.process.stop, 1.0)
         if self.output is not None:
             self.output.mark_start()
-        self.process = VLLMProcess(self.launch, self._on_line)
+        proc = self.process = VLLMProcess(self.launch, self._on_line)
         if self.on_spawn is not None:  # metered from its first instant, not from a port scan
-            self.on_spawn(self.process.pid)
+            self.on_spawn(proc.pid)
         where = {"output": str(self.output.path)} if self.output is not None else {}
         # Masked: vLLM's arguments may carry --api-key or a token.
         log.info("starting vLLM", extra={**where, "argv": " ".join(mask_argv(self.launch.argv))})
-        if not await self._wait_ready():
+        if not await self._wait_ready(proc):
             return 0.0
         loop = asyncio.get_running_loop()
         ready_at = loop.time()
-        while self.process.returncode is None:
+        while proc.returncode is None:
             await asyncio.sleep(_POLL_S)
         self.upstream.state.starting = True  # refuse at once, before anything else notices
         return loop.time() - ready_at
 
-    async def _wait_ready(self) -> bool:
-        proc = self.process
+    async def _wait_ready(self, proc: VLLMProcess) -> bool:
         try:
             took = await asyncio.to_thread(proc.wait_ready, self.cfg.start_timeout_s, self.on_tick)
         except (VLLMDied, TimeoutError) as err:

@@ -380,6 +380,8 @@ class CostEngine(Restartable):
         (`release` by default; the cost stage calls it later, a slice at a time.)"""
         sink, forward, costed = self._sink, self._forward, self._costed
         for req in released:
+            if req.record is None:  # handed on already (a release is never repeated)
+                continue
             status = COST_UNMETERED if req.unmetered else COST_FINAL
             rec = costed(req.record, req.cost, req.device_seconds, req.joules, status)
             req.record = None  # forwarded: the engine may keep the Req a while longer

@@ -21,6 +21,7 @@ import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from agent.record import RequestRecord, SafetyVerdict
 from agent.recordpath import Stage
@@ -112,7 +113,7 @@ class SafetyStage(Stage):
             budget = self._budget(state.output_truncated)  # past MAX_KEPT_BYTES: unscanned
             verdicts.extend(e.scan_texts([completion], OUTPUT, budget))
         capture = e.config.capture_text
-        changes = {
+        changes: dict[str, Any] = {
             "safety": tuple(verdicts),
             "prompt_text": e.redact_for_capture(prompt) if capture and prompt else None,
             "completion_text": e.redact_for_capture(completion) if capture and completion else None,
@@ -124,10 +125,7 @@ class SafetyStage(Stage):
             else None,
         }
         if all(getattr(record, k) == v for k, v in changes.items()):
-            return (
-                record,
-                verdicts,
-            )  # the usual case (no hit, nothing captured): a copy costs ~10 us
+            return record, verdicts  # the usual case (no hit, nothing captured): no copy
         return dataclasses.replace(record, **changes), verdicts
 
     def _budget(self, truncated: bool) -> Budget:

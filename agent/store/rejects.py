@@ -80,7 +80,7 @@ class Reject:
     def of(cls, record: object, err: BaseException) -> Reject:
         """The reject of `record`, refused with `err`."""
         rid = clean(getattr(record, "request_id", None))
-        error = clean(f"{type(err).__name__}: {err}"[:500])
+        error = str(clean(f"{type(err).__name__}: {err}"[:500]))
         return cls(rid if isinstance(rid, str) else None, reason_of(err), error, safe_json(record))
 
 

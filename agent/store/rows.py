@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -59,18 +60,25 @@ def from_json(text: str | bytes) -> RequestRecord:
     return RequestRecord(**kwargs)
 
 
-class StoredRecord:
+if TYPE_CHECKING:  # to readers of its attributes it is a RequestRecord
+    _Record = RequestRecord
+else:
+    _Record = object
+
+
+class StoredRecord(_Record):
     """A stored record read back for shipping: `RequestRecord`'s attributes and derived
     properties over the stored JSON, without rebuilding the frozen dataclass (whose
     per-field `object.__setattr__` costs more than the rest of the conversion)."""
 
-    duration_s = RequestRecord.duration_s
-    ttft_s = RequestRecord.ttft_s
-    tpot_s = RequestRecord.tpot_s
+    if not TYPE_CHECKING:
+        duration_s = RequestRecord.duration_s
+        ttft_s = RequestRecord.ttft_s
+        tpot_s = RequestRecord.tpot_s
 
     def __init__(self, text: str | bytes) -> None:
         data = orjson.loads(text)
+        data["extra"] = data.get("extra") or {}
+        data["safety"] = tuple(SimpleNamespace(**v) for v in data.get("safety") or ())
         self.__dict__.update(_DEFAULTS)
         self.__dict__.update(data)
-        self.extra = data.get("extra") or {}
-        self.safety = tuple(SimpleNamespace(**v) for v in data.get("safety") or ())

@@ -35,6 +35,8 @@ from agent.store.inserts import RowWriter
 from agent.store.stats import StoreStats
 
 log = logging.getLogger("inferwatch.store")
+# What a batch transaction may raise: the database, the disk, or a record SQLite refuses.
+_WRITE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, OSError, *rejects.RECORD_ERRORS)
 
 _BACKOFF_MIN_S, _BACKOFF_MAX_S = 0.05, 2.0
 Op = Callable[[sqlite3.Connection], object]
@@ -170,6 +172,13 @@ class StoreWriter:
 
     # ---- the thread -----------------------------------------------------------------
 
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """The write connection (the thread runs only once `start` opened it)."""
+        if self._conn is None:
+            raise RuntimeError("the store writer is not started")
+        return self._conn
+
     def _run(self) -> None:
         while True:
             try:
@@ -178,8 +187,8 @@ class StoreWriter:
             except Exception:  # a bug must not end the writer: the agent keeps serving
                 log.exception("store writer failed; going on")
                 with contextlib.suppress(sqlite3.Error):  # never leave a transaction open
-                    if self._conn.in_transaction:
-                        self._conn.execute("ROLLBACK")
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
                 self._stats.write_error("other")
                 self._failures += 1
                 self._backoff()
@@ -194,7 +203,7 @@ class StoreWriter:
             self._ops = []
         ok = self._write(batch) if batch else True
         self._run_ops(ops)
-        self._house.run(self._conn)
+        self._house.run(self._db)
         if not ok:
             self._backoff()
         # When stopping, one last try that failed ends it: close() reports the loss.
@@ -217,7 +226,7 @@ class StoreWriter:
     def _write(self, batch: list[Entry]) -> bool:
         """One transaction for the batch: early records held, final ones inserted as rows
         (their held entries deleted). True when committed."""
-        conn = self._conn
+        conn = self._db
         finals = [r for r, final in batch if final]
         try:
             with self._rows.transaction(conn):
@@ -229,7 +238,7 @@ class StoreWriter:
                 inserted = self._rows.insert(conn, finals, schema.COST_FINAL)
                 if self._early:
                     held.done(conn, (r.request_id for r in finals))
-        except (sqlite3.Error, OSError, *rejects.RECORD_ERRORS) as err:
+        except _WRITE_ERRORS as err:
             self._write_failed(err, len(batch))
             return False
         self._committed(len(batch), inserted)
@@ -259,11 +268,11 @@ class StoreWriter:
     def _run_ops(self, ops: list[tuple[Op, Future]]) -> None:
         for op, fut in ops:
             try:
-                result = op(self._conn)
+                result = op(self._db)
             except Exception as err:  # an op's failure (or bug) must not kill the writer
                 with contextlib.suppress(sqlite3.Error):
-                    if self._conn.in_transaction:
-                        self._conn.execute("ROLLBACK")
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
                 if isinstance(err, sqlite3.Error):
                     self._stats.write_error(error_kind(err))
                 else:
