@@ -33,7 +33,7 @@ from agent.store.writer import StoreWriter
 from agent.tenancy import known_tenants
 from agent.upstream import Upstream
 from alerts.service import attach_alerts
-from collectors.wiring import attach_collectors
+from collectors.wiring import attach_collectors, vllm_finder
 
 log = logging.getLogger("inferwatch.app")
 
@@ -73,8 +73,12 @@ class Agent:
         self._tasks: list[asyncio.Task] = []
         self.on_startup: list = []  # extra async callables(agent), e.g. collectors
         self.on_cleanup: list = []
+        # vLLM's process tree, metered by the collectors (a supervisor hands it each pid).
+        self.vllm_process = vllm_finder(settings.collectors, self.upstream.url)
         # Every registered collector settings leave on (vLLM's own /metrics among them).
-        self.collectors = attach_collectors(self, settings, extra_collectors or ())
+        self.collectors = attach_collectors(
+            self, settings, extra_collectors or (), vllm=self.vllm_process
+        )
         self.cost = build_cost_stage(settings, self.instruments, self.model_labels)
         meter = meter if meter is not None else self.collectors
         if self.cost is not None and meter is not None:

@@ -24,15 +24,17 @@ BUILTIN_MODULES = (_host, _nvml, _vllm)
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"}
 
 
-def attach_collectors(agent, settings, extra: Sequence[Collector] = ()) -> CollectorRunner:
+def attach_collectors(
+    agent, settings, extra: Sequence[Collector] = (), vllm: VllmProcessFinder | None = None
+) -> CollectorRunner:
     """Build the enabled collectors, register their runner on `agent.registry`, and start /
-    stop it with the agent (through `agent.on_startup` / `agent.on_cleanup`).
+    stop it with the agent (through `agent.on_startup` / `agent.on_cleanup`). Returns it.
 
-    Sets `agent.collectors` (the runner) and `agent.vllm_process`, the `VllmProcessFinder`
-    the collectors meter: a supervisor that starts vLLM hands it each process's pid
-    (`follow`), so metering never waits for a port lookup."""
+    `vllm` is the process tree the collectors meter (by default found from the upstream
+    URL's port): a supervisor that starts vLLM hands it each process's pid (`follow`), so
+    metering never waits for a port lookup."""
     url = _upstream_url(agent, settings)
-    finder = vllm_finder(settings.collectors, url)
+    finder = vllm or vllm_finder(settings.collectors, url)
     # vLLM's /metrics cannot answer while the supervisor (re)starts it: no warning then.
     state = getattr(getattr(agent, "upstream", None), "state", None)
 
@@ -43,8 +45,6 @@ def attach_collectors(agent, settings, extra: Sequence[Collector] = ()) -> Colle
         settings.collectors, url, extra=extra, vllm=finder, expected_down=expected_down
     )
     agent.registry.register(runner)
-    agent.collectors = runner
-    agent.vllm_process = finder
 
     async def start(_agent) -> None:
         runner.start()

@@ -125,25 +125,29 @@ def attach(
 
     `announce(start_s)` is called each time vLLM becomes ready (e.g. to print `banner`);
     `output` receives vLLM's output (else the agent's logger does)."""
-    restarts = agent.instruments.get(RESTARTS_METRIC)
-    sup = Supervisor(cfg, launch, agent.upstream, restarts, output=output)
-    # Starting from now, not from the supervisor's start hook: the agent's first upstream
-    # probe may run before that hook, and would warn that a vLLM not yet launched is down.
-    agent.upstream.state.starting = True
-    agent.on_startup.append(sup.start)
-    agent.on_cleanup.append(sup.stop)
     bar = _StartProgress(progress, sys.stderr.isatty())
-    sup.on_tick = bar.tick
-    meter = getattr(agent, "vllm_process", None)  # the collectors' vLLM process tree
-    if meter is not None:
-        sup.on_spawn = meter.follow
 
     def ready(took: float) -> None:
         bar.done()
         if announce is not None:
             announce(took)
 
-    sup.on_ready = ready
+    meter = getattr(agent, "vllm_process", None)  # the collectors' vLLM process tree
+    sup = Supervisor(
+        cfg,
+        launch,
+        agent.upstream,
+        agent.instruments.get(RESTARTS_METRIC),
+        output=output,
+        on_ready=ready,
+        on_tick=bar.tick,
+        on_spawn=meter.follow if meter is not None else None,
+    )
+    # Starting from now, not from the supervisor's start hook: the agent's first upstream
+    # probe may run before that hook, and would warn that a vLLM not yet launched is down.
+    agent.upstream.state.starting = True
+    agent.on_startup.append(sup.start)
+    agent.on_cleanup.append(sup.stop)
     return sup
 
 

@@ -61,7 +61,12 @@ class Supervisor:
         restarts=None,
         on_line: Callable[[str], None] = forward_line,
         output: VllmLog | None = None,
+        on_ready: Callable[[float], None] | None = None,
+        on_tick: Callable[[float], None] | None = None,
+        on_spawn: Callable[[int], None] | None = None,
     ) -> None:
+        """`on_ready(start_s)` each time vLLM becomes ready; `on_tick(elapsed_s)` while it
+        starts (progress); `on_spawn(pid)` for each new vLLM (the cost meter follows it)."""
         self.cfg, self.launch, self.upstream = cfg, launch, upstream
         self._restarts = restarts  # prometheus Counter (inferwatch_vllm_restarts_total) or None
         self.output = output
@@ -69,9 +74,7 @@ class Supervisor:
         self.process: VLLMProcess | None = None
         self.restart_count = 0
         self.ready_event = asyncio.Event()  # set each time vLLM becomes ready
-        self.on_ready: Callable[[float], None] | None = None  # called with start seconds
-        self.on_tick: Callable[[float], None] | None = None  # progress while starting
-        self.on_spawn: Callable[[int], None] | None = None  # each new vLLM's pid (the meter)
+        self.on_ready, self.on_tick, self.on_spawn = on_ready, on_tick, on_spawn
         self._stopping = False
         self._task: asyncio.Task | None = None
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client.core import GaugeMetricFamily
 
+from agent.catalogue import spec
 from alerts.drift.config import DriftConfig
 from alerts.drift.report import DriftReport, FeatureResult
 from alerts.model import Alert
@@ -101,21 +102,10 @@ class DriftDetector:
 
     def families(self) -> list[GaugeMetricFamily]:
         """inferwatch_drift_score, _threshold and _detected from the last evaluation."""
-        score = GaugeMetricFamily(
-            "inferwatch_drift_score",
-            "Statistic of the last drift test of a feature in a segment.",
-            labels=["feature", "segment", "test"],
-        )
-        threshold = GaugeMetricFamily(
-            "inferwatch_drift_threshold",
-            "Threshold the drift score was held to.",
-            labels=["feature", "segment", "test"],
-        )
-        detected = GaugeMetricFamily(
-            "inferwatch_drift_detected",
-            "1 when the feature drifted in the segment at the last evaluation.",
-            labels=["feature", "segment"],
-        )
+        # Name, help and labels written once, in the catalogue.
+        score = spec("inferwatch_drift_score").family()
+        threshold = spec("inferwatch_drift_threshold").family()
+        detected = spec("inferwatch_drift_detected").family()
         report, kept = self.report, set(self.segments())
         if report is None:
             return [score, threshold, detected]
