@@ -34,11 +34,15 @@ def interval(a, b, busy=1.0, device="cpu:h"):
 class Sim:
     """Drives an engine with events in time order, with a clock that follows them."""
 
-    def __init__(self, hold_s=30.0, **cfg):
+    def __init__(self, hold_s=30.0, forward=None, **cfg):
         self.now = 0
         self.out: list[RequestRecord] = []
-        config = CostConfig(prices={"cpu-core": {"per_hour": PRICE}}, max_hold_s=hold_s, **cfg)
-        self.engine = CostEngine(config, self.out.append, clock=lambda: self.now)
+        self.config = CostConfig(prices={"cpu-core": {"per_hour": PRICE}}, max_hold_s=hold_s, **cfg)
+        self.forward = forward or self.out.append
+        self.engine = CostEngine(self.config, self.forward, clock=self.clock)
+
+    def clock(self) -> int:
+        return self.now
 
     def run(self, events):
         # At equal times: ticks first (delivered at their end), then begins, then finishes.
@@ -139,9 +143,13 @@ def test_one_request_alone_gets_the_whole_non_idle_cost(sched):
 def test_records_leave_within_the_hold_bound(sched, hold_ticks):
     bounds, busy, reqs = sched
     longest_tick = max(b - a for a, b in zip(bounds, bounds[1:], strict=False))
-    sim = Sim(hold_s=hold_ticks * 0.1)
     left = {}
-    sim.engine._forward = lambda r: (left.setdefault(r.request_id, sim.now), sim.out.append(r))
+
+    def forward(r):
+        left.setdefault(r.request_id, sim.now)
+        sim.out.append(r)
+
+    sim = Sim(hold_s=hold_ticks * 0.1, forward=forward)
     timer = [(t, 3, None) for t in range(0, bounds[-1], 50 * MS)]
     sim.run(events_of(bounds, busy, reqs) + timer)
     bound = int(hold_ticks * 0.1 * 1e9) + longest_tick + 50 * MS
@@ -150,13 +158,14 @@ def test_records_leave_within_the_hold_bound(sched, hold_ticks):
             assert left[r.request_id] <= r.end_ns + bound
 
 
-def restarted(engine: CostEngine) -> CostEngine:
-    """What `CostService.restart` does, through JSON like a state file."""
+def restarted(sim: Sim) -> CostEngine:
+    """What `CostStage.restart` does, through JSON like a state file."""
     import json
 
+    engine = sim.engine
     engine.flush()
     state = json.loads(json.dumps(engine.snapshot()))
-    new = CostEngine(engine._cfg, engine._forward, clock=engine._clock)
+    new = CostEngine(sim.config, sim.forward, clock=sim.clock)
     new.restore(state)
     return new
 
@@ -170,7 +179,7 @@ def test_restart_at_a_tick_loses_no_request_cost(sched, data):
     events = sorted(events_of(bounds, busy, reqs), key=lambda e: (e[0], e[1]))
     before = [e for e in events if (e[0], e[1]) <= (at, 0)]
     sim.run(before)  # run() ends with flush(): fine, restarted() flushes too
-    sim.engine = restarted(sim.engine)
+    sim.engine = restarted(sim)
     sim.run([e for e in events if (e[0], e[1]) > (at, 0)])
     t = sim.engine.totals
     assert sorted(r.request_id for r in sim.out) == sorted(r.request_id for r in reqs)
@@ -182,7 +191,7 @@ def test_restart_at_a_tick_loses_no_request_cost(sched, data):
 def test_requests_still_running_keep_their_accrued_cost_across_a_restart():
     sim = Sim()
     sim.run([(0, 1, record("x", 0, 0)), (10**9, 0, (0, 10**9, 1.0))])
-    sim.engine = restarted(sim.engine)
+    sim.engine = restarted(sim)
     sim.run([(2 * 10**9, 0, (10**9, 2 * 10**9, 1.0)), (2 * 10**9, 2, record("x", 0, 2 * 10**9))])
     (x,) = sim.out
     assert x.cost_amount == pytest.approx(2.0)  # both seconds, one from each engine

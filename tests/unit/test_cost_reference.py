@@ -69,6 +69,7 @@ def reference(bounds, busy, reqs, cfg: CostConfig, rates: dict) -> dict[str, lis
 def test_per_request_costs_equal_the_tick_by_tick_reference(sched, split, columns):
     bounds, busy, reqs = sched
     sim = Sim(hold_s=1000.0, split_at_first_token=split)  # nothing settles early: exact shares
+    # The column store is swapped for the eager one: a differential test of the two.
     sim.engine._cols = columns(1)
     rates = {}
 
@@ -81,7 +82,7 @@ def test_per_request_costs_equal_the_tick_by_tick_reference(sched, split, column
         out = sim.run(events_of(bounds, busy, reqs))
     finally:
         engine_module.share = real
-    expected = reference(bounds, busy, reqs, sim.engine._cfg, rates)
+    expected = reference(bounds, busy, reqs, sim.config, rates)
     assert sorted(r.request_id for r in out) == sorted(expected)
     for r in out:
         cost, seconds = expected[r.request_id]

@@ -31,10 +31,13 @@ class Clock:
         return self.now
 
 
+CONFIG = CostConfig(prices={"cpu-core": {"per_hour": 3600.0}}, max_hold_s=5.0)
+
+
 @pytest.fixture
 def eng():
     registry, instruments = new_registry()
-    cfg = CostConfig(prices={"cpu-core": {"per_hour": 3600.0}}, max_hold_s=5.0)
+    cfg = CONFIG
     sink = CostMetrics(instruments, cfg, MetricsConfig(), Budgets({}, "USD"))
     out, clock = [], Clock()
     engine = CostEngine(cfg, out.append, sink, clock=clock)
@@ -147,8 +150,8 @@ def test_a_restart_keeps_what_each_device_metered_and_what_was_unmetered(eng):
     engine.begin("whole", S + S // 2, "t", "m", True)
     clock.now = 2 * S
     engine.on_intervals([interval(S, 2 * S)])
-    engine.flush()  # what `CostService.restart` does, through JSON like a state file
-    new = CostEngine(engine._cfg, out.append, clock=clock)
+    engine.flush()  # what `CostStage.restart` does, through JSON like a state file
+    new = CostEngine(CONFIG, out.append, clock=clock)
     new.restore(json.loads(json.dumps(engine.snapshot())))
     clock.now = 3 * S
     new.on_intervals([interval(2 * S, 3 * S)])
