@@ -1,0 +1,66 @@
+"""The load of the base/head comparison: closed-loop chat requests from one aiohttp client,
+timed client-side (whole response and first chunk), with the agent's overhead header."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import orjson
+
+from bench.ab_stats import Sample
+
+PATH = "/v1/chat/completions"
+HEADERS = {"Content-Type": "application/json"}
+OVERHEAD_HEADER = "x-inferwatch-overhead-ms"
+_now = time.perf_counter_ns
+
+
+def chat_body(model: str, stream: bool, max_tokens: int) -> bytes:
+    """A small chat request. `ignore_eos` makes vLLM produce exactly `max_tokens` tokens
+    (the instant upstream streams `max_tokens` chunks and ignores the rest)."""
+    body: dict = {
+        "model": model,
+        "messages": [{"role": "user", "content": "Say something about latency and cost."}],
+        "max_tokens": max_tokens,
+        "ignore_eos": True,
+        "stream": stream,
+    }
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    return orjson.dumps(body)
+
+
+def _overhead(resp: aiohttp.ClientResponse) -> float | None:
+    value = resp.headers.get(OVERHEAD_HEADER)
+    return float(value) if value is not None else None
+
+
+async def one(session: aiohttp.ClientSession, url: str, data: bytes) -> Sample:
+    """One request read to its end; the first chunk is the first body bytes."""
+    t0 = _now()
+    async with session.post(url, data=data, headers=HEADERS) as resp:
+        if resp.status != 200:
+            raise RuntimeError(f"HTTP {resp.status}: {(await resp.read())[:200]!r}")
+        await resp.content.readany()
+        ttfc = _now() - t0
+        async for _ in resp.content.iter_any():
+            pass
+        return Sample(_now() - t0, ttfc, _overhead(resp))
+
+
+async def run(
+    session: aiohttp.ClientSession, base: str, data: bytes, n: int, concurrency: int
+) -> list[Sample]:
+    """`n` requests from `concurrency` closed-loop workers. Any failure raises: a batch with
+    failed requests would compare unlike with unlike."""
+    url, left, out = base + PATH, [n], []
+
+    async def worker() -> None:
+        while left[0] > 0:
+            left[0] -= 1
+            out.append(await one(session, url, data))
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return out
