@@ -57,7 +57,7 @@ PHASES = {
         instant_upstream,
         "instant",
         16,
-        ((1, False, 800), (1, True, 800), (8, False, 1600), (8, True, 1600)),
+        ((1, False, 600), (1, True, 600), (8, False, 1200), (8, True, 1200)),
     ),
     "vllm": Load("vllm", vllm_upstream, "tiny", 32, ((4, True, 64), (8, True, 128))),
 }

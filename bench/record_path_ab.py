@@ -36,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import ab_agents  # noqa: E402
@@ -43,6 +45,14 @@ from bench.ab_phases import PHASES, run_load  # noqa: E402
 from bench.ab_table import render, scenario_rows  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "record_path_ab.md"
+READING = (
+    "How to read it: `added` is the agent's client-side latency minus the upstream's own in "
+    "the same round; `agent CPU ms/request` is the agent process's user+system time (all "
+    "threads) from its batch's start to its next batch's start, over the batch's requests. "
+    "The last column is per round head/base (head-base in ms for `added` and the header), "
+    "median and min..max over the kept rounds: a change is beyond noise when its range "
+    "clears the range of a run with base = head (the noise floor)."
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -66,8 +76,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def header(argv: list[str], args: argparse.Namespace, elapsed: float, notes: list[str]) -> str:
-    """Markdown lines saying how the figures were made."""
+def header(argv: list[str], args: argparse.Namespace, t0: float, notes: list[str]) -> str:
+    """Markdown lines saying how the figures were made (`t0`: monotonic start, and
+    `args.load0`: the load average then)."""
     cmd = shlex.join(["python", "bench/record_path_ab.py", *argv])
     refs = ", ".join(f"{n} `{getattr(args, n)}` = {c[:10]}" for n, c in args.commits.items())
     return "\n".join(
@@ -75,30 +86,43 @@ def header(argv: list[str], args: argparse.Namespace, elapsed: float, notes: lis
             f"command: `{cmd}`  ",
             f"refs: {refs}  ",
             f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} "
-            f"CPUs; {args.rounds} kept rounds + 1 warm-up; run took {elapsed:.0f} s  ",
+            f"CPUs; {args.rounds} kept rounds + 1 warm-up; run took {time.monotonic() - t0:.0f} s; "
+            f"load average before/after {args.load0:.1f}/{os.getloadavg()[0]:.1f}  ",
             *(f"{n}  " for n in notes),
         ]
     )
 
 
+def write(argv: list[str], args: argparse.Namespace, t0: float, notes, rows) -> str:
+    """(Re)write the markdown file; called after each load, so that a load failing later
+    leaves the figures of those before it. Returns the header."""
+    head = header(argv, args, t0, notes)
+    table = render(rows, markdown=True)
+    args.markdown.write_text(f"# Record path: base vs head\n\n{head}\n\n{READING}\n\n{table}\n")
+    return head
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    t0, notes, rows = time.monotonic(), [], []
+    t0, notes, rows, failed = time.monotonic(), [], [], False
+    args.load0 = os.getloadavg()[0]  # other work on the machine: the noise to expect
     with (
         tempfile.TemporaryDirectory(prefix="record-path-ab-") as tmp,
         ab_agents.checkouts(args.commits, Path(tmp)) as roots,
     ):
         for load in args.loads:
-            scens, note = run_load(PHASES[load], roots, Path(tmp), args.rounds)
+            try:
+                scens, note = run_load(PHASES[load], roots, Path(tmp), args.rounds)
+            except (RuntimeError, OSError, aiohttp.ClientError, TimeoutError) as err:
+                scens, note, failed = [], f"{load}: FAILED, no figures: {err}", True
             notes.append(note)
             rows += [row for s in scens for row in scenario_rows(s)]
-    head = header(argv, args, time.monotonic() - t0, notes)
+            head = write(argv, args, t0, notes, rows)
     print("\n".join(line.rstrip() for line in head.splitlines()))
     print(render(rows, markdown=False))
-    args.markdown.write_text(f"# Record path: base vs head\n\n{head}\n\n{render(rows, True)}\n")
     print(f"wrote {args.markdown}", file=sys.stderr)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
