@@ -4,6 +4,7 @@ git worktree (removed at the end), and an agent started from it as users start o
 from __future__ import annotations
 
 import subprocess
+import sys
 import tempfile
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -56,6 +57,15 @@ def start_agent(name: str, root: Path, upstream: str, tmp: Path) -> Server:
     return server
 
 
+def show_log(server: Server, lines: int = 5) -> None:
+    """The last lines an agent wrote to stderr (warnings and errors only: its log level),
+    shown on ours, so that failed requests come with the agent's reason."""
+    server.stderr.seek(0)
+    tail = server.stderr.read().decode(errors="replace").splitlines()[-lines:]
+    for line in tail:
+        print(f"[{server.name} agent] {line[:300]}", file=sys.stderr)
+
+
 @contextmanager
 def agents(roots: dict[str, Path], upstream: str, tmp: Path):
     """An agent per checkout in front of `upstream`, stopped afterwards: {name: Server}."""
@@ -66,4 +76,5 @@ def agents(roots: dict[str, Path], upstream: str, tmp: Path):
         yield started
     finally:
         for server in started.values():
+            show_log(server)
             stop(server)

@@ -52,15 +52,18 @@ async def one(session: aiohttp.ClientSession, url: str, data: bytes) -> Sample:
 
 async def run(
     session: aiohttp.ClientSession, base: str, data: bytes, n: int, concurrency: int
-) -> list[Sample]:
-    """`n` requests from `concurrency` closed-loop workers. Any failure raises: a batch with
-    failed requests would compare unlike with unlike."""
-    url, left, out = base + PATH, [n], []
+) -> tuple[list[Sample], list[str]]:
+    """`n` requests from `concurrency` closed-loop workers: the samples of those that
+    succeeded, and why each other one failed (counted and shown, not timed)."""
+    url, left, out, errors = base + PATH, [n], [], []
 
     async def worker() -> None:
         while left[0] > 0:
             left[0] -= 1
-            out.append(await one(session, url, data))
+            try:
+                out.append(await one(session, url, data))
+            except (aiohttp.ClientError, RuntimeError, TimeoutError) as err:
+                errors.append(str(err) or type(err).__name__)
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return out
+    return out, errors

@@ -60,7 +60,11 @@ async def _batch(session, phase: Phase, meter: _CpuMeter, s: Scenario, target: s
     if target != "direct":
         meter.start(target, batch)
     n = phase.requests[s.label]
-    batch.samples = await ab_load.run(session, url, phase.bodies[s.label], n, s.concurrency)
+    batch.samples, batch.errors = await ab_load.run(
+        session, url, phase.bodies[s.label], n, s.concurrency
+    )
+    if not batch.samples:  # no figure can come of it: the upstream or an agent is down
+        raise RuntimeError(f"{s.label} {target}: every request failed: {batch.errors[0]}")
     return batch
 
 

@@ -28,6 +28,7 @@ class Batch:
 
     samples: list[Sample]
     cpu_s: float | None = None
+    errors: list[str] = field(default_factory=list)  # why each failed request failed
 
 
 def latency_ms(batch: Batch, q: int, first_chunk: bool = False) -> float:
@@ -43,10 +44,12 @@ def overhead_ms(batch: Batch) -> float | None:
 
 
 def cpu_ms_per_request(batch: Batch) -> float | None:
-    """Server CPU milliseconds per request of a batch (None without a CPU reading)."""
-    if batch.cpu_s is None or not batch.samples:
+    """Server CPU milliseconds per request sent in a batch, failed ones included (None
+    without a CPU reading)."""
+    n = len(batch.samples) + len(batch.errors)
+    if batch.cpu_s is None or not n:
         return None
-    return 1e3 * batch.cpu_s / len(batch.samples)
+    return 1e3 * batch.cpu_s / n
 
 
 @dataclass(frozen=True)

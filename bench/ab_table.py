@@ -71,6 +71,14 @@ def _added_row(s: Scenario, q: int) -> Row:
     return Row(s.label, f"added p{q} ms (vs direct, same round)", values, compare, True)
 
 
+def _failed_row(s: Scenario) -> Row:
+    """Failed requests over all kept rounds, and the first reason seen (in the name)."""
+    errors = {t: [e for r in s.rounds for e in r[t].errors] for t in TARGETS}
+    first = next((f"{t}: {e[0][:80]}" for t, e in errors.items() if e), "")
+    name = f"failed requests, all rounds ({first})" if first else "failed requests, all rounds"
+    return Row(s.label, name, {t: float(len(e)) for t, e in errors.items()}, None)
+
+
 def scenario_rows(s: Scenario) -> list[Row]:
     """The figures of one scenario, in table order."""
     rows = [
@@ -82,7 +90,7 @@ def scenario_rows(s: Scenario) -> list[Row]:
     rows += [_added_row(s, 50), _added_row(s, 99)]
     rows.append(_row(s, "overhead header p50 ms", overhead_ms, diff=True))
     rows.append(_row(s, "agent CPU ms/request", cpu_ms_per_request))
-    return rows
+    return rows + [_failed_row(s)]
 
 
 def render(rows: list[Row], markdown: bool) -> str:
