@@ -31,10 +31,14 @@ class Row:
     values: dict[str, float | None]
     compare: Spread | None
     diff: bool = False  # compare is head-base (ms) rather than head/base
+    note: str = ""  # shown in the last column when there is no comparison
 
     def cells(self) -> list[str]:
         vals = ["-" if self.values.get(t) is None else f"{self.values[t]:.3f}" for t in TARGETS]
-        return [self.scenario, self.name, *vals, fmt_spread(self.compare, self.diff)]
+        last = (
+            self.note if self.compare is None and self.note else fmt_spread(self.compare, self.diff)
+        )
+        return [self.scenario, self.name, *vals, last]
 
 
 def fmt_spread(s: Spread | None, diff: bool) -> str:
@@ -72,11 +76,11 @@ def _added_row(s: Scenario, q: int) -> Row:
 
 
 def _failed_row(s: Scenario) -> Row:
-    """Failed requests over all kept rounds, and the first reason seen (in the name)."""
+    """Failed requests over all kept rounds, and the first reason seen (in the last column)."""
     errors = {t: [e for r in s.rounds for e in r[t].errors] for t in TARGETS}
-    first = next((f"{t}: {e[0][:80]}" for t, e in errors.items() if e), "")
-    name = f"failed requests, all rounds ({first})" if first else "failed requests, all rounds"
-    return Row(s.label, name, {t: float(len(e)) for t, e in errors.items()}, None)
+    first = next((f"first: {t}: {e[0][:60]}" for t, e in errors.items() if e), "")
+    values = {t: float(len(e)) for t, e in errors.items()}
+    return Row(s.label, "failed requests, all rounds", values, None, note=first.replace("|", "/"))
 
 
 def scenario_rows(s: Scenario) -> list[Row]:
