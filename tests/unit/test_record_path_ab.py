@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from bench.ab_load import chat_body
-from bench.ab_rounds import order
+from bench.ab_rounds import groups, order
 from bench.ab_stats import Batch, Sample, Scenario, cpu_ms_per_request, latency_ms, overhead_ms
 from bench.ab_stats import paired as paired_spread
 from bench.ab_table import fmt_spread, render, scenario_rows
@@ -130,6 +130,11 @@ def test_rounds_start_with_direct_and_alternate_base_and_head():
         ["direct", "head", "base"],
         ["direct", "base", "head"],
     ]
+
+
+def test_a_round_runs_targets_one_by_one_or_all_in_one_mixed_batch():
+    assert groups(1, mixed=False) == [["direct"], ["head"], ["base"]]
+    assert groups(1, mixed=True) == [["direct", "head", "base"]]
 
 
 def test_chat_body_asks_for_exactly_max_tokens_and_usage_on_streams():
