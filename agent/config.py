@@ -79,6 +79,13 @@ class UpstreamConfig(_Section):
         "/health", description="Path probed to tell whether the upstream is up."
     )
     max_connections: int = Field(1024, ge=1, description="Pooled connections to the upstream.")
+    keepalive_s: float = Field(
+        4.0,
+        gt=0,
+        description="How long an idle pooled connection to the upstream is kept. Under the "
+        "upstream's own keep-alive (vLLM/uvicorn close idle connections after 5 s), or a request "
+        "sent as it closes one fails with 502.",
+    )
     max_response_bytes: int = Field(
         256 * 1024 * 1024,
         ge=1024 * 1024,

@@ -60,7 +60,9 @@ class Upstream:
             t = self.config.timeouts
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(
-                    limit=self.config.max_connections, ttl_dns_cache=300
+                    limit=self.config.max_connections,
+                    ttl_dns_cache=300,
+                    keepalive_timeout=self.config.keepalive_s,
                 ),
                 # Only connect is bounded here; first-byte and idle limits are applied by the
                 # proxy around each phase, because a stream legitimately runs for minutes.
