@@ -146,6 +146,14 @@ class Agent:
             app.router.add_route("*", path, _served_on_admin_port)
 
     async def _startup(self, app: web.Application) -> None:
+        await self.start()
+
+    async def _cleanup(self, app: web.Application) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Start everything but the HTTP listener: the store, the shipper, the record
+        path, the upstream probe, then the `on_startup` hooks (collectors, alerts...)."""
         if self.store is not None:
             await self._open_store(self.store)
         if self.shipper is not None:
@@ -163,7 +171,9 @@ class Agent:
             log.error("cannot open the request store", extra={"path": path, "error": str(err)})
             raise
 
-    async def _cleanup(self, app: web.Application) -> None:
+    async def stop(self) -> None:
+        """Stop what `start` started: hooks first, then the shipper, then the record path
+        (stages emit what they hold; the sinks, the store among them, close)."""
         for hook in self.on_cleanup:
             await hook(self)
         for task in self._tasks:

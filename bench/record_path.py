@@ -76,11 +76,7 @@ async def run(overrides: dict, n: int, per_tick: int, profile: cProfile.Profile 
         off = {"enabled": {"nvml": False, "host": False, "vllm": False}}  # ticks fed by hand
         settings = load_settings(overrides={"store": {"dir": tmp}, "collectors": off, **overrides})
         agent = Agent(settings, "http://127.0.0.1:9")
-        if agent.store is not None:
-            await asyncio.to_thread(agent.store.start)
-        await agent.path.start()
-        for hook in agent.on_startup:
-            await hook(agent)
+        await agent.start()
         path, stage = agent.path, agent.safety
         t0 = time.monotonic_ns()
         last = t0
@@ -115,9 +111,7 @@ async def run(overrides: dict, n: int, per_tick: int, profile: cProfile.Profile 
         if profile:
             profile.disable()
         cpu = time.process_time() - c0
-        for hook in agent.on_cleanup:
-            await hook(agent)
-        await agent.path.stop()
+        await agent.stop()
         return cpu / n
 
 

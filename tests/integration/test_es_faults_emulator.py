@@ -41,16 +41,11 @@ class _Running:
         self.agent = Agent(self.settings, "http://127.0.0.1:9")
 
     async def __aenter__(self) -> Agent:
-        for hook in self.agent.on_startup:
-            await hook(self.agent)
-        self.agent.pipeline.start()
+        await self.agent.start()
         return self.agent
 
     async def __aexit__(self, *exc) -> None:
-        for hook in self.agent.on_cleanup:
-            await hook(self.agent)
-        await self.agent.pipeline.close()
-        await self.agent.upstream.close()
+        await self.agent.stop()
 
 
 def _metric(agent: Agent, name: str, **labels) -> float:
