@@ -140,7 +140,7 @@ _DEFAULTS = {
 class RecordBuilder:
     """A record under construction: facts are `set` as they arrive while a request is
     served, and `build` freezes them once. The fields are `RequestRecord`'s own (not a
-    second list of them); a name it does not have is refused at once."""
+    second list of them)."""
 
     __slots__ = ("_fields",)
 
@@ -149,9 +149,8 @@ class RecordBuilder:
         self.set(**fields)
 
     def set(self, **fields: object) -> None:
-        """Set fields (a later value replaces an earlier one)."""
-        if not fields.keys() <= _FIELDS:
-            raise TypeError(f"RequestRecord has no field {sorted(fields.keys() - _FIELDS)}")
+        """Set fields (a later value replaces an earlier one). A name the record does not
+        have is refused by `build` (checked once there: this is the request path)."""
         self._fields.update(fields)
 
     def get(self, name: str) -> Any:
@@ -162,6 +161,10 @@ class RecordBuilder:
             return _DEFAULTS.get(name)
 
     def build(self, **last: object) -> RequestRecord:
-        """The frozen record, with `last` (e.g. `end_ns`) set too."""
-        self.set(**last)
-        return RequestRecord(**self._fields)  # type: ignore[arg-type]  # names checked in set
+        """The frozen record, with `last` (e.g. `end_ns`) set too; TypeError naming any
+        field `RequestRecord` does not have."""
+        self._fields.update(last)
+        unknown = self._fields.keys() - _FIELDS
+        if unknown:
+            raise TypeError(f"RequestRecord has no field {sorted(unknown)}")
+        return RequestRecord(**self._fields)  # type: ignore[arg-type]  # names checked above
