@@ -109,7 +109,7 @@ class CostEngine(Restartable):
     # ---- requests -----------------------------------------------------------------------
 
     def begin(self, request_id: str, start_ns: int, tenant: str, model: str, stream: bool) -> None:
-        """A request was sent upstream (proxy `on_begin`)."""
+        """A request was sent upstream (the cost stage's `begin`)."""
         # A tick already received cannot be joined afterwards; starts never go backwards
         # (by a few microseconds at most), so the oldest running request is the first.
         start = self._last_start = max(start_ns, self._delivered, self._last_start)

@@ -1,5 +1,5 @@
 """Write early, complete later, through a real agent (test upstream, not vLLM) with its
-cost engine on: a request's record is on disk (the store's early-write journal) while the
+cost engine on: a request's record is on disk (the store's held table) while the
 cost engine still holds it, and not offered to the shipper; once the costed version comes,
 it is one final row, shipped once, with its cost, to the Elasticsearch emulator (noida-db).
 
