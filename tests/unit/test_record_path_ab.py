@@ -12,7 +12,6 @@ from bench.ab_rounds import groups, order
 from bench.ab_stats import Batch, Sample, Scenario, cpu_ms_per_request, latency_ms, overhead_ms
 from bench.ab_stats import paired as paired_spread
 from bench.ab_table import fmt_spread, render, scenario_rows
-from bench.record_path_ab import parse_args
 
 pytestmark = pytest.mark.unit
 
@@ -142,15 +141,3 @@ def test_chat_body_asks_for_exactly_max_tokens_and_usage_on_streams():
     assert body["model"] == "tiny" and body["max_tokens"] == 32 and body["ignore_eos"] is True
     assert body["stream_options"] == {"include_usage": True}
     assert "stream_options" not in orjson.loads(chat_body("tiny", False, 16))
-
-
-def test_command_line_resolves_refs_and_refuses_bad_ones(capsys):
-    args = parse_args(["--base", "HEAD", "--rounds", "2", "--load", "instant"])
-    assert args.commits["base"] == args.commits["head"] and len(args.commits["base"]) == 40
-    assert args.loads == ["instant"]
-    with pytest.raises(SystemExit):
-        parse_args(["--base", "no-such-ref-anywhere"])
-    assert "no-such-ref-anywhere" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        parse_args(["--base", "HEAD", "--rounds", "3"])
-    assert "--rounds must be even" in capsys.readouterr().err
