@@ -1,0 +1,146 @@
+"""Means: metered cost per request (Welch's t, or the bootstrap when an arm is small or
+too skewed for the t) and cost per 1M tokens (a ratio of sums: the delta method).
+
+The rule for the bootstrap (Cochran 1977, sec. 2.15): the sample mean of an arm is close
+enough to normal for a t interval when n >= 25 * g1^2, g1 the arm's sample skewness; and
+n >= 30 in any case. Below that, in either arm, the percentile bootstrap of the
+difference of means (scipy.stats.bootstrap, fixed seed) gives the interval and the
+p-value (twice the smaller tail beyond 0)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+from alerts.experiments.inputs import sample, too_small
+from alerts.experiments.quantiles import SEED, percentile_p_value
+from alerts.experiments.result import (
+    Comparison,
+    Direction,
+    Effect,
+    Interval,
+    finished,
+    not_enough_data,
+)
+
+MIN_N = 5  # per arm: below it neither the t nor the bootstrap says anything
+T_MIN_N = 30
+BOOTSTRAP_RESAMPLES = 9999
+
+
+def needs_bootstrap(x: NDArray[np.float64]) -> bool:
+    """Whether Cochran's rule (n >= max(30, 25 g1^2)) rules out the t for this arm."""
+    if x.size < T_MIN_N:
+        return True
+    if np.ptp(x) == 0:
+        return False  # no spread, no skew
+    return x.size < 25 * float(stats.skew(x)) ** 2
+
+
+def compare_mean(
+    metric: str,
+    control: ArrayLike,
+    variant: ArrayLike,
+    *,
+    direction: Direction = Direction.LOWER_IS_BETTER,
+    min_n: int = MIN_N,
+    seed: int = SEED,
+) -> Comparison:
+    """The difference of means (variant - control) with a 95% interval and p-value, by
+    Welch's t or by the bootstrap (see the module's rule); the ratio of means beside it."""
+    c, v = sample(control, f"{metric} control"), sample(variant, f"{metric} variant")
+    n = (c.size, v.size)
+    test = "bootstrap_mean" if needs_bootstrap(c) or needs_bootstrap(v) else "welch_t"
+    if (why := too_small(*n, min_n)) is not None:
+        return not_enough_data(metric, test, direction, n, why)
+    diff = float(v.mean() - c.mean())
+    if np.ptp(c) == 0 and np.ptp(v) == 0:  # both constant: the difference is known exactly
+        low, high, p = diff, diff, float(diff == 0)
+    elif test == "welch_t":
+        low, high, p = _welch(c, v)
+    else:
+        low, high, p = _bootstrap(c, v, seed)
+    ratio = float(v.mean() / c.mean()) if c.mean() > 0 else None
+    effect = Effect("mean", float(c.mean()), float(v.mean()), diff, Interval(low, high), ratio)
+    return finished(metric, test, direction, n, effect, p, diff)
+
+
+def _welch(c: NDArray[np.float64], v: NDArray[np.float64]) -> tuple[float, float, float]:
+    res = stats.ttest_ind(v, c, equal_var=False)
+    ci = res.confidence_interval(0.95)
+    return float(ci.low), float(ci.high), float(res.pvalue)
+
+
+def _bootstrap(
+    c: NDArray[np.float64], v: NDArray[np.float64], seed: int
+) -> tuple[float, float, float]:
+    def mean_difference(
+        v_: NDArray[np.float64], c_: NDArray[np.float64], axis: int = -1
+    ) -> NDArray[np.float64]:
+        return np.mean(v_, axis=axis) - np.mean(c_, axis=axis)
+
+    res = stats.bootstrap(
+        (v, c),
+        mean_difference,
+        n_resamples=BOOTSTRAP_RESAMPLES,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    dist = np.asarray(res.bootstrap_distribution)
+    return (
+        float(res.confidence_interval.low),
+        float(res.confidence_interval.high),
+        percentile_p_value(dist),
+    )
+
+
+def compare_ratio_of_sums(
+    metric: str,
+    control: tuple[ArrayLike, ArrayLike],
+    variant: tuple[ArrayLike, ArrayLike],
+    *,
+    scale: float = 1e6,
+    direction: Direction = Direction.LOWER_IS_BETTER,
+    min_n: int = T_MIN_N,
+) -> Comparison:
+    """Cost per `scale` tokens of each arm, sum(cost) / sum(tokens) * scale, from
+    (costs, tokens) per request; the difference by the delta method (Deng, Knoblich and Lu
+    2018, "Applying the delta method in metric analytics"), a z test, a normal interval."""
+    (cc, ct), (vc, vt) = (_pair(metric, "control", *control), _pair(metric, "variant", *variant))
+    n = (cc.size, vc.size)
+    if (why := too_small(*n, min_n)) is not None:
+        return not_enough_data(metric, "delta_method_z", direction, n, why)
+    (rc, var_c), (rv, var_v) = _ratio(cc, ct), _ratio(vc, vt)
+    diff, se = (rv - rc) * scale, math.sqrt(var_c + var_v) * scale
+    z = float(stats.norm.isf(0.025))
+    p = float(2 * stats.norm.sf(abs(diff) / se)) if se > 0 else float(diff == 0)
+    effect = Effect(
+        "ratio_of_sums",
+        rc * scale,
+        rv * scale,
+        diff,
+        Interval(diff - z * se, diff + z * se),
+        rv / rc if rc > 0 else None,
+    )
+    return finished(metric, "delta_method_z", direction, n, effect, p, diff)
+
+
+def _pair(
+    metric: str, arm: str, costs: ArrayLike, tokens: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    c, t = sample(costs, f"{metric} {arm} costs"), sample(tokens, f"{metric} {arm} tokens")
+    if c.size != t.size:
+        raise ValueError(f"{metric} {arm}: {c.size} costs but {t.size} token counts")
+    if t.size and (t.min() < 0 or t.sum() <= 0):
+        raise ValueError(f"{metric} {arm}: token counts must be >= 0 with a positive sum")
+    return c, t
+
+
+def _ratio(cost: NDArray[np.float64], tokens: NDArray[np.float64]) -> tuple[float, float]:
+    """R = mean(cost) / mean(tokens) and the delta method's variance of R."""
+    r = float(cost.mean() / tokens.mean())
+    residual = cost - r * tokens
+    return r, float(residual.var(ddof=1) / (cost.size * tokens.mean() ** 2))
