@@ -28,7 +28,8 @@ from alerts.experiments.result import (
 
 MIN_N = 5  # per arm: below it neither the t nor the bootstrap says anything
 T_MIN_N = 30
-BOOTSTRAP_RESAMPLES = 9999
+BOOTSTRAP_RESAMPLES = 4000  # tail error sqrt(.025*.975/4000) = 0.25 points
+BOOTSTRAP_BATCH = 250  # resamples held at once: memory 250 * n floats per arm, not 4000 * n
 
 
 def needs_bootstrap(x: NDArray[np.float64]) -> bool:
@@ -86,6 +87,7 @@ def _bootstrap(
         (v, c),
         mean_difference,
         n_resamples=BOOTSTRAP_RESAMPLES,
+        batch=BOOTSTRAP_BATCH,
         method="percentile",
         rng=np.random.default_rng(seed),
     )
