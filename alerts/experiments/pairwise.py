@@ -3,8 +3,10 @@
 and the distribution-free intervals that invert Mann-Whitney and Wilcoxon.
 
 Each is found by bisection on the value: counting the pairs at or below t takes one
-`searchsorted` (O(n log n)), so memory stays O(n) at any sample size. The result lies
-within 1e-12 of the data's range of the exact order statistic."""
+`searchsorted` (O(n log n)), so memory stays O(n) at any sample size. The bisection stops
+within 1e-12 of the data's range, and the result is then snapped down to the largest
+pair value at or below it: an actual difference (or Walsh average), exact unless two of
+them lie closer than that."""
 
 from __future__ import annotations
 
@@ -26,7 +28,12 @@ def kth_differences(
     def count(t: NDArray[np.float64]) -> NDArray[np.int64]:
         return np.searchsorted(ys, xs[None, :] + t[:, None], side="right").sum(axis=1)
 
-    return _bisect(count, ys[0] - xs[-1], ys[-1] - xs[0], ks)
+    def snap(t: NDArray[np.float64]) -> NDArray[np.float64]:
+        j = np.searchsorted(ys, xs[None, :] + t[:, None], side="right") - 1
+        vals = np.where(j >= 0, ys[np.maximum(j, 0)] - xs[None, :], -np.inf)
+        return vals.max(axis=1)
+
+    return snap(_bisect(count, ys[0] - xs[-1], ys[-1] - xs[0], ks))
 
 
 def kth_walsh(d: NDArray[np.float64], ks: NDArray[np.int64]) -> NDArray[np.float64]:
@@ -38,7 +45,12 @@ def kth_walsh(d: NDArray[np.float64], ks: NDArray[np.int64]) -> NDArray[np.float
         upto = np.searchsorted(ds, 2 * t[:, None] - ds[None, :], side="right")
         return np.clip(upto - start[None, :], 0, None).sum(axis=1)
 
-    return _bisect(count, ds[0], ds[-1], ks)
+    def snap(t: NDArray[np.float64]) -> NDArray[np.float64]:
+        j = np.searchsorted(ds, 2 * t[:, None] - ds[None, :], side="right") - 1
+        vals = np.where(j >= start[None, :], (ds[None, :] + ds[np.maximum(j, 0)]) / 2, -np.inf)
+        return vals.max(axis=1)
+
+    return snap(_bisect(count, ds[0], ds[-1], ks))
 
 
 def _bisect(count: _Counter, lo: float, hi: float, ks: NDArray[np.int64]) -> NDArray[np.float64]:

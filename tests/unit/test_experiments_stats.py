@@ -18,6 +18,7 @@ from alerts.experiments.latency import compare_latency, compare_quantile
 from alerts.experiments.means import compare_mean, compare_ratio_of_sums, needs_bootstrap
 from alerts.experiments.multiple import adjust, holm
 from alerts.experiments.paired import compare_paired
+from alerts.experiments.pairwise import kth_differences, kth_walsh
 from alerts.experiments.rates import compare_rate, newcombe_interval
 from alerts.experiments.result import Direction, Verdict
 from alerts.experiments.sequential import SequentialConfig, Summary, look, running, sequence
@@ -82,6 +83,16 @@ def test_mann_whitney_p_is_scipys_and_the_shift_is_the_median_pairwise_differenc
     assert r.effect.ci.high == pytest.approx(diffs[400 - k], abs=1e-9)
     assert r.verdict is Verdict.WORSE and r.sign == 1 and r.test == "mann_whitney_u"
     assert [e.estimand for e in r.extra] == ["p50", "p95"]
+
+
+def test_order_statistics_of_pairs_are_exactly_the_brute_force_ones():
+    g = np.random.default_rng(7)
+    x, y = g.normal(size=37), g.lognormal(size=23)
+    diffs = np.sort(np.subtract.outer(y, x).ravel())
+    ks = np.arange(1, diffs.size + 1)
+    assert np.array_equal(kth_differences(x, y, ks), diffs)
+    walsh = np.sort([(x[i] + x[j]) / 2 for i in range(37) for j in range(i, 37)])
+    assert np.array_equal(kth_walsh(x, np.arange(1, walsh.size + 1)), walsh)
 
 
 def test_a_faster_variant_is_better_and_higher_is_better_flips_it():
@@ -269,6 +280,9 @@ def test_constant_arms_give_exact_results_not_nan():
     assert same.verdict is Verdict.NO_DIFFERENCE and same.effect.ratio is None
     pairs = compare_paired("tokens", [5.0] * 12, [5.0] * 12)
     assert pairs.p_value == 1.0 and pairs.effect is not None and pairs.effect.difference == 0.0
+    one_off = compare_paired("tokens", [5.0] * 30, [5.0] * 29 + [6.0])
+    assert one_off.effect is not None and one_off.effect.difference == 0.0
+    assert (one_off.effect.ci.low, one_off.effect.ci.high) == (0.0, 0.0)
 
 
 def test_the_sequence_is_joharis_mixture_sprt_and_p_below_alpha_is_zero_outside():
