@@ -105,7 +105,8 @@ def _quantile_effect(draws: qs.QuantileDraws, q: float) -> Effect:
 
 def shift_effect(c: NDArray[np.float64], v: NDArray[np.float64]) -> Effect:
     """Hodges-Lehmann shift with the interval from the normal approximation of U's null
-    distribution (Hollander and Wolfe, ch. 4): differences of rank k and mn + 1 - k."""
+    distribution (Hollander and Wolfe, ch. 4): differences of rank k and mn + 1 - k. The
+    arms' medians are its `control` and `variant`."""
     mn = c.size * v.size
     half = Z95 * math.sqrt(mn * (c.size + v.size + 1) / 12)
     k = int(min(max(round(mn / 2 - half), 1), mn))

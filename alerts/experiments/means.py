@@ -65,8 +65,23 @@ def compare_mean(
     else:
         low, high, p = _bootstrap(c, v, seed)
     ratio = float(v.mean() / c.mean()) if c.mean() > 0 else None
-    effect = Effect("mean", float(c.mean()), float(v.mean()), diff, Interval(low, high), ratio)
+    ratio_ci = ratio_interval(c, v) if test == "welch_t" else None
+    effect = Effect(
+        "mean", float(c.mean()), float(v.mean()), diff, Interval(low, high), ratio, ratio_ci
+    )
     return finished(metric, test, direction, n, effect, p, diff)
+
+
+def ratio_interval(c: NDArray[np.float64], v: NDArray[np.float64]) -> Interval | None:
+    """95% interval of mean(v) / mean(c) by the delta method on its log (independent arms:
+    var log m = s^2 / (n m^2)); None unless both means are > 0. Beside Welch only: it rests
+    on the same normality of the means."""
+    mc, mv = float(c.mean()), float(v.mean())
+    if mc <= 0 or mv <= 0:
+        return None
+    se = math.sqrt(c.var(ddof=1) / (c.size * mc**2) + v.var(ddof=1) / (v.size * mv**2))
+    z = float(stats.norm.isf(0.025))
+    return Interval(mv / mc * math.exp(-z * se), mv / mc * math.exp(z * se))
 
 
 def _welch(c: NDArray[np.float64], v: NDArray[np.float64]) -> tuple[float, float, float]:

@@ -149,6 +149,12 @@ def test_welch_is_scipys_interval_and_the_bootstrap_rule_is_cochrans():
     assert r.effect is not None and (r.effect.ci.low, r.effect.ci.high) == pytest.approx(
         tuple(ref.confidence_interval())
     )
+    # ratio 11/10-ish: log-scale se = sqrt(s_c^2/(n_c m_c^2) + s_v^2/(n_v m_v^2))
+    se = math.sqrt(c.var(ddof=1) / (200 * c.mean() ** 2) + v.var(ddof=1) / (150 * v.mean() ** 2))
+    ratio = v.mean() / c.mean()
+    assert r.effect.ratio == pytest.approx(ratio) and r.effect.ratio_ci is not None
+    assert r.effect.ratio_ci.low == pytest.approx(ratio / math.exp(1.959964 * se))
+    assert r.effect.ratio_ci.high == pytest.approx(ratio * math.exp(1.959964 * se))
     skewed = g.lognormal(0, 2, 200)  # skewness far above sqrt(200 / 25)
     assert needs_bootstrap(skewed) and needs_bootstrap(c[:29]) and not needs_bootstrap(c)
     small = compare_mean("cost", c[:10], v[:10])
