@@ -1,5 +1,5 @@
-"""Means: metered cost per request (Welch's t, or the bootstrap when an arm is small or
-too skewed for the t) and cost per 1M tokens (a ratio of sums: the delta method).
+"""Mean cost per request: Welch's t, or the bootstrap when an arm is small or too skewed
+for the t (cost per 1M tokens, a ratio of sums, is in per_token).
 
 The rule for the bootstrap (Cochran 1977, sec. 2.15): the sample mean of an arm is close
 enough to normal for a t interval when n >= 25 * g1^2, g1 the arm's sample skewness; and
@@ -112,52 +112,3 @@ def _bootstrap(
         float(res.confidence_interval.high),
         percentile_p_value(dist),
     )
-
-
-def compare_ratio_of_sums(
-    metric: str,
-    control: tuple[ArrayLike, ArrayLike],
-    variant: tuple[ArrayLike, ArrayLike],
-    *,
-    scale: float = 1e6,
-    direction: Direction = Direction.LOWER_IS_BETTER,
-    min_n: int = T_MIN_N,
-) -> Comparison:
-    """Cost per `scale` tokens of each arm, sum(cost) / sum(tokens) * scale, from
-    (costs, tokens) per request; the difference by the delta method (Deng, Knoblich and Lu
-    2018, "Applying the delta method in metric analytics"), a z test, a normal interval."""
-    (cc, ct), (vc, vt) = (_pair(metric, "control", *control), _pair(metric, "variant", *variant))
-    n = (cc.size, vc.size)
-    if (why := too_small(*n, min_n)) is not None:
-        return not_enough_data(metric, "delta_method_z", direction, n, why)
-    (rc, var_c), (rv, var_v) = _ratio(cc, ct), _ratio(vc, vt)
-    diff, se = (rv - rc) * scale, math.sqrt(var_c + var_v) * scale
-    z = float(stats.norm.isf(0.025))
-    p = float(2 * stats.norm.sf(abs(diff) / se)) if se > 0 else float(diff == 0)
-    effect = Effect(
-        "ratio_of_sums",
-        rc * scale,
-        rv * scale,
-        diff,
-        Interval(diff - z * se, diff + z * se),
-        rv / rc if rc > 0 else None,
-    )
-    return finished(metric, "delta_method_z", direction, n, effect, p, diff)
-
-
-def _pair(
-    metric: str, arm: str, costs: ArrayLike, tokens: ArrayLike
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    c, t = sample(costs, f"{metric} {arm} costs"), sample(tokens, f"{metric} {arm} tokens")
-    if c.size != t.size:
-        raise ValueError(f"{metric} {arm}: {c.size} costs but {t.size} token counts")
-    if t.size and (t.min() < 0 or t.sum() <= 0):
-        raise ValueError(f"{metric} {arm}: token counts must be >= 0 with a positive sum")
-    return c, t
-
-
-def _ratio(cost: NDArray[np.float64], tokens: NDArray[np.float64]) -> tuple[float, float]:
-    """R = mean(cost) / mean(tokens) and the delta method's variance of R."""
-    r = float(cost.mean() / tokens.mean())
-    residual = cost - r * tokens
-    return r, float(residual.var(ddof=1) / (cost.size * tokens.mean() ** 2))

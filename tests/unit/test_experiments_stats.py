@@ -15,10 +15,11 @@ from scipy import stats
 from alerts.experiments import quantiles as qs
 from alerts.experiments.gate import Decision, gate
 from alerts.experiments.latency import compare_latency, compare_quantile
-from alerts.experiments.means import compare_mean, compare_ratio_of_sums, needs_bootstrap
+from alerts.experiments.means import compare_mean, needs_bootstrap
 from alerts.experiments.multiple import adjust, holm
 from alerts.experiments.paired import compare_paired
 from alerts.experiments.pairwise import kth_differences, kth_walsh
+from alerts.experiments.per_token import compare_ratio_of_sums
 from alerts.experiments.rates import compare_rate, newcombe_interval
 from alerts.experiments.result import Direction, Verdict
 from alerts.experiments.sequential import SequentialConfig, Summary, look, running, sequence
