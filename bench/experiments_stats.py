@@ -9,7 +9,8 @@ the variant's latency is lognormal(log 1.1, 0.5), every request 10% slower, so i
 10% higher ("scale"); and, harder, lognormal(0, 0.5 + log(1.1)/1.645), p95 10% higher with
 the median unchanged ("tail"). Sequential: a look after every 50 requests per arm up to
 n, flagged when any look's always-valid p-value is under 0.05 (peeking as often as a
-canary would). Each rate is printed with its Monte-Carlo standard error sqrt(r(1-r)/E).
+canary would); its power row moves the log-latency by log 1.1. Each rate is printed
+with its Monte-Carlo standard error sqrt(r(1-r)/E).
 tests/unit/test_experiments_simulation.py runs these same functions at smaller counts."""
 
 from __future__ import annotations
@@ -93,11 +94,13 @@ def sequential_flag_rate(
     every: int,
     seed: int,
     config: SequentialConfig,
+    shift: float = 0.0,
 ) -> float:
-    """A/A with a look after every `every` requests per arm: the share of experiments in
-    which any look (from config.min_n on) gives an always-valid p-value under alpha."""
+    """A look after every `every` requests per arm: the share of experiments in which any
+    look (from config.min_n on) gives an always-valid p-value under alpha. Both arms come
+    from `draw`, the variant moved by `shift` (0: an A/A run)."""
     g = np.random.default_rng(seed)
-    c, v = draw(g, (experiments, n)), draw(g, (experiments, n))
+    c, v = draw(g, (experiments, n)), draw(g, (experiments, n)) + shift
     ns = np.arange(every, n + 1, every)
     ns = ns[ns >= config.min_n]
     (mc, vc), (mv, vv) = _running(c, ns), _running(v, ns)
@@ -154,6 +157,10 @@ def main() -> None:
         (
             "A/A sequential error rate, look/50",
             lambda: sequential_flag_rate(bernoulli, e, n, 50, 7, cfg),
+        ),
+        (
+            "power sequential log-latency +10%, look/50",
+            lambda: sequential_flag_rate(log_latency, e, n, 50, 12, cfg, math.log(1.1)),
         ),
         (
             "power scale +10%: Mann-Whitney",
