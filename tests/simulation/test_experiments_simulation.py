@@ -21,7 +21,7 @@ import pytest
 from alerts.experiments.sequential import SequentialConfig
 from bench import experiments_stats as sim
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.simulation
 
 E, N = 2000, 2000
 NOMINAL_PLUS_ONE = 0.06
