@@ -102,11 +102,13 @@ class Agent:
         new stage or sink is its own file plus one line here."""
         s, store, hits = self.settings, self.store, "inferwatch_safety_filter_hits_total"
         stages: list[Stage | None] = [
+            self.safety,  # verdicts merged, text redacted before anything keeps the record
+            # The row exists while the cost stage holds the record (a crash loses nothing).
             StoreEarly(store) if store is not None and self.cost is not None else None,
-            self.safety,  # verdicts merged, text redacted before any sink sees it
             *extra_stages,
+            # /metrics: the request, its errors and safety hits, as soon as they are known.
+            MetricsStage(self.metrics, self.instruments[hits]),
             self.cost,  # held until every device has metered the request's time
-            MetricsStage(self.metrics, self.instruments[hits]),  # /metrics, all at once
         ]
         sinks: list[Sink | None] = [
             SQLiteSink(store, sync=s.store.durability == "sync") if store is not None else None,

@@ -65,12 +65,13 @@ class RecordPipeline:
         self._dropped = instruments["inferwatch_records_dropped_total"]
         self._failures = instruments["inferwatch_sink_export_failures_total"]
         # Known label values start at 0 (a first event at 1 is invisible to increase()).
-        for reason in ("queue_full", "queue_bytes"):
+        for reason in ("queue_full", "queue_bytes", "closed"):
             self._dropped.labels(reason)
         for sink in self._sinks:
             self._failures.labels(sink.name)
         instruments["inferwatch_records_queued"].set_function(self._queue.qsize)
         self._task: asyncio.Task | None = None
+        self._closed = False
 
     @property
     def sinks(self) -> tuple[Sink, ...]:
@@ -84,6 +85,8 @@ class RecordPipeline:
     def submit(self, record: RequestRecord) -> bool:
         """Enqueue a record without waiting. Returns False (and counts it) when the queue is
         full, by count or by bytes."""
+        if self._closed:  # after `close`: nothing would deliver it
+            return self._drop(record, "closed")
         size = record.approx_bytes()
         if self._bytes + size > self._max_bytes:
             return self._drop(record, "queue_bytes")
@@ -96,7 +99,10 @@ class RecordPipeline:
 
     def _drop(self, record: RequestRecord, reason: str) -> bool:
         self._dropped.labels(reason).inc()
-        log.error("record queue full; record dropped", extra={"request_id": record.request_id})
+        log.error(
+            "record dropped by the queue",
+            extra={"request_id": record.request_id, "reason": reason},
+        )
         return False
 
     def _taken(self, batch: list[RequestRecord]) -> None:
@@ -146,6 +152,7 @@ class RecordPipeline:
 
     async def close(self) -> None:
         """Stop the consumer, deliver what is queued, then flush and close every sink."""
+        self._closed = True  # from now on `submit` refuses: `_STOP` stays the last item
         if self._task is not None:
             if not self._task.done():
                 await self._queue.put(_STOP)  # after every record submitted so far

@@ -107,11 +107,11 @@ class _Ctx:
         if self.rec.get("first_token_ns") is None:
             self.rec.set(first_token_ns=_now())
 
-    def usage(self, usage: dict | None) -> None:
-        if usage:
+    def usage(self, usage: object) -> None:
+        if isinstance(usage, dict):  # counts an upstream sends as anything else are not kept
             self.rec.set(
-                prompt_tokens=usage.get("prompt_tokens"),
-                completion_tokens=usage.get("completion_tokens"),
+                prompt_tokens=_count(usage.get("prompt_tokens")),
+                completion_tokens=_count(usage.get("completion_tokens")),
             )
 
     def add_overhead(self, since_ns: int) -> str:
@@ -618,6 +618,13 @@ class Proxy:
             return out
         finally:
             resp.release()
+
+
+def _count(value: object) -> int | None:
+    """A token count as the upstream reported it, when it is one (a non-negative int)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
 
 
 def _printable(text: str, limit: int = 512) -> str:

@@ -124,6 +124,11 @@ class RequestRecord:
         n += 40 * len(self.text_stats or ())
         return n + 100 * len(self.safety)
 
+    def without_text(self) -> RequestRecord:
+        """This record with no text a user wrote or an upstream echoed (prompt,
+        completion, error message): what goes on when redacting it failed."""
+        return dataclasses.replace(self, prompt_text=None, completion_text=None, error_message=None)
+
     def to_dict(self) -> dict:
         """A plain dict of all fields (safety verdicts as dicts), for stores and shippers."""
         return dataclasses.asdict(self)

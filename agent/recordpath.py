@@ -9,7 +9,8 @@ request goes upstream and `finish` once, when it ends::
                                                          metered)      one moment)  spans, memory
 
 A stage has one small interface (`Stage`): `process(record)` hands the record on with
-`emit` (at once, or later for a stage that holds it, such as cost), exactly once. A sink
+`emit` (at once, or later for a stage that holds it, such as cost), exactly once; a stage
+that raises is skipped for that record, which goes on without its text. A sink
 (`agent.pipeline.Sink`) takes batches off the request path, on the queue's task. Metrics
 are the last stage, not a sink: they must see every record, even one the full queue
 drops, and they are in-memory and O(1).
@@ -20,7 +21,6 @@ span processors (`on_start` = `begin`, `on_end` = `process`).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -72,8 +72,22 @@ class Stage:
         still passes the later stages."""
 
 
-def _textless(record: RequestRecord) -> RequestRecord:
-    return dataclasses.replace(record, error_message=None, prompt_text=None, completion_text=None)
+def _guarded(stage: Stage, then: Emit) -> Emit:
+    """`stage.process`, where a failure of the stage costs only that stage: the record
+    goes on to the next one without any text (it may not have been redacted yet), so it
+    is still costed, counted and stored. (A stage never raises after it has emitted.)"""
+
+    def process(record: RequestRecord) -> None:
+        try:
+            stage.process(record)
+        except Exception:
+            log.exception(
+                "record path stage failed; the record skips it",
+                extra={"stage": stage.name, "request_id": record.request_id},
+            )
+            then(record.without_text())
+
+    return process
 
 
 def _unconnected(record: RequestRecord) -> None:
@@ -89,7 +103,7 @@ class RecordPath:
         emit: Emit = pipeline.submit
         for stage in reversed(self.stages):
             stage.connect(emit)
-            emit = stage.process
+            emit = _guarded(stage, emit)
         self._first = emit
         # Only stages that do something with it are called per request.
         self._beginners = [s for s in self.stages if type(s).begin is not Stage.begin]
@@ -101,12 +115,7 @@ class RecordPath:
 
     def finish(self, record: RequestRecord) -> None:
         """The one hand-off from the proxy: the record enters the first stage."""
-        try:
-            self._first(record)
-        except Exception:  # a stage's bug must not fail the request: the record goes on,
-            # without any text (it may not have been redacted yet)
-            log.exception("record path stage failed", extra={"request_id": record.request_id})
-            self.pipeline.submit(_textless(record))
+        self._first(record)
 
     def order(self) -> list[str]:
         """Names in the order a record meets them: stages, then sinks."""

@@ -33,6 +33,7 @@ over its members (issue 5: 1,000 concurrent requests per tick within 2 ms).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
@@ -49,6 +50,8 @@ from agent.cost.restart import Restartable, Totals
 from agent.cost.slots import Columns
 from agent.record import COST_FINAL, COST_UNMETERED, RequestRecord
 from collectors.base import DeviceInterval
+
+log = logging.getLogger("inferwatch.cost")
 
 Released = Req  # released: its final cost, device-seconds and joules set on it
 _EWMA = 0.1  # weight of the newest request in the estimated work rate
@@ -147,7 +150,13 @@ class CostEngine(Restartable):
             if req is None:  # never reached the model (refused, passthrough): no device share
                 self._forward(self._costed(record, 0.0, 0.0, 0.0, COST_FINAL))
                 continue
-            rows.append(self._complete(req, record))
+            try:
+                rows.append(self._complete(req, record))
+            except Exception:  # a bug or a record it cannot read: it leaves uncosted, alone
+                log.exception("cost engine could not finish %s", record.request_id)
+                self._cols.tracked[req.slot] = False
+                self._forward(record)
+                continue
             self._recent.append(req)
             self._waiting.append(req)
         if rows:

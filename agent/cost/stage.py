@@ -159,6 +159,7 @@ class CostStage(Stage):
     async def start(self) -> None:
         """Load today's budget spend; start the pacing and housekeeping tasks."""
         self._load_state()
+        self._stopped = False
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._pace(), name="cost-release"),

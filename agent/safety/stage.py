@@ -157,26 +157,26 @@ class SafetyStage(Stage):
             loop = asyncio.get_running_loop()
             fut = loop.run_in_executor(self._pool, self._scan, record, state)
             self._pending.add(fut)
-            fut.add_done_callback(functools.partial(self._scanned, record))
+            fut.add_done_callback(functools.partial(self._scanned, record, state))
         else:
             self._complete_and_emit(record, state)
 
-    def _scanned(self, record: RequestRecord, fut: asyncio.Future) -> None:
+    def _scanned(self, record: RequestRecord, state: RequestSafety, fut: asyncio.Future) -> None:
         """Back on the loop: hand the record on."""
         self._pending.discard(fut)
         try:
             record = fut.result()[0]
-        except (Exception, asyncio.CancelledError):  # the record goes on, text-free
+        except (Exception, asyncio.CancelledError):
             log.exception("safety off-path check failed for %s", record.request_id)
-            record = _textless(record)
+            record = _unchecked(record, state)
         self.emit(record)
 
     def _complete_and_emit(self, record: RequestRecord, state: RequestSafety) -> None:
         try:
             record = self.complete(record, state)
-        except Exception:  # a bug here must not lose the record: pass it on, text-free
+        except Exception:  # a bug here must not lose the record
             log.exception("safety off-path check failed for %s", record.request_id)
-            record = _textless(record)
+            record = _unchecked(record, state)
         self.emit(record)
 
     async def stop(self) -> None:
@@ -195,5 +195,7 @@ class SafetyStage(Stage):
             pool.shutdown(wait=False)  # an inline check still on it finishes first
 
 
-def _textless(record: RequestRecord) -> RequestRecord:
-    return dataclasses.replace(record, prompt_text=None, completion_text=None)
+def _unchecked(record: RequestRecord, state: RequestSafety) -> RequestRecord:
+    """A record whose check failed goes on without any text (none of it was redacted),
+    with the verdicts the inline checks had already reached."""
+    return dataclasses.replace(record.without_text(), safety=tuple(state.verdicts))

@@ -163,3 +163,20 @@ def test_a_restart_keeps_what_each_device_metered_and_what_was_unmetered(eng):
     assert got["whole"].cost_status == COST_FINAL
     assert got["whole"].cost_amount > 0
     assert got["gap"].cost_status == COST_UNMETERED  # running through the unmetered second
+
+
+def test_a_record_the_engine_cannot_read_leaves_uncosted_and_the_batch_goes_on(eng):
+    """Token counts an upstream sent as text (the proxy now drops them: belt and braces):
+    the other records of the batch are costed, and none stays 'running' for ever."""
+    engine, out, clock, _ = eng
+    for rid in ("a", "bad", "c"):
+        engine.begin(rid, 0, "t", "m", False)
+    clock.now = S
+    bad = record("bad", 0, S, prompt="12")
+    engine.finish_many([record("a", 0, S, prompt=5), bad, record("c", 0, S, prompt=5)])
+    engine.on_intervals([interval(0, S)])
+    engine.flush()
+    got = by_id(out)
+    assert set(got) == {"a", "bad", "c"}
+    assert got["bad"].cost_status is None and got["a"].cost_status is not None
+    assert engine.snapshot()["running"] == []  # no phantom request left in flight

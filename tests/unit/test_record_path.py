@@ -23,12 +23,12 @@ def order(tmp_path, **overrides):
     return Agent(settings, "http://127.0.0.1:9", [MemorySink()]).path.order()
 
 
-def test_the_default_path_writes_early_then_checks_costs_counts_and_stores(tmp_path):
+def test_the_default_path_redacts_then_writes_early_counts_costs_and_stores(tmp_path):
     assert order(tmp_path) == [
+        "safety",  # first: nothing keeps a record before its text is redacted
         "store.early",  # the row exists while the cost stage holds the record
-        "safety",
+        "metrics",  # at once: errors and latency do not wait for the cost
         "cost",
-        "metrics",
         "sink:store",
         "sink:memory",
     ]
@@ -43,8 +43,8 @@ def test_without_cost_there_is_no_early_write_and_without_store_no_store_sink(tm
     ]
     assert order(tmp_path, store={"enabled": False}) == [
         "safety",
-        "cost",
         "metrics",
+        "cost",
         "sink:memory",
     ]
     spans = {"endpoint": "http://127.0.0.1:9/v1/traces"}
@@ -107,14 +107,29 @@ class Broken(Stage):
         raise RuntimeError("a bug in a stage")
 
 
-async def test_a_failing_stage_loses_no_record_and_lets_no_unredacted_text_through():
+async def test_a_failing_stage_is_skipped_without_text_and_the_later_ones_still_run():
     sink = MemorySink()
-    path = path_of([Broken()], sink)
+    path = path_of([Tag("a"), Broken(), Tag("c")], sink)
     await path.start()
     path.finish(make_record("r1", error_message="key sk-secret", prompt_text="hi"))
     await path.stop()
     (r,) = sink.records
     assert r.request_id == "r1" and r.error_message is None and r.prompt_text is None
+    assert r.extra["seen"] == "ac"  # only the broken stage was skipped
+
+
+async def test_a_record_handed_on_after_the_queue_closed_is_counted_not_lost_silently():
+    from agent.metrics import new_registry
+
+    sink = MemorySink()
+    registry, instruments = new_registry()
+    path = RecordPath([], RecordPipeline([sink], 100, 10, instruments))
+    await path.start()
+    path.finish(make_record("r1"))
+    await path.stop()
+    assert path.pipeline.submit(make_record("late")) is False
+    dropped = registry.get_sample_value("inferwatch_records_dropped_total", {"reason": "closed"})
+    assert [r.request_id for r in sink.records] == ["r1"] and dropped == 1
 
 
 def test_the_metrics_stage_counts_the_request_and_its_safety_hits_together(tmp_path):

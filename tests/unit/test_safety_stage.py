@@ -109,3 +109,21 @@ def test_nothing_on_and_no_capture_means_no_per_request_state():
     stage, _ = make(SafetyConfig(enabled=False))
     assert stage.request(OP_CHAT, "r1") is None
     asyncio.get_event_loop_policy()  # the stage needs no loop when it has nothing to do
+
+
+async def test_a_failing_check_sends_the_record_on_without_any_text_but_with_its_verdicts(
+    monkeypatch,
+):
+    stage, _ = make(SafetyConfig(actions={"secret": "redact"}))
+    state = stage.request(OP_CHAT, "r1")
+    state.check_request({"messages": [{"role": "user", "content": f"use {KEY}"}]})
+
+    def broken(record, state):
+        raise RuntimeError("a bug in the scanner")
+
+    monkeypatch.setattr(stage, "_scan", broken)
+    out = []
+    finish(stage, record(error_message=f"upstream echoed {KEY}"), out)
+    (r,) = out
+    assert r.error_message is None and r.prompt_text is None  # nothing unredacted goes on
+    assert [(v.filter, v.action) for v in r.safety] == [("secret.openai_key", "redact")]
