@@ -48,3 +48,40 @@ async def until(predicate, timeout: float = 60.0) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("condition never became true")
+
+
+def store_factory(
+    tmp_path, keep_unshipped: bool, default_sql: str | None = None, early: bool = False
+):
+    """A pytest fixture body: yields `make(early=early, **config) -> (writer, registry,
+    query(sql))`, a started `StoreWriter` on a store in `tmp_path`, and closes every writer
+    it made afterwards. `query` reads the database on a connection of its own."""
+    import sqlite3
+
+    from agent.metrics import new_registry
+    from agent.store.config import StoreConfig
+    from agent.store.stats import StoreStats
+    from agent.store.writer import StoreWriter
+
+    made = []
+
+    def make(early: bool = early, **kw):
+        config = StoreConfig(dir=tmp_path, **kw)
+        registry, instruments = new_registry()
+        writer = StoreWriter(config, StoreStats(instruments), keep_unshipped, early=early)
+        writer.start()
+        made.append(writer)
+
+        def query(sql: str | None = default_sql) -> list[tuple]:
+            assert sql is not None, "no default query: pass the SQL"
+            db = sqlite3.connect(config.path)
+            try:
+                return db.execute(sql).fetchall()
+            finally:
+                db.close()
+
+        return writer, registry, query
+
+    yield make
+    for w in made:
+        w.close()

@@ -15,6 +15,7 @@ from alerts.experiments import quantiles as qs
 from alerts.experiments.inputs import sample, too_small
 from alerts.experiments.pairwise import kth_differences
 from alerts.experiments.result import (
+    Z95,
     Comparison,
     Direction,
     Effect,
@@ -24,7 +25,6 @@ from alerts.experiments.result import (
 )
 
 MIN_N = 20  # per arm: below it a p95 is one of the last values, and the intervals are noise
-Z95 = float(stats.norm.isf(0.025))
 
 
 def compare_latency(

@@ -18,6 +18,7 @@ from scipy import stats
 from alerts.experiments.inputs import sample, too_small
 from alerts.experiments.quantiles import SEED, percentile_p_value
 from alerts.experiments.result import (
+    Z95,
     Comparison,
     Direction,
     Effect,
@@ -80,8 +81,7 @@ def ratio_interval(c: NDArray[np.float64], v: NDArray[np.float64]) -> Interval |
     if mc <= 0 or mv <= 0:
         return None
     se = math.sqrt(c.var(ddof=1) / (c.size * mc**2) + v.var(ddof=1) / (v.size * mv**2))
-    z = float(stats.norm.isf(0.025))
-    return Interval(mv / mc * math.exp(-z * se), mv / mc * math.exp(z * se))
+    return Interval(mv / mc * math.exp(-Z95 * se), mv / mc * math.exp(Z95 * se))
 
 
 def _welch(c: NDArray[np.float64], v: NDArray[np.float64]) -> tuple[float, float, float]:

@@ -13,6 +13,7 @@ from scipy import stats
 from alerts.experiments.inputs import sample, too_small
 from alerts.experiments.pairwise import kth_walsh
 from alerts.experiments.result import (
+    Z95,
     Comparison,
     Direction,
     Effect,
@@ -22,7 +23,6 @@ from alerts.experiments.result import (
 )
 
 MIN_N = 10  # pairs
-Z95 = float(stats.norm.isf(0.025))
 
 
 def compare_paired(

@@ -12,6 +12,7 @@ from scipy import stats
 
 from alerts.experiments.inputs import sample, too_small
 from alerts.experiments.result import (
+    Z95,
     Comparison,
     Direction,
     Effect,
@@ -41,14 +42,13 @@ def compare_ratio_of_sums(
         return not_enough_data(metric, "delta_method_z", direction, n, why)
     (rc, var_c), (rv, var_v) = _ratio(cc, ct), _ratio(vc, vt)
     diff, se = (rv - rc) * scale, math.sqrt(var_c + var_v) * scale
-    z = float(stats.norm.isf(0.025))
     p = float(2 * stats.norm.sf(abs(diff) / se)) if se > 0 else float(diff == 0)
     effect = Effect(
         "ratio_of_sums",
         rc * scale,
         rv * scale,
         diff,
-        Interval(diff - z * se, diff + z * se),
+        Interval(diff - Z95 * se, diff + Z95 * se),
         rv / rc if rc > 0 else None,
     )
     return finished(metric, "delta_method_z", direction, n, effect, p, diff)

@@ -6,7 +6,10 @@ import enum
 import math
 from dataclasses import dataclass, replace
 
+from scipy import stats
+
 ALPHA = 0.05
+Z95 = float(stats.norm.isf(ALPHA / 2))  # the two-sided 95% normal quantile, 1.96
 
 
 class Direction(enum.Enum):

@@ -11,14 +11,10 @@ import time
 
 import pytest
 
-from agent.metrics import new_registry
 from agent.record import SafetyVerdict
 from agent.store import schema
-from agent.store.config import StoreConfig
 from agent.store.rows import to_data, to_row
-from agent.store.stats import StoreStats
-from agent.store.writer import StoreWriter
-from tests.store_records import make_record
+from tests.store_records import make_record, store_factory
 
 pytestmark = pytest.mark.unit
 
@@ -27,28 +23,9 @@ _COLS = "request_id, cost_status, cost_amount, safety_hits, ship_seq"
 
 @pytest.fixture
 def store(tmp_path):
-    """(**config) -> (writer, registry, query(sql)) with writers closed afterwards."""
-    made = []
-
-    def make(**kw):
-        config = StoreConfig(dir=tmp_path, **kw)
-        registry, instruments = new_registry()
-        writer = StoreWriter(config, StoreStats(instruments), keep_unshipped=True, early=True)
-        writer.start()
-        made.append(writer)
-
-        def query(sql: str = f"SELECT {_COLS} FROM requests ORDER BY id") -> list[tuple]:  # noqa: S608
-            db = sqlite3.connect(config.path)
-            try:
-                return db.execute(sql).fetchall()
-            finally:
-                db.close()
-
-        return writer, registry, query
-
-    yield make
-    for w in made:
-        w.close()
+    """(**config) -> (writer, registry, query(sql)): early writes on, as with cost on."""
+    sql = f"SELECT {_COLS} FROM requests ORDER BY id"  # noqa: S608
+    yield from store_factory(tmp_path, True, sql, early=True)
 
 
 def _uncosted(i: int, **kw):

@@ -12,12 +12,8 @@ import sqlite3
 import orjson
 import pytest
 
-from agent.metrics import new_registry
 from agent.store import schema
-from agent.store.config import StoreConfig
-from agent.store.stats import StoreStats
-from agent.store.writer import StoreWriter
-from tests.store_records import make_record
+from tests.store_records import make_record, store_factory
 
 pytestmark = pytest.mark.unit
 
@@ -26,28 +22,8 @@ BAD_HEADER = "t\udcff"  # what aiohttp makes of the header byte 0xff
 
 @pytest.fixture
 def store(tmp_path):
-    """(early=False, **config) -> (writer, registry, query) with writers closed afterwards."""
-    made = []
-
-    def make(early: bool = False, **kw):
-        config = StoreConfig(dir=tmp_path, **kw)
-        registry, instruments = new_registry()
-        writer = StoreWriter(config, StoreStats(instruments), keep_unshipped=False, early=early)
-        writer.start()
-        made.append(writer)
-
-        def query(sql: str) -> list[tuple]:
-            db = sqlite3.connect(config.path)
-            try:
-                return db.execute(sql).fetchall()
-            finally:
-                db.close()
-
-        return writer, registry, query
-
-    yield make
-    for w in made:
-        w.close()
+    """(early=False, **config) -> (writer, registry, query(sql))."""
+    yield from store_factory(tmp_path, False)
 
 
 def _rejected(registry, reason: str) -> float:
