@@ -33,6 +33,7 @@ from pydantic_settings import (
 
 from agent.cost.config import CostConfig
 from agent.routes import RoutesConfig
+from agent.routing.config import ExperimentConfig, UpstreamSpec, check_routing
 from agent.safety.config import SafetyConfig
 from agent.server_config import AdminConfig, ServerLimits
 from agent.shipping.config import ElasticsearchConfig
@@ -204,6 +205,15 @@ class Settings(BaseSettings):
 
     listen: ListenConfig = Field(default_factory=ListenConfig)
     upstream: UpstreamConfig = Field(default_factory=UpstreamConfig)
+    upstreams: list[UpstreamSpec] = Field(
+        default_factory=list,
+        description="Several model servers behind the agent, each with a name and a weight "
+        "(see agent/routing/config.py); unset: `upstream.url`, or the bundled vLLM, alone.",
+    )
+    experiments: list[ExperimentConfig] = Field(
+        default_factory=list,
+        description="A split, canary or shadow experiment between two of `upstreams`.",
+    )
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     routes: RoutesConfig = Field(default_factory=RoutesConfig)
     admin: AdminConfig = Field(default_factory=AdminConfig)
@@ -220,6 +230,15 @@ class Settings(BaseSettings):
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+
+    @model_validator(mode="after")
+    def _routing(self) -> Settings:
+        check_routing(self.upstreams, self.experiments)
+        if self.upstreams and self.upstream.url is not None:
+            raise ValueError(
+                "set either upstream.url or upstreams (an upstream's url may be 'bundled')"
+            )
+        return self
 
 
 class ConfigError(Exception):

@@ -88,6 +88,11 @@ class RequestRecord:
     # The client's own `x-request-id`, cleaned at the edge; kept for correlation only, never
     # a key (a client that chooses ids must not be able to overwrite or hide a document).
     client_request_id: str | None = None
+    # Several upstreams (agent/routing): the experiment the request was part of, and the
+    # upstream that answered it (its `variant`); a shadow copy names the request it copied.
+    experiment: str | None = None
+    variant: str | None = None
+    shadow_of: str | None = None
 
     @property
     def duration_s(self) -> float:

@@ -8,6 +8,8 @@ import time
 
 from agent.ids import new_request_id
 from agent.record import RequestRecord, SafetyVerdict
+from agent.store import schema
+from agent.store.rows import to_row
 
 
 def make_record(i: int = 0, **kw) -> RequestRecord:
@@ -85,3 +87,22 @@ def store_factory(
     yield make
     for w in made:
         w.close()
+
+
+# The row insert of schemas v3 to v5: no experiment and variant columns (v6 added them).
+PRE_V6_COLUMNS = (
+    *schema.DATA_COLUMNS,
+    "ship_state",
+    "cost_status",
+    "ship_seq",
+    "client_request_id",
+)
+PRE_V6_INSERT = (
+    f"INSERT INTO requests ({', '.join(PRE_V6_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join('?' * len(PRE_V6_COLUMNS))})"
+)
+
+
+def pre_v6_row(r, cost_status=schema.COST_FINAL, ship_seq=None) -> tuple:
+    """`to_row` as an agent of schema v3 to v5 wrote it."""
+    return to_row(r, cost_status, ship_seq)[: len(PRE_V6_COLUMNS)]

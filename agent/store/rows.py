@@ -24,7 +24,15 @@ def to_row(r: RequestRecord, cost_status: str = COST_FINAL, ship_seq: int | None
     marked unmetered keeps that status)."""
     if cost_status == COST_FINAL and r.cost_status == COST_UNMETERED:
         cost_status = COST_UNMETERED
-    return (*to_data(r), PENDING, cost_status, ship_seq, r.client_request_id)
+    return (
+        *to_data(r),
+        PENDING,
+        cost_status,
+        ship_seq,
+        r.client_request_id,
+        r.experiment,
+        r.variant,
+    )
 
 
 def to_data(r: RequestRecord) -> tuple:

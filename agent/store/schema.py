@@ -165,9 +165,29 @@ def _v5(conn: sqlite3.Connection) -> None:
         )
 
 
+# v6: several upstreams (agent/routing). A record's experiment and variant get columns, so
+# an experiment's rows are found by index; `experiment_events` keeps what the agent decided
+# (started, each canary step, each gate look, rolled back, promoted), for reports.
+_V6 = """
+ALTER TABLE requests ADD COLUMN experiment TEXT;
+ALTER TABLE requests ADD COLUMN variant TEXT;
+CREATE INDEX requests_experiment ON requests (experiment, wall_time)
+    WHERE experiment IS NOT NULL;
+CREATE TABLE experiment_events (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    experiment TEXT NOT NULL,
+    event TEXT NOT NULL,
+    step INTEGER,
+    weight REAL,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX experiment_events_name ON experiment_events (experiment, at);
+"""
+
 # Each entry migrates from version i to i+1 (SQL, or a function of the connection run in
 # the migration's transaction); append, never edit.
-MIGRATIONS: list = [_V1, _V2, _v3, _v4, _v5]
+MIGRATIONS: list = [_V1, _V2, _v3, _v4, _v5, _V6]
 VERSION = len(MIGRATIONS)
 
 DATA_COLUMNS = (
@@ -191,7 +211,15 @@ DATA_COLUMNS = (
     "safety_hits",
     "record",
 )
-_INSERT = (*DATA_COLUMNS, "ship_state", "cost_status", "ship_seq", "client_request_id")
+_INSERT = (
+    *DATA_COLUMNS,
+    "ship_state",
+    "cost_status",
+    "ship_seq",
+    "client_request_id",
+    "experiment",
+    "variant",
+)
 INSERT_SQL = (
     f"INSERT INTO requests ({', '.join(_INSERT)}) "  # noqa: S608
     f"VALUES ({', '.join('?' * len(_INSERT))})"

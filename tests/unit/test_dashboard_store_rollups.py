@@ -11,10 +11,10 @@ import pytest
 
 from agent.store import retention, rollups_sql, schema
 from agent.store.config import RetentionConfig
-from agent.store.rows import to_row
 from dashboards.data import api
 from dashboards.data.store import StoreData
 from tests.dashboard_seed import frame_of, seed_records, write_store
+from tests.store_records import PRE_V6_INSERT, pre_v6_row
 from tests.unit import dashboard_store_oracle as oracle
 from tests.unit.test_dashboard_store import RANGES, as_dict, assert_measures
 
@@ -78,7 +78,7 @@ def v3_store(path, records) -> None:
         else:
             conn.executescript(step)
     conn.execute("PRAGMA user_version=3")
-    conn.executemany(schema.INSERT_SQL, [to_row(r, ship_seq=i) for i, r in enumerate(records)])
+    conn.executemany(PRE_V6_INSERT, [pre_v6_row(r, ship_seq=i) for i, r in enumerate(records)])
     conn.close()
 
 

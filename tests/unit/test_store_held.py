@@ -13,8 +13,8 @@ import pytest
 
 from agent.record import SafetyVerdict
 from agent.store import schema
-from agent.store.rows import to_data, to_row
-from tests.store_records import make_record, store_factory
+from agent.store.rows import to_data
+from tests.store_records import PRE_V6_INSERT, make_record, pre_v6_row, store_factory
 
 pytestmark = pytest.mark.unit
 
@@ -156,9 +156,9 @@ def test_rows_left_pending_by_an_older_agent_are_finalised_as_lost_by_the_migrat
     conn = _v4_database(tmp_path / "old.sqlite3")
     shipped, outbox = make_record(1), make_record(2)
     pending = [_uncosted(3), _uncosted(4)]
-    conn.execute(schema.INSERT_SQL, to_row(shipped, schema.COST_FINAL, 1))
-    conn.execute(schema.INSERT_SQL, to_row(outbox, schema.COST_FINAL, 7))
-    conn.executemany(schema.INSERT_SQL, [to_row(r, schema.COST_PENDING) for r in pending])
+    conn.execute(PRE_V6_INSERT, pre_v6_row(shipped, schema.COST_FINAL, 1))
+    conn.execute(PRE_V6_INSERT, pre_v6_row(outbox, schema.COST_FINAL, 7))
+    conn.executemany(PRE_V6_INSERT, [pre_v6_row(r, schema.COST_PENDING) for r in pending])
     assert schema.migrate(conn) == 4
     got = conn.execute(f"SELECT {_COLS} FROM requests ORDER BY id").fetchall()  # noqa: S608
     assert [(r[0], r[1], r[4]) for r in got] == [

@@ -171,5 +171,5 @@ def test_an_old_database_with_repeated_request_ids_migrates_and_keeps_them(tmp_p
     ids = [r[0] for r in conn.execute("SELECT request_id FROM requests ORDER BY id")]
     assert ids[:3] == ["client-chosen", "client-chosen#dup-2", "client-chosen#dup-3"]
     with pytest.raises(sqlite3.IntegrityError):
-        conn.execute(schema.INSERT_SQL, (*to_data(same[0]), 0, "final", None, None))
+        conn.execute(schema.INSERT_SQL, (*to_data(same[0]), 0, "final", None, None, None, None))
     conn.close()

@@ -24,7 +24,7 @@ def db(tmp_path):
 
 
 def _insert(conn, records, ship_state=schema.PENDING):
-    rows = [(*to_data(r), ship_state, schema.COST_FINAL, None, None) for r in records]
+    rows = [(*to_data(r), ship_state, schema.COST_FINAL, None, None, None, None) for r in records]
     conn.execute("BEGIN")
     conn.executemany(schema.INSERT_SQL, rows)
     conn.execute("COMMIT")

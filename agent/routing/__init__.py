@@ -1,0 +1,1 @@
+"""Several upstreams behind one agent, and experiments (split, canary, shadow) between them."""
