@@ -21,17 +21,23 @@ from agent.metrics_stage import MetricsStage
 from agent.pipeline import RecordPipeline, Sink
 from agent.proxy import Proxy
 from agent.recordpath import RecordPath, Stage
+from agent.routing.canary import Canary
+from agent.routing.config import CANARY, SHADOW
+from agent.routing.http import ExperimentsAPI
+from agent.routing.metrics import ExperimentStage
+from agent.routing.shadow import Shadows
+from agent.routing.wiring import build_upstreams
 from agent.safety.wiring import build_safety_stage
 from agent.server import start_listener
 from agent.server_admin import attach_admin
 from agent.server_inflight import InflightBytes
 from agent.store.early import StoreEarly
+from agent.store.experiments import ExperimentLog
 from agent.store.samples import attach_samples
 from agent.store.sqlite_sink import SQLiteSink
 from agent.store.wiring import build_store
 from agent.store.writer import StoreWriter
 from agent.tenancy import known_tenants
-from agent.upstream import Upstream
 from alerts.service import attach_alerts
 from collectors.wiring import attach_collectors, vllm_finder
 
@@ -66,10 +72,10 @@ class Agent:
         self.metrics = RequestMetrics(
             self.instruments, settings.metrics, known_tenants(settings.tenants), self.model_labels
         )
-        up_gauge = self.instruments["inferwatch_upstream_up"]
-        self.upstream = Upstream(
-            settings.upstream, upstream_url, lambda up: up_gauge.set(1 if up else 0)
-        )
+        # Every upstream by name, and the router that picks one per request (agent/routing);
+        # `upstream` is the primary: the one the collectors meter and serving supervises.
+        self.upstreams = build_upstreams(settings, upstream_url, self.instruments)
+        self.upstream = self.upstreams.primary
         self._tasks: list[asyncio.Task] = []
         self.on_startup: list = []  # extra async callables(agent), e.g. collectors
         self.on_cleanup: list = []
@@ -92,10 +98,40 @@ class Agent:
         self.safety = build_safety_stage(settings.safety)
         self.path = self._record_path(stages or [], sinks or [])
         self.pipeline = self.path.pipeline
-        self.proxy = Proxy(settings, self.upstream, self.metrics, self.path, self.safety)
+        exp = self.upstreams.experiment
+        self.shadows = (
+            Shadows(exp, settings, self.path, self.safety, self.instruments)
+            if exp is not None and exp.kind == SHADOW
+            else None
+        )
+        self.canary = self._canary()
+        self.experiments = ExperimentsAPI(
+            exp,
+            self.upstreams.router,
+            self.canary,
+            settings.store.path if self.store is not None else None,
+        )
+        self.proxy = Proxy(
+            settings, self.upstreams.router, self.metrics, self.path, self.safety, self.shadows
+        )
         self.samples = attach_samples(self, settings)  # metric snapshots into the store
         # Detectors and the alert engine read the store (never the request path): last.
         self.alerts = attach_alerts(self, settings)
+
+    def _canary(self) -> Canary | None:
+        exp = self.upstreams.experiment
+        if exp is None or exp.kind != CANARY or self.store is None:
+            return None
+        from agent.routing import analysis
+
+        store = self.settings.store.path
+        return Canary(
+            exp,
+            self.upstreams.router,
+            ExperimentLog(store),
+            lambda since: analysis.gate_look(store, exp, since),
+            self.instruments,
+        )
 
     def _record_path(self, extra_stages: list[Stage], extra_sinks: list[Sink]) -> RecordPath:
         """The record path, in the order a record meets it (see agent/recordpath.py). A
@@ -109,6 +145,8 @@ class Agent:
             # /metrics: the request, its errors and safety hits, as soon as they are known.
             MetricsStage(self.metrics, self.instruments[hits]),
             self.cost,  # held until every device has metered the request's time
+            # Experiment families per variant, with the cost the stage above released.
+            ExperimentStage(self.instruments) if self.upstreams.experiment else None,
         ]
         sinks: list[Sink | None] = [
             SQLiteSink(store, sync=s.store.durability == "sync") if store is not None else None,
@@ -136,8 +174,7 @@ class Agent:
         return app
 
     def _add_ops_routes(self, app: web.Application) -> None:
-        ops = {"/metrics": self.handle_metrics, "/health": self.handle_health}
-        ops["/health/live"] = self.handle_live
+        ops = self.ops_routes()
         if self.settings.admin.listen is None:  # compatible default: on the API port
             for path, handler in ops.items():
                 app.router.add_get(path, handler)
@@ -146,6 +183,13 @@ class Agent:
         # never forwarded to the upstream (vLLM has a /metrics and /health of its own).
         for path in ops:
             app.router.add_route("*", path, _served_on_admin_port)
+
+    def ops_routes(self) -> dict:
+        """The agent's own GET routes (on the API port, or the admin port with
+        `admin.listen`): /metrics, /health, /health/live, /inferwatch/experiments..."""
+        ops = {"/metrics": self.handle_metrics, "/health": self.handle_health}
+        ops["/health/live"] = self.handle_live
+        return ops | self.experiments.routes()
 
     async def _startup(self, app: web.Application) -> None:
         await self.start()
@@ -162,6 +206,8 @@ class Agent:
             await self.shipper.start()
         await self.path.start()
         self._tasks.append(asyncio.create_task(self._probe_loop(), name="upstream-probe"))
+        if self.canary is not None:
+            await self.canary.start()
         for hook in self.on_startup:
             await hook(self)
 
@@ -181,14 +227,20 @@ class Agent:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.canary is not None:
+            await self.canary.stop()
+        if self.shadows is not None:
+            await self.shadows.stop()  # their records reach the path before it stops
         if self.shipper is not None:
             await self.shipper.stop()  # the last records are shipped at the next start
         await self.path.stop()  # stages emit what they hold; the sinks (the store) close
-        await self.upstream.close()
+        for up in self.upstreams.by_name.values():
+            await up.close()
 
     async def _probe_loop(self) -> None:
         while True:
-            await self.upstream.probe()
+            for up in self.upstreams.by_name.values():
+                await up.probe()
             await asyncio.sleep(_PROBE_EVERY_S)
 
     async def handle_metrics(self, request: web.Request) -> web.Response:

@@ -174,9 +174,10 @@ def _preflight(settings: Settings):
     """Everything checked before anything starts: a configured model folder (status 2),
     then the data folder's lock and the listen port (status 1). Returns the held lock."""
     from agent.datadir import DataDirBusy, lock_data_dir
+    from agent.routing.wiring import needs_bundled
     from agent.startup import PortBusy, check_port_free
 
-    if settings.upstream.url is None:
+    if needs_bundled(settings):
         from serving.bundled import check_model
 
         try:
@@ -197,7 +198,7 @@ def _preflight(settings: Settings):
         ) from None
     try:
         check_port_free(settings.listen.host, settings.listen.port)
-        if settings.upstream.url is None:  # a fixed port for the bundled vLLM
+        if needs_bundled(settings):  # a fixed port for the bundled vLLM
             serving = settings.serving
             check_port_free(serving.host, serving.port, "set serving.port (0: any free port)")
     except PortBusy as err:
@@ -207,9 +208,11 @@ def _preflight(settings: Settings):
 
 
 def _up(settings: Settings, secrets: set[str], demo: bool, dashboard: str | None = None) -> int:
-    if settings.upstream.url is not None:
+    from agent.routing.wiring import needs_bundled, primary_url
+
+    if not needs_bundled(settings):
         _install_uvloop()
-        return asyncio.run(_run_up(settings, settings.upstream.url, dashboard=dashboard))
+        return asyncio.run(_run_up(settings, primary_url(settings, None), dashboard=dashboard))
     from serving.bundled import prepare
     from serving.vllm_log import VllmLog
 

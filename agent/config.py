@@ -234,6 +234,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _routing(self) -> Settings:
         check_routing(self.upstreams, self.experiments)
+        gated = [e.name for e in self.experiments if e.kind == "canary"]
+        if gated and not self.store.enabled:
+            raise ValueError(f"canary {gated[0]} is gated on the store's records: store.enabled")
         if self.upstreams and self.upstream.url is not None:
             raise ValueError(
                 "set either upstream.url or upstreams (an upstream's url may be 'bundled')"

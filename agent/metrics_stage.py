@@ -1,5 +1,6 @@
-"""The metrics stage: the last stage of the record path, where /metrics learns of a
-request, all at once (latency, tokens, errors, safety hits: after its cost, not before).
+"""The metrics stage: where /metrics learns of a request, all at once (latency, tokens,
+errors, safety hits), once its safety check is done and before the cost stage holds it
+(its cost is counted when released, by the cost stage itself).
 
 A stage rather than a queued sink: it must count every record, even one the full queue
 then drops, and it is in-memory and O(1) on the event loop."""
@@ -22,7 +23,11 @@ class MetricsStage(Stage):
         self._metrics, self._hits = metrics, safety_hits
 
     def process(self, record: RequestRecord) -> None:
-        """Count the record, then pass it on."""
+        """Count the record, then pass it on. A shadow copy is no client's request: it is
+        counted by the experiment families only (agent/routing/metrics.py)."""
+        if record.shadow_of is not None:
+            self.emit(record)
+            return
         self._metrics.observe(record)
         for v in record.safety:
             self._hits.labels(v.filter, v.direction, v.action).inc(v.count)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from urllib.parse import quote
 
 import aiohttp
@@ -17,21 +18,18 @@ from aiohttp import web
 from yarl import URL
 
 from agent import errors
+from agent.answer import fail, note_json, note_stream, note_usage
 from agent.config import Settings
 from agent.edge import EdgeError, canonical_path, check_headers, client_request_id, vllm_bool
 from agent.errors import Refusal
 from agent.ids import new_request_id, new_span_id, trace_ids
 from agent.metrics import RequestMetrics
-from agent.record import (
-    OP_EMBEDDINGS,
-    OP_OTHER,
-    STATUS_CANCELLED,
-    STATUS_ERROR,
-    STATUS_OK,
-    RecordBuilder,
-)
+from agent.record import OP_EMBEDDINGS, OP_OTHER, STATUS_CANCELLED, STATUS_OK, RecordBuilder
 from agent.recordpath import InFlight, RecordPath
 from agent.routes import FORWARD, MEASURE, Route, Router
+from agent.routing.router import Choice
+from agent.routing.router import Router as UpstreamRouter
+from agent.routing.shadow import Shadows
 from agent.safety.engine import FINISH_BLOCKED, POLICY_CODE
 from agent.safety.request import RequestSafety
 from agent.safety.sse import SSEGuard
@@ -89,30 +87,32 @@ class _Ctx:
     """One request being served: its record's builder, plus what only the proxy needs
     (the safety state of the inline checks, and how far the response got)."""
 
-    __slots__ = ("rec", "request_id", "safety", "stream_done", "prepared")
+    __slots__ = ("rec", "request_id", "safety", "stream_done", "prepared", "route", "shadow")
 
-    def __init__(self, rec: RecordBuilder) -> None:
+    def __init__(self, rec: RecordBuilder, route: Choice) -> None:
         self.rec = rec
         self.request_id: str = rec.get("request_id")
         self.safety: RequestSafety | None = None
         self.stream_done = False  # the client has the stream's `[DONE]`: a hang-up is no cancel
         self.prepared = False  # the status line went out: `http_status` is final
+        self.route = route  # the upstream that serves it (and where a shadow copy goes)
+        self.shadow: asyncio.Task | Callable[[], object] | None = (
+            None  # its copy, or how to send it
+        )
+
+    @property
+    def up(self) -> Upstream:
+        return self.route.upstream
 
     def fail(self, status: int, err_type: str, message: str) -> None:
-        self.rec.set(
-            status=STATUS_ERROR, http_status=status, error_type=err_type, error_message=message
-        )
+        fail(self.rec, status, err_type, message)
 
     def first_token(self) -> None:
         if self.rec.get("first_token_ns") is None:
             self.rec.set(first_token_ns=_now())
 
     def usage(self, usage: object) -> None:
-        if isinstance(usage, dict):  # counts an upstream sends as anything else are not kept
-            self.rec.set(
-                prompt_tokens=_count(usage.get("prompt_tokens")),
-                completion_tokens=_count(usage.get("completion_tokens")),
-            )
+        note_usage(self.rec, usage)
 
     def add_overhead(self, since_ns: int) -> str:
         """Count the agent's own time since `since_ns`; the overhead header's value."""
@@ -152,21 +152,25 @@ class Proxy:
     def __init__(
         self,
         settings: Settings,
-        upstream: Upstream,
+        upstreams: UpstreamRouter,
         metrics: RequestMetrics,
         path: RecordPath,
         safety: SafetyStage | None = None,
+        shadows: Shadows | None = None,
     ) -> None:
-        """`path` takes every finished record (`agent.recordpath`); `safety`, when given,
-        checks requests and answers inline (it is also a stage of `path`)."""
+        """`upstreams` picks the upstream of each request (agent/routing); `path` takes
+        every finished record (`agent.recordpath`); `safety`, when given, checks requests
+        and answers inline (it is also a stage of `path`); `shadows` sends the copies of a
+        shadow experiment."""
         self._s = settings
-        self._up = upstream
+        self._upstreams = upstreams
         self._metrics = metrics
         self._path = path
         self._safety = safety
+        self._shadows = shadows
         self._tenants = TenantResolver(settings.tenants)
         self._router = Router(settings.routes)
-        self._own_auth = bool(settings.tenants.api_keys) or upstream.authorization is not None
+        self._own_auth = bool(settings.tenants.api_keys) or upstreams.authorizing
         self._timeouts = settings.upstream.timeouts
         self._max_body = settings.limits.max_body_bytes
         self._body_timeout = settings.limits.body_timeout_s
@@ -200,6 +204,7 @@ class Proxy:
             # Clients (the openai SDK) hang up once they read `[DONE]`, sometimes before the
             # upstream's last bytes reach the agent: such a stream was served in full.
             if not ctx.stream_done:
+                self._drop_shadow(ctx)
                 ctx.rec.set(
                     status=STATUS_CANCELLED,
                     error_type=errors.CANCELLED,
@@ -212,11 +217,22 @@ class Proxy:
         finally:
             if gauge is not None:
                 gauge.dec()
+            if callable(ctx.shadow) and ctx.rec.get("status") == STATUS_OK:
+                ctx.shadow()  # `after`: the client has its whole answer; it never waits
             self._path.finish(ctx.rec.build(end_ns=_now()))  # the one hand-off
+
+    @staticmethod
+    def _drop_shadow(ctx: _Ctx) -> None:
+        """The client hung up: its shadow copy is cancelled (or never sent)."""
+        if isinstance(ctx.shadow, asyncio.Task):
+            ctx.shadow.cancel()
+        ctx.shadow = None
 
     # ---- shared frame -------------------------------------------------------------------
 
     def _begin(self, request: web.Request) -> _Ctx:
+        """The request's record as far as known before any check, on the first upstream
+        (`_admit` picks the real one once the tenant is known)."""
         trace_id, parent = trace_ids(request.headers.get("traceparent"))
         rec = RecordBuilder(
             start_ns=_now(),
@@ -231,7 +247,7 @@ class Proxy:
             model="",
             stream=False,
         )
-        return _Ctx(rec)
+        return _Ctx(rec, self._upstreams.default)
 
     def _admit(self, request: web.Request, ctx: _Ctx) -> Route:
         """Edge checks, tenant and route; raises `EdgeError` to refuse the request."""
@@ -242,6 +258,10 @@ class Proxy:
         ctx.rec.set(tenant=self._tenants.resolve(request.headers))
         route = self._router.route(request.method, path)
         ctx.rec.set(operation=route.operation)
+        up = self._upstreams
+        tenant = ctx.rec.get("tenant")
+        ctx.route = up.pick(up.sticky_key(request.headers, tenant, self._s.tenants.default))
+        ctx.rec.set(experiment=ctx.route.experiment, variant=ctx.route.name)
         return route
 
     def _refuse(
@@ -277,12 +297,16 @@ class Proxy:
             headers["Retry-After"] = "5"
         return errors.error_response(status, message, err_type, headers)
 
-    def _upstream_headers(self, request: web.Request, ctx: _Ctx) -> dict[str, str]:
+    def _upstream_headers(
+        self, request: web.Request, ctx: _Ctx, up: Upstream | None = None
+    ) -> dict[str, str]:
+        """The headers sent to `up` (the request's own upstream by default)."""
+        up = up or ctx.up
         headers = _strip_hop_by_hop(request.headers)
         if self._own_auth:  # a tenant's key is for the agent: vLLM gets the agent's own
             headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
-            if self._up.authorization is not None:
-                headers["Authorization"] = self._up.authorization
+            if up.authorization is not None:
+                headers["Authorization"] = up.authorization
         headers["x-request-id"] = ctx.request_id
         rec = ctx.rec
         headers["traceparent"] = f"00-{rec.get('trace_id')}-{rec.get('span_id')}-01"
@@ -298,9 +322,10 @@ class Proxy:
         headers["x-request-id"] = ctx.request_id
         return headers
 
-    def _url(self, path: str, query: str = "") -> URL:
-        """The upstream URL of a canonical path, sent as built (no re-normalising)."""
-        url = self._up.url + quote(path, safe=_PATH_SAFE)
+    @staticmethod
+    def _url(up: Upstream, path: str, query: str = "") -> URL:
+        """The URL of a canonical path on `up`, sent as built (no re-normalising)."""
+        url = up.url + quote(path, safe=_PATH_SAFE)
         return URL(url + ("?" + query if query else ""), encoded=True)
 
     async def _open(
@@ -309,7 +334,7 @@ class Proxy:
         """Send the request upstream and wait for its headers, mapping failures to 502/504.
         Redirects are the client's business: followed here, a redirect could lead a
         measured request to an unmeasured route or the agent to another host."""
-        if self._up.state.starting:  # the supervisor (serving) is (re)starting vLLM
+        if ctx.up.state.starting:  # the supervisor (serving) is (re)starting vLLM
             raise Refusal(
                 503,
                 errors.UPSTREAM_STARTING,
@@ -317,12 +342,12 @@ class Proxy:
             )
         try:
             async with asyncio.timeout(self._timeouts.first_byte_s):
-                resp = await self._up.session.request(
+                resp = await ctx.up.session.request(
                     method, url, headers=headers, data=data, allow_redirects=False
                 )
         except aiohttp.ConnectionTimeoutError:
             # Checked first: aiohttp's connect timeout is also a TimeoutError.
-            self._up.mark(False, "connect timeout")
+            ctx.up.mark(False, "connect timeout")
             raise Refusal(
                 504, errors.UPSTREAM_TIMEOUT, "timed out connecting to the upstream"
             ) from None
@@ -333,7 +358,7 @@ class Proxy:
                 f"upstream sent no response within {self._timeouts.first_byte_s:g}s",
             ) from None
         except (aiohttp.ClientConnectionError, OSError) as err:
-            self._up.mark(False, str(err) or type(err).__name__)
+            ctx.up.mark(False, str(err) or type(err).__name__)
             raise Refusal(
                 502,
                 errors.UPSTREAM_UNAVAILABLE,
@@ -347,8 +372,8 @@ class Proxy:
                 "upstream response refused (malformed or oversized headers)",
                 detail=f"upstream response refused: {err}",
             ) from None
-        if self._up.state.up is not True:
-            self._up.mark(True)
+        if ctx.up.state.up is not True:
+            ctx.up.mark(True)
         return resp
 
     # ---- the generative endpoints --------------------------------------------------------
@@ -420,7 +445,9 @@ class Proxy:
             InFlight(ctx.request_id, start_ns, rec.get("tenant"), rec.get("model"), stream)
         )
         rec.set(overhead_ns=_now() - start_ns)
-        resp = await self._open("POST", ctx, self._url(rec.get("path")), headers, data)
+        url = self._url(ctx.up, rec.get("path"))
+        self._shadow(request, ctx, data)
+        resp = await self._open("POST", ctx, url, headers, data)
         try:
             if resp.content_type == "text/event-stream":  # scanned and metered, asked or not
                 rec.set(stream=True)
@@ -433,6 +460,23 @@ class Proxy:
                 resp.release()
             else:
                 resp.close()
+
+    def _shadow(self, request: web.Request, ctx: _Ctx, data: bytes) -> None:
+        """Send the copy of a shadowed request now (`parallel`), or arrange to once the
+        client has its answer (`after`). The copy carries the redacted body."""
+        route, shadows = ctx.route, self._shadows
+        if route.shadow is None or shadows is None or route.shadow_name is None:
+            return
+        up, name = route.shadow, route.shadow_name
+        headers = self._upstream_headers(request, ctx, up)
+        headers["Content-Type"] = "application/json"
+        url = self._url(up, ctx.rec.get("path"))
+        rec = ctx.rec
+
+        def send() -> asyncio.Task | None:
+            return shadows.launch(rec, up, name, url, headers, data)
+
+        ctx.shadow = send() if shadows.parallel else send
 
     async def _check_request(self, ctx: _Ctx, body: dict, size: int) -> None:
         """Safety filters on the request: redacts `body` in place, or refuses it (400).
@@ -484,24 +528,10 @@ class Proxy:
         elif resp.content_type == "application/json":
             if ctx.safety is not None:
                 payload = await ctx.safety.check_response_async(payload)
-            self._note_json(ctx, payload)
+            note_json(ctx.rec, payload)
         headers = self._response_headers(resp, ctx)
         headers[OVERHEAD_HEADER] = ctx.add_overhead(t)
         return web.Response(status=resp.status, body=payload, headers=headers)
-
-    @staticmethod
-    def _note_json(ctx: _Ctx, payload: bytes) -> None:
-        try:
-            obj = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            return
-        if not isinstance(obj, dict):
-            return
-        ctx.usage(obj.get("usage"))
-        ctx.rec.set(response_model=obj.get("model"))
-        choices = obj.get("choices")
-        if choices and isinstance(choices, list) and isinstance(choices[0], dict):
-            ctx.rec.set(finish_reason=choices[0].get("finish_reason"))
 
     async def _relay_sse(
         self, request: web.Request, ctx: _Ctx, resp: aiohttp.ClientResponse, drop_usage: bool
@@ -532,7 +562,7 @@ class Proxy:
                 if piece:
                     await out.write(piece)
                 if watcher.done and not ctx.stream_done:
-                    self._note_stream(ctx, watcher)  # all it says came before `[DONE]`
+                    note_stream(ctx.rec, watcher)  # all it says came before `[DONE]`
                     ctx.stream_done = True
                 if guard.stopped:
                     break  # blocked: the upstream is closed when the response is released
@@ -548,7 +578,7 @@ class Proxy:
             await out.write(tail)
         await out.write_eof()
         if not ctx.stream_done:  # else noted when `[DONE]` went by
-            self._note_stream(ctx, watcher)
+            note_stream(ctx.rec, watcher)
         if guard.stopped:
             ctx.rec.set(finish_reason=FINISH_BLOCKED)
         return out
@@ -575,15 +605,6 @@ class Proxy:
         )
         return b"data: " + body + b"\n\n"
 
-    @staticmethod
-    def _note_stream(ctx: _Ctx, watcher: SSEWatcher) -> None:
-        ctx.usage(watcher.usage)
-        ctx.rec.set(finish_reason=watcher.finish_reason, response_model=watcher.response_model)
-        if watcher.error and ctx.rec.get("status") == STATUS_OK:
-            msg = str(watcher.error.get("message", "error event in stream"))
-            code = watcher.error.get("code")
-            ctx.fail(200, str(code) if code else "stream_error", msg)  # the client has its 200
-
     # ---- everything else ----------------------------------------------------------------
 
     async def _passthrough(self, request: web.Request, ctx: _Ctx) -> web.StreamResponse:
@@ -591,7 +612,7 @@ class Proxy:
         query = request.raw_path.partition("?")[2]
         if not query.isprintable():
             raise EdgeError(400, errors.BAD_REQUEST, "query must be printable text")
-        url = self._url(ctx.rec.get("path"), query)
+        url = self._url(ctx.up, ctx.rec.get("path"), query)
         ctx.rec.set(overhead_ns=_now() - ctx.rec.get("start_ns"))
         resp = await self._open(
             request.method, ctx, url, self._upstream_headers(request, ctx), data
@@ -618,13 +639,6 @@ class Proxy:
             return out
         finally:
             resp.release()
-
-
-def _count(value: object) -> int | None:
-    """A token count as the upstream reported it, when it is one (a non-negative int)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return None
 
 
 def _printable(text: str, limit: int = 512) -> str:

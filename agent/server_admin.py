@@ -67,9 +67,8 @@ def admin_app(agent, token: bytes | None) -> web.Application:
         refused = agent.instruments["inferwatch_requests_rejected_total"]
         middlewares.append(bearer_auth(token, refused.labels("admin", "unauthorized")))
     app = web.Application(middlewares=middlewares)
-    app.router.add_get("/metrics", agent.handle_metrics)
-    app.router.add_get("/health", agent.handle_health)
-    app.router.add_get("/health/live", agent.handle_live)
+    for path, handler in agent.ops_routes().items():
+        app.router.add_get(path, handler)
     return app
 
 

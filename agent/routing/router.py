@@ -63,6 +63,28 @@ class Router:
         self.variant_share = min(100.0, max(0.0, percent))
         self._build()
 
+    def shares(self) -> dict[str, float]:
+        """The percent of all requests each upstream of the experiment gets now."""
+        out, low = {}, 0.0
+        for top, name in self._ranges:
+            out[name] = out.get(name, 0.0) + top - low
+            low = top
+        exp = self.experiment
+        names = (exp.control, exp.variant) if exp is not None else tuple(out)
+        return {n: round(out.get(n, 0.0), 6) for n in names}
+
+    @property
+    def default(self) -> Choice:
+        """A request's upstream before it is routed (one refused at the edge has no other):
+        the first, unnamed in its record."""
+        return Choice(next(iter(self._ups.values())))
+
+    @property
+    def authorizing(self) -> bool:
+        """Whether any upstream gets the agent's own credentials (a client's are then never
+        forwarded)."""
+        return any(u.authorization is not None for u in self._ups.values())
+
     def _build(self) -> None:
         """The upper bound of each upstream's range, in order (a canary's pair split)."""
         exp, ranges, top = self.experiment, [], 0.0

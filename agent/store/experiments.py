@@ -85,3 +85,23 @@ class ExperimentLog:
         finally:
             conn.close()
         return [Event(r[0], r[1], r[2], r[3], r[4], orjson.loads(r[5])) for r in rows]
+
+    def names(self) -> list[str]:
+        """Every experiment the store has events of, most recently started first."""
+        conn = connect(self.path)
+        try:
+            migrate(conn)
+            rows = conn.execute(
+                "SELECT experiment FROM experiment_events GROUP BY experiment ORDER BY max(at) DESC"
+            ).fetchall()
+        finally:
+            conn.close()
+        return [r[0] for r in rows]
+
+    def arms(self, experiment: str) -> tuple[str, str] | None:
+        """(control, variant) as the experiment's last `started` event named them."""
+        started = [e for e in self.events(experiment) if e.event == STARTED]
+        if not started:
+            return None
+        d = started[-1].detail
+        return str(d.get("control")), str(d.get("variant"))

@@ -1,0 +1,159 @@
+"""`GET /inferwatch/experiments[/NAME[/gate]]`: the running experiment, its comparison and
+its gate as JSON, for people, for the dashboard, and as a gate for Argo Rollouts' web
+metric provider (`jsonPath: "{$.decision}"`) and Flagger's webhooks (any answer but 2xx
+fails the check).
+
+The gate answers 200 unless the variant is shown worse than the margins (412), or, with
+`?require=pass`, unless it is shown no worse (412 until then). Results are computed in a
+thread and kept `CACHE_S` seconds: a busy poller cannot make the agent recompute them on
+every call."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+from aiohttp import web
+
+from agent.errors import error_response
+from agent.routing import analysis
+from agent.routing.canary import FAIL, PASS, Canary, Look
+from agent.routing.config import ExperimentConfig
+from agent.routing.router import Router
+from agent.store.experiments import ExperimentLog
+
+CACHE_S = 10.0
+PREFIX = "/inferwatch/experiments"
+
+
+class ExperimentsAPI:
+    """The handlers; `store` is the store's path (None: the store is off, nothing to read)."""
+
+    def __init__(
+        self,
+        experiment: ExperimentConfig | None,
+        router: Router,
+        canary: Canary | None,
+        store: Path | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._exp, self._router, self._canary, self._store = experiment, router, canary, store
+        self._events = ExperimentLog(store) if store is not None else None
+        self._clock = clock
+        self._cache: dict[tuple, tuple[float, object]] = {}
+
+    def routes(self) -> dict[str, Callable]:
+        """Path -> GET handler."""
+        return {
+            PREFIX: self.list,
+            PREFIX + "/{name}": self.detail,
+            PREFIX + "/{name}/gate": self.gate,
+        }
+
+    async def list(self, request: web.Request) -> web.Response:
+        """The configured experiment with its routing state, and those the store recalls."""
+        past = await asyncio.to_thread(self._events.names) if self._events else []
+        current = [self._state()] if self._exp is not None else []
+        names = {e["name"] for e in current}
+        body = {
+            "experiments": current + [{"name": n, "running": False} for n in past if n not in names]
+        }
+        return _json(body)
+
+    async def detail(self, request: web.Request) -> web.Response:
+        """One experiment: its state (when running) and the whole comparison."""
+        name = request.match_info["name"]
+        arms = await self._arms(name)
+        if isinstance(arms, web.Response):
+            return arms
+        report = await self._cached(
+            ("report", name), lambda: analysis.report(self._store, name, *arms)
+        )
+        body = {"name": name, "control": arms[0], "variant": arms[1], "report": report}
+        if self._exp is not None and name == self._exp.name:
+            body["state"] = self._state()
+        return _json(body)
+
+    async def gate(self, request: web.Request) -> web.Response:
+        """The gate's decision (pass, fail, continue) with its reasons."""
+        name = request.match_info["name"]
+        if self._exp is None or name != self._exp.name:
+            return error_response(404, f"no running experiment named {name}", "not_found")
+        if self._store is None:
+            return error_response(409, "the gate reads the store, which is off", "store_off")
+        since = self._canary.started_at if self._canary is not None else 0.0
+        exp, store = self._exp, self._store
+        look = await self._cached(("gate", name), lambda: analysis.gate_look(store, exp, since))
+        assert isinstance(look, Look)
+        body = {
+            "experiment": name,
+            "decision": look.decision,
+            "reason": look.reason,
+            "n": {"control": look.n[0], "variant": look.n[1]},
+            "gate": look.detail,
+        }
+        need = request.query.get("require")
+        failed = look.decision == FAIL or (need == PASS and look.decision != PASS)
+        return _json(body, status=412 if failed else 200)
+
+    async def _arms(self, name: str) -> tuple[str, str] | web.Response:
+        if self._store is None:
+            return error_response(
+                409, "experiments are compared from the store, which is off", "store_off"
+            )
+        if self._exp is not None and name == self._exp.name:
+            return self._exp.control, self._exp.variant
+        assert self._events is not None
+        arms = await asyncio.to_thread(self._events.arms, name)
+        if arms is None:
+            return error_response(404, f"no experiment named {name}", "not_found")
+        return arms
+
+    async def _cached(self, key: tuple, compute: Callable[[], object]) -> object:
+        hit = self._cache.get(key)
+        now = self._clock()
+        if hit is not None and now - hit[0] < CACHE_S:
+            return hit[1]
+        value = await asyncio.to_thread(compute)
+        self._cache[key] = (self._clock(), value)
+        return value
+
+    def _state(self) -> dict:
+        exp = self._exp
+        assert exp is not None
+        state: dict = {
+            "name": exp.name,
+            "running": True,
+            "kind": exp.kind,
+            "control": exp.control,
+            "variant": exp.variant,
+            "sticky": exp.sticky,
+            "shares": self._router.shares(),
+        }
+        if exp.kind == "shadow":
+            state["shadow"] = exp.shadow.model_dump()
+        c = self._canary
+        if c is not None:
+            last = c.last
+            state["canary"] = {
+                "state": c.state,
+                "step": c.step,
+                "steps": [s.model_dump() for s in exp.steps],
+                "started_at": c.started_at,
+                "step_started_at": c.step_started_at,
+                "last_look": None
+                if last is None
+                else {"decision": last.decision, "reason": last.reason},
+            }
+        return state
+
+
+def _json(body: dict, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status,
+        body=orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
+        content_type="application/json",
+    )

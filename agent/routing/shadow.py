@@ -1,0 +1,184 @@
+"""Shadow copies: a share of the control's requests is sent to the variant too; its
+answer is measured, filtered and recorded like any other (the record names the request
+it copied in `shadow_of`), then dropped. The client never waits for it and never sees
+it: a copy runs as its own task, bounded in number (`shadow.max_in_flight`), with the
+upstream timeouts of any request, and is cancelled if the client hangs up first."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import aiohttp
+from yarl import URL
+
+from agent import errors
+from agent.answer import fail, note_json, note_stream
+from agent.config import Settings
+from agent.ids import new_request_id, new_span_id
+from agent.record import STATUS_CANCELLED, STATUS_OK, RecordBuilder
+from agent.recordpath import InFlight, RecordPath
+from agent.routing.config import ExperimentConfig
+from agent.safety.engine import FINISH_BLOCKED
+from agent.safety.request import RequestSafety
+from agent.safety.sse import SSEGuard
+from agent.safety.stage import SafetyStage
+from agent.sse import SSEWatcher
+from agent.upstream import Upstream
+
+log = logging.getLogger("inferwatch.shadow")
+_now = time.monotonic_ns
+OK, ERROR, SKIPPED, CANCELLED = "ok", "error", "skipped", "cancelled"
+# The primary's facts a copy shares (its own id, span and times are new).
+_SHARED = ("trace_id", "tenant", "model", "operation", "path", "stream", "client_request_id")
+
+
+class Shadows:
+    """Sends the copies of one shadow experiment and hands their records to the path."""
+
+    def __init__(
+        self,
+        experiment: ExperimentConfig,
+        settings: Settings,
+        path: RecordPath,
+        safety: SafetyStage | None,
+        instruments: dict,
+    ) -> None:
+        self._exp = experiment
+        self.parallel = experiment.shadow.mode == "parallel"
+        self._timeouts = settings.upstream.timeouts
+        self._max_answer = settings.upstream.max_response_bytes
+        self._path, self._safety = path, safety
+        self._outcomes = instruments["inferwatch_experiment_shadow_requests_total"]
+        self._tasks: set[asyncio.Task] = set()
+
+    def launch(
+        self, primary: RecordBuilder, up: Upstream, name: str, url: URL, headers: dict, data: bytes
+    ) -> asyncio.Task | None:
+        """Start a copy of `primary`'s request to `up` (None when too many are in flight:
+        the copy is skipped and counted, so a slow shadow cannot pile up memory)."""
+        if len(self._tasks) >= self._exp.shadow.max_in_flight:
+            self._count(SKIPPED)
+            return None
+        rec = RecordBuilder(
+            start_ns=_now(),
+            wall_time=time.time(),
+            request_id=new_request_id(),
+            span_id=new_span_id(),
+            parent_span_id=primary.get("span_id"),
+            experiment=self._exp.name,
+            variant=name,
+            shadow_of=primary.get("request_id"),
+            **{k: primary.get(k) for k in _SHARED},
+        )
+        rid = rec.get("request_id")
+        headers = {**headers, "x-request-id": rid}
+        headers["traceparent"] = f"00-{rec.get('trace_id')}-{rec.get('span_id')}-01"
+        task = asyncio.create_task(self._run(rec, up, url, headers, data), name="shadow")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def stop(self) -> None:
+        """Cancel the copies still running (their records say cancelled)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _count(self, outcome: str) -> None:
+        self._outcomes.labels(self._exp.name, outcome).inc()
+
+    async def _run(
+        self, rec: RecordBuilder, up: Upstream, url: URL, headers: dict, data: bytes
+    ) -> None:
+        rid = rec.get("request_id")
+        safety = self._safety.request(rec.get("operation"), rid) if self._safety else None
+        # The body the primary sent is already checked and redacted: only the answer is
+        # scanned (`state.body` stays unset).
+        start, tenant, model = rec.get("start_ns"), rec.get("tenant"), rec.get("model")
+        self._path.begin(InFlight(rid, start, tenant, model, rec.get("stream")))
+        outcome = ERROR
+        try:
+            await self._send(rec, up, url, headers, data, safety)
+            outcome = OK if rec.get("status") == STATUS_OK else ERROR
+        except asyncio.CancelledError:
+            outcome = CANCELLED
+            rec.set(status=STATUS_CANCELLED, http_status=499, error_type=errors.CANCELLED)
+            rec.set(error_message="the client hung up: shadow copy cancelled")
+            raise
+        except TimeoutError:
+            fail(rec, 504, errors.UPSTREAM_TIMEOUT, "shadow upstream timed out")
+        except (aiohttp.ClientError, OSError) as err:
+            up.mark(False, str(err) or type(err).__name__)
+            fail(rec, 502, errors.UPSTREAM_UNAVAILABLE, f"shadow upstream unavailable: {err}")
+        except Exception as err:  # a fault of ours must not escape a background task unseen
+            log.exception("shadow copy failed inside the agent", extra={"request_id": rid})
+            fail(rec, 500, "internal_error", f"{type(err).__name__} in the agent")
+        finally:
+            self._count(outcome)
+            self._path.finish(rec.build(end_ns=_now()))
+
+    async def _send(
+        self,
+        rec: RecordBuilder,
+        up: Upstream,
+        url: URL,
+        headers: dict,
+        data: bytes,
+        safety: RequestSafety | None,
+    ) -> None:
+        async with asyncio.timeout(self._timeouts.first_byte_s):
+            resp = await up.session.request(
+                "POST", url, headers=headers, data=data, allow_redirects=False
+            )
+        async with resp:
+            if up.state.up is not True:
+                up.mark(True)
+            rec.set(http_status=resp.status)
+            if resp.content_type == "text/event-stream":
+                rec.set(stream=True)
+                await self._read_stream(rec, resp, safety)
+            else:
+                await self._read_json(rec, resp, safety)
+
+    async def _read_json(
+        self, rec: RecordBuilder, resp: aiohttp.ClientResponse, safety: RequestSafety | None
+    ) -> None:
+        parts, size = [], 0
+        async with asyncio.timeout(self._timeouts.idle_s):
+            async for chunk in resp.content.iter_any():
+                size += len(chunk)
+                if size > self._max_answer:
+                    fail(rec, 502, errors.UPSTREAM_PROTOCOL, "shadow answer too large")
+                    return
+                parts.append(chunk)
+        payload = b"".join(parts)
+        rec.set(first_token_ns=_now())
+        if resp.status >= 400:
+            fail(rec, resp.status, str(resp.status), payload[:512].decode("utf-8", "replace"))
+            return
+        if safety is not None and resp.content_type == "application/json":
+            payload = await safety.check_response_async(payload)
+        note_json(rec, payload)
+
+    async def _read_stream(
+        self, rec: RecordBuilder, resp: aiohttp.ClientResponse, safety: RequestSafety | None
+    ) -> None:
+        def first_token() -> None:
+            if rec.get("first_token_ns") is None:
+                rec.set(first_token_ns=_now())
+
+        watcher, guard = SSEWatcher(False, first_token), SSEGuard(safety)
+        while True:
+            async with asyncio.timeout(self._timeouts.idle_s):
+                chunk = await resp.content.readany()
+            if not chunk:
+                break
+            guard.pass_on(watcher.feed(chunk))  # filtered and kept, then dropped
+            if guard.stopped:
+                break
+        guard.finish(watcher.tail())
+        note_stream(rec, watcher)
+        if guard.stopped:
+            rec.set(finish_reason=FINISH_BLOCKED)
