@@ -144,9 +144,11 @@ class ExperimentConfig(_Section):
     control: str = Field(description="Name of the upstream that is the baseline.")
     variant: str = Field(description="Name of the upstream under test.")
     sticky: str = Field(
-        "tenant",
-        description="What keeps one user on one variant: `tenant`, `header:<name>` (a session "
-        "id, say; a request without it is placed at random) or `none` (each request at random).",
+        "none",
+        description="What keeps one user on one variant: `tenant` (requests no key identified "
+        "are placed at random), `header:<name>` (a session id, say; a request without it is "
+        "placed at random) or `none` (each request at random: the split holds request by "
+        "request).",
     )
     steps: list[CanaryStep] = Field(
         default_factory=list, description="Canary only: the variant's weights, in order."
