@@ -1,0 +1,264 @@
+"""Experiments through a real in-process agent, between two stand-in upstreams (the
+scripted fake upstream of tests/fake_upstream.py and a second, distinguishable one: not
+vLLM; the real two-vLLM runs are in test_experiments_vllm.py)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import orjson
+import pytest
+from aiohttp import web
+from scipy import stats
+
+from tests.conftest import free_port, start_app
+
+pytestmark = pytest.mark.integration
+
+CHAT = "/v1/chat/completions"
+
+
+class Variant:
+    """A second upstream whose answers say VARIANT, so a client would notice one."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.delay_s = delay_s
+        self.seen: list[dict] = []  # the headers of each generate request
+        self.bodies: list[dict] = []
+        self.cancelled = 0
+        self.app = web.Application()
+        self.app.router.add_post(CHAT, self.generate)
+        self.app.router.add_get("/health", self.health)
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.Response(text="")
+
+    async def generate(self, request: web.Request) -> web.StreamResponse:
+        self.seen.append({k.lower(): v for k, v in request.headers.items()})
+        body = await request.json()
+        self.bodies.append(body)
+        try:
+            await asyncio.sleep(self.delay_s)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        usage = {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}
+        if not body.get("stream"):
+            msg = {"role": "assistant", "content": "VARIANT VARIANT"}
+            return web.json_response(
+                {
+                    "model": "variant",
+                    "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
+                    "usage": usage,
+                }
+            )
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        for event in (
+            {
+                "model": "variant",
+                "choices": [{"index": 0, "delta": {"content": "VARIANT"}, "finish_reason": "stop"}],
+            },
+            {"model": "variant", "choices": [], "usage": usage},
+        ):
+            await resp.write(b"data: " + orjson.dumps(event) + b"\n\n")
+        await resp.write(b"data: [DONE]\n\n")
+        return resp
+
+
+@pytest.fixture
+async def variant():
+    v = Variant()
+    runner, v.url = await start_app(v.app)
+    yield v
+    await runner.cleanup()
+
+
+def _config(control_url: str, variant_url: str, experiment: dict, weights=(100, 0)) -> dict:
+    return {
+        "upstreams": [
+            {"name": "control", "url": control_url, "weight": weights[0]},
+            {"name": "candidate", "url": variant_url, "weight": weights[1]},
+        ],
+        "experiments": [
+            {"name": "exp1", "control": "control", "variant": "candidate", **experiment}
+        ],
+    }
+
+
+async def _chat(session, url, stream=False, headers=None, content="hello there"):
+    body = {"model": "m", "messages": [{"role": "user", "content": content}], "stream": stream}
+    async with session.post(url + CHAT, json=body, headers=headers or {}) as resp:
+        return resp.status, await resp.read()
+
+
+async def test_a_split_sends_each_upstream_its_weight_and_labels_records_and_metrics(
+    fake_upstream, variant, start_agent
+):
+    cfg = _config(fake_upstream.url, variant.url, {"kind": "split"}, weights=(70, 30))
+    ra = await start_agent(fake_upstream.url, **cfg)
+    n = 300
+    async with aiohttp.ClientSession() as s:
+        got = await asyncio.gather(*(_chat(s, ra.url) for _ in range(n)))
+    assert {status for status, _ in got} == {200}
+    to_variant = sum(b"VARIANT" in body for _, body in got)
+    low, high = stats.binom.interval(0.999, n, 0.30)
+    assert low <= to_variant <= high and len(variant.bodies) == to_variant
+    records = await ra.records(n)
+    by = {r.variant for r in records}
+    assert by == {"control", "candidate"} and {r.experiment for r in records} == {"exp1"}
+    assert sum(r.variant == "candidate" for r in records) == to_variant
+    async with aiohttp.ClientSession() as s, s.get(ra.url + "/metrics") as resp:
+        page = await resp.text()
+    counted = _sample(
+        page, "inferwatch_experiment_requests_total", variant="candidate", status="ok"
+    )
+    assert counted == to_variant
+
+
+def _sample(page: str, name: str, **labels: str) -> float | None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for fam in text_string_to_metric_families(page):
+        for s in fam.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return s.value
+    return None
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_shadow_never_changes_what_the_client_receives_and_records_the_copy(
+    fake_upstream, variant, start_agent, stream
+):
+    cfg = _config(fake_upstream.url, variant.url, {"kind": "shadow", "shadow": {"fraction": 1.0}})
+    ra = await start_agent(fake_upstream.url, **cfg)
+    async with aiohttp.ClientSession() as s:
+        status, body = await _chat(s, ra.url, stream=stream)
+    assert status == 200 and b"VARIANT" not in body and b"tok0" in body
+    records = await ra.records(2)
+    primary = next(r for r in records if r.shadow_of is None)
+    copy = next(r for r in records if r.shadow_of is not None)
+    assert primary.variant == "control" and primary.experiment == "exp1"
+    assert (
+        copy.variant == "candidate" and copy.shadow_of == primary.request_id and copy.status == "ok"
+    )
+    assert (
+        copy.completion_tokens == 2 and copy.prompt_tokens == 7
+    )  # the shadow's own answer, measured
+    assert copy.trace_id == primary.trace_id and copy.parent_span_id == primary.span_id
+    assert variant.seen[0]["x-request-id"] == copy.request_id != primary.request_id
+    assert variant.bodies[0]["messages"] == [{"role": "user", "content": "hello there"}]
+    assert (
+        _sample((await _page(ra)), "inferwatch_experiment_shadow_requests_total", outcome="ok") == 1
+    )
+    # The general request metrics count the client's request only.
+    assert (
+        ra.metric(
+            "gen_ai_server_request_duration_seconds_count",
+            {
+                "gen_ai_request_model": "m",
+                "gen_ai_operation_name": "chat",
+                "tenant": "default",
+                "status": "ok",
+            },
+        )
+        == 1
+    )
+
+
+async def _page(ra) -> str:
+    async with aiohttp.ClientSession() as s, s.get(ra.url + "/metrics") as resp:
+        return await resp.text()
+
+
+async def test_a_shadow_upstream_that_is_down_leaves_the_primary_alone_and_is_counted(
+    fake_upstream, start_agent
+):
+    dead = f"http://127.0.0.1:{free_port()}"
+    cfg = _config(fake_upstream.url, dead, {"kind": "shadow", "shadow": {"fraction": 1.0}})
+    ra = await start_agent(fake_upstream.url, **cfg)
+    async with aiohttp.ClientSession() as s:
+        got = [await _chat(s, ra.url) for _ in range(5)]
+    assert [status for status, _ in got] == [200] * 5
+    records = await ra.records(10)
+    copies = [r for r in records if r.shadow_of is not None]
+    assert len(copies) == 5 and {r.status for r in copies} == {"error"}
+    assert {r.error_type for r in copies} == {"upstream_unavailable"}
+    assert {r.status for r in records if r.shadow_of is None} == {"ok"}
+    assert (
+        _sample(await _page(ra), "inferwatch_experiment_shadow_requests_total", outcome="error")
+        == 5
+    )
+    assert _sample(await _page(ra), "inferwatch_upstreams_up", upstream="candidate") == 0
+
+
+async def test_a_parallel_shadow_is_cancelled_when_the_client_hangs_up(fake_upstream, start_agent):
+    slow = Variant(delay_s=30)
+    runner, slow.url = await start_app(slow.app)
+    try:
+        cfg = _config(
+            fake_upstream.url,
+            slow.url,
+            {"kind": "shadow", "shadow": {"fraction": 1.0, "mode": "parallel"}},
+        )
+        ra = await start_agent(fake_upstream.url, **cfg)
+        async with aiohttp.ClientSession() as s:
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.5):
+                    await _chat(s, ra.url, headers={"x-fake-delay-headers": "30"})
+        records = await ra.records(2)
+        copy = next(r for r in records if r.shadow_of is not None)
+        assert copy.status == "cancelled" and "shadow copy cancelled" in copy.error_message
+        assert (
+            _sample(
+                await _page(ra), "inferwatch_experiment_shadow_requests_total", outcome="cancelled"
+            )
+            == 1
+        )
+    finally:
+        await runner.cleanup()
+
+
+async def test_shadow_copies_past_max_in_flight_are_skipped_and_counted(fake_upstream, start_agent):
+    slow = Variant(delay_s=30)
+    runner, slow.url = await start_app(slow.app)
+    try:
+        shadow = {"fraction": 1.0, "max_in_flight": 2}
+        ra = await start_agent(
+            fake_upstream.url,
+            **_config(fake_upstream.url, slow.url, {"kind": "shadow", "shadow": shadow}),
+        )
+        async with aiohttp.ClientSession() as s:
+            got = [await _chat(s, ra.url) for _ in range(5)]
+        assert [status for status, _ in got] == [200] * 5  # the client never waited for a copy
+        assert (
+            _sample(
+                await _page(ra), "inferwatch_experiment_shadow_requests_total", outcome="skipped"
+            )
+            == 3
+        )
+        assert len(slow.bodies) == 2
+    finally:
+        await runner.cleanup()
+
+
+async def test_the_experiments_endpoint_lists_the_running_experiment_and_its_shares(
+    fake_upstream, variant, start_agent
+):
+    ra = await start_agent(
+        fake_upstream.url, **_config(fake_upstream.url, variant.url, {"kind": "split"}, (90, 10))
+    )
+    async with aiohttp.ClientSession() as s:
+        async with s.get(ra.url + "/inferwatch/experiments") as resp:
+            assert resp.status == 200
+            body = await resp.json()
+        async with s.get(ra.url + "/inferwatch/experiments/nope") as resp:
+            assert resp.status == 404
+            assert "no experiment named nope" in (await resp.json())["error"]["message"]
+    (exp,) = body["experiments"]
+    assert (
+        exp["name"] == "exp1"
+        and exp["kind"] == "split"
+        and exp["shares"] == {"control": 90.0, "candidate": 10.0}
+    )
