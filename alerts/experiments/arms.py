@@ -107,14 +107,15 @@ def load(
     since: float | None = None,
     until: float | None = None,
     *,
-    kind: str = "split",
+    kind: str | None = None,
     max_rows: int = MAX_ROWS,
 ) -> ExperimentData:
     """Read the two arms of `experiment` over wall times [since, until). The control arm is
     the records of upstream `control` that are not shadow copies; the variant arm, for a
     split or canary, those of `variant` that are not copies, and for a `shadow` experiment
-    the copies (`shadow_of` set), paired with their primaries. At most `max_rows` per arm,
-    the newest."""
+    the copies (`shadow_of` set), paired with their primaries. `kind` None: shadow when
+    every variant row is a copy, else split (a canary reads the same; pass its kind to
+    name it). At most `max_rows` per arm, the newest."""
     if max_rows < 1:
         raise ValueError(f"max_rows must be >= 1, got {max_rows}")
     window = (
@@ -122,18 +123,19 @@ def load(
         math.inf if until is None else until,
         max_rows,
     )
-    c_rows = _rows(conn, experiment, control, window, copies=False)
-    v_rows = _rows(conn, experiment, variant, window, copies=kind == SHADOW)
+    c_rows = _rows(conn, experiment, control, window)
+    v_rows = _rows(conn, experiment, variant, window)
+    if kind is None:
+        kind = SHADOW if v_rows and all(r[10] is not None for r in v_rows) else "split"
+    c_rows = [r for r in c_rows if r[10] is None]
+    v_rows = [r for r in v_rows if (r[10] is not None) == (kind == SHADOW)]
     c_arm, v_arm = _arm(control, c_rows), _arm(variant, v_rows)
     pairs = _pairs(c_arm, v_arm, [r[10] for r in v_rows]) if kind == SHADOW else None
     return ExperimentData(experiment, kind, c_arm, v_arm, since, until, pairs)
 
 
-def _rows(
-    conn: sqlite3.Connection, experiment: str, upstream: str, window: tuple, copies: bool
-) -> list[tuple]:
-    rows = conn.execute(_SQL, (experiment, upstream, *window)).fetchall()
-    return [r for r in rows if (r[10] is not None) == copies]
+def _rows(conn: sqlite3.Connection, experiment: str, upstream: str, window: tuple) -> list[tuple]:
+    return conn.execute(_SQL, (experiment, upstream, *window)).fetchall()
 
 
 def _arm(name: str, rows: list[tuple]) -> Arm:

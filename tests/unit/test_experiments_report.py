@@ -34,7 +34,7 @@ def test_the_arms_hold_each_requests_measures_by_upstream(tmp_path):
     other = make_record(3, experiment="other", variant="a")
     data = _load(tmp_path, [ok, whole, failed, other])
     a, b = data.control, data.variant
-    assert (a.n, b.n) == (2, 1)
+    assert (a.n, b.n, data.kind) == (2, 1, "split")
     assert sorted(a.values("latency_s")) == pytest.approx([0.25, 0.25])
     assert sorted(a.values("ttft_s")) == pytest.approx([0.05, 0.05])
     # Only the stream has a time per output token: (0.25 - 0.05) s over 4 tokens.
@@ -128,8 +128,13 @@ def test_shadow_copies_are_paired_with_the_request_they_copied(tmp_path):
     primaries = arm(60, "a", seed=5)
     unpaired = make_record(99, experiment="exp", variant="b", shadow_of="gone")
     records = primaries + _copies(primaries, 1.2, seed=6) + [unpaired]
-    data = _load(tmp_path, records, kind="shadow")
-    assert data.pairs is not None and data.pairs.n == 60 and data.variant.n == 61
+    data = _load(tmp_path, records)  # the kind is inferred: every variant row is a copy
+    assert (
+        data.kind == "shadow"
+        and data.pairs is not None
+        and data.pairs.n == 60
+        and data.variant.n == 61
+    )
     c, v = data.pairs.measures["latency_s"]
     # Each copy took 1.2 times its own primary's time (pairs in any other order would not).
     assert np.allclose(v / c, 1.2, rtol=1e-6)
