@@ -20,6 +20,7 @@ from agent.shipping.cli import add_es_command
 from agent.store.wiring import add_store_flags, store_overrides
 from alerts.cli import add_alerts_command
 from alerts.drift.cli import add_drift_command
+from alerts.experiments.cli import add_experiments_command
 from collectors.wiring import add_collector_flags, collector_overrides
 from dashboards.cli import add_dashboard_command
 from dashboards.grafana.cli import add_grafana_command
@@ -320,6 +321,7 @@ SUBCOMMANDS: list[Callable] = [
     add_es_command,
     add_drift_command,
     add_alerts_command,
+    add_experiments_command,
     add_dashboard_command,
     add_grafana_command,
     add_kibana_command,
