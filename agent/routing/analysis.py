@@ -13,7 +13,9 @@ MAX_ROWS = 200_000  # per look: the newest rows of the experiment, a bound on me
 
 
 def _connect(path: str | Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    from alerts.experiments.arms import connect_ro
+
+    return connect_ro(path)
 
 
 def gate_look(store: str | Path, exp: ExperimentConfig, since: float) -> Look:
@@ -22,7 +24,9 @@ def gate_look(store: str | Path, exp: ExperimentConfig, since: float) -> Look:
 
     conn = _connect(store)
     try:
-        data = arms.load(conn, exp.name, exp.control, exp.variant, since=since, max_rows=MAX_ROWS)
+        data = arms.load(
+            conn, exp.name, exp.control, exp.variant, since=since, kind=exp.kind, max_rows=MAX_ROWS
+        )
     finally:
         conn.close()
     outcome = canary_gate.evaluate_gate(data, exp.gate)
@@ -32,7 +36,12 @@ def gate_look(store: str | Path, exp: ExperimentConfig, since: float) -> Look:
 
 
 def report(
-    store: str | Path, name: str, control: str, variant: str, since: float | None = None
+    store: str | Path,
+    name: str,
+    control: str,
+    variant: str,
+    since: float | None = None,
+    kind: str | None = None,
 ) -> dict:
     """The whole comparison of an experiment as JSON (blocking)."""
     from alerts.experiments.report import compare
@@ -41,7 +50,7 @@ def report(
 
     conn = _connect(store)
     try:
-        data = arms.load(conn, name, control, variant, since=since, max_rows=MAX_ROWS)
+        data = arms.load(conn, name, control, variant, since=since, kind=kind, max_rows=MAX_ROWS)
     finally:
         conn.close()
     return compare(data).to_json()

@@ -3,7 +3,7 @@ held at least its `hold_s` and gated on the comparison with the control; a faile
 sends all of the pair's traffic back to the control at once, counts a rollback and writes
 it to the store (where the alert engine finds it).
 
-The gate looks every `gate.check_every_s` at everything since the canary started, through
+The gate looks every `gate.check_every_s` at the records since the current step started, through
 an always-valid confidence sequence, so looking often does not inflate false alarms. A
 step advances when its hold is over and the gate passed, or (unless `require_pass`) when
 the gate has enough data and nothing failed. What was decided is kept in the store's
@@ -96,7 +96,9 @@ class Canary:
         """One look of the gate, and what follows from it."""
         if self.state != RUNNING:
             return
-        look = await asyncio.to_thread(self._evaluate, self.started_at)
+        # The current step's records only: each share puts its own load on the variant, and
+        # a confidence sequence assumes the arms' mix does not change under it.
+        look = await asyncio.to_thread(self._evaluate, self.step_started_at)
         changed = self.last is None or look.decision != self.last.decision
         self.last = look
         if look.decision == FAIL:

@@ -69,8 +69,12 @@ class ExperimentsAPI:
         arms = await self._arms(name)
         if isinstance(arms, web.Response):
             return arms
+        current = self._exp is not None and name == self._exp.name
+        kind = self._exp.kind if current and self._exp is not None else None
+        store = self._store
+        assert store is not None
         report = await self._cached(
-            ("report", name), lambda: analysis.report(self._store, name, *arms)
+            ("report", name), lambda: analysis.report(store, name, *arms, kind=kind)
         )
         body = {"name": name, "control": arms[0], "variant": arms[1], "report": report}
         if self._exp is not None and name == self._exp.name:
@@ -84,7 +88,8 @@ class ExperimentsAPI:
             return error_response(404, f"no running experiment named {name}", "not_found")
         if self._store is None:
             return error_response(409, "the gate reads the store, which is off", "store_off")
-        since = self._canary.started_at if self._canary is not None else 0.0
+        # A canary is gated step by step: each share puts its own load on the variant.
+        since = self._canary.step_started_at if self._canary is not None else 0.0
         exp, store = self._exp, self._store
         look = await self._cached(("gate", name), lambda: analysis.gate_look(store, exp, since))
         assert isinstance(look, Look)

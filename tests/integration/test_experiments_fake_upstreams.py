@@ -262,3 +262,56 @@ async def test_the_experiments_endpoint_lists_the_running_experiment_and_its_sha
         and exp["kind"] == "split"
         and exp["shares"] == {"control": 90.0, "candidate": 10.0}
     )
+
+
+async def _stored(ra, n: int, timeout: float = 20.0) -> None:
+    """Wait until the agent's store holds `n` experiment rows (the store's writer is
+    asynchronous, behind the cost stage's hold)."""
+    import sqlite3
+
+    path = ra.agent.settings.store.path
+    async with asyncio.timeout(timeout):
+        while True:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                got = conn.execute(
+                    "SELECT count(*) FROM requests WHERE experiment IS NOT NULL"
+                ).fetchone()[0]
+            finally:
+                conn.close()
+            if got >= n:
+                return
+            await asyncio.sleep(0.1)
+
+
+async def test_the_comparison_and_the_gate_come_from_the_store_as_json(
+    fake_upstream, variant, start_agent
+):
+    ra = await start_agent(
+        fake_upstream.url, **_config(fake_upstream.url, variant.url, {"kind": "split"}, (50, 50))
+    )
+    n = 120
+    async with aiohttp.ClientSession() as s:
+        await asyncio.gather(*(_chat(s, ra.url) for _ in range(n)))
+        await _stored(ra, n)
+        async with s.get(ra.url + "/inferwatch/experiments/exp1") as resp:
+            assert resp.status == 200
+            detail = await resp.json()
+        async with s.get(ra.url + "/inferwatch/experiments/exp1/gate") as resp:
+            gate_status, gate = resp.status, await resp.json()
+        async with s.get(ra.url + "/inferwatch/experiments/exp1/gate?require=pass") as resp:
+            strict_status = resp.status
+    report = detail["report"]
+    assert (
+        detail["control"] == "control"
+        and detail["variant"] == "candidate"
+        and report["kind"] == "split"
+    )
+    tokens = next(m for m in report["metrics"] if m["metric"] == "completion_tokens")
+    # The stand-ins answer 5 and 2 completion tokens: the variant is clearly different.
+    assert tokens["effect"]["control"] == 5 and tokens["effect"]["variant"] == 2
+    assert tokens["verdict"] == "better"  # fewer tokens, lower is better
+    assert report["n"]["control"] + report["n"]["variant"] == n
+    assert gate["decision"] in ("pass", "continue") and gate_status == 200
+    assert gate["n"]["control"] + gate["n"]["variant"] == n
+    assert strict_status == (200 if gate["decision"] == "pass" else 412)

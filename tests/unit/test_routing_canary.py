@@ -124,7 +124,7 @@ async def test_a_failed_gate_rolls_back_at_once_counts_and_records_why(tmp_path)
     assert last.event == ev.ROLLED_BACK and "4.0 points" in last.detail["reason"]
     assert last.detail["control"] == "a" and last.detail["gate"] == {"x": 1}
     await canary.tick()  # no more looks once rolled back
-    assert gate.since == [canary.started_at] * 2
+    assert gate.since == [canary.step_started_at] * 2
 
 
 async def test_too_few_requests_never_advance_and_require_pass_waits_for_a_pass(tmp_path):
