@@ -44,9 +44,8 @@ def report(
     kind: str | None = None,
 ) -> dict:
     """The whole comparison of an experiment as JSON (blocking)."""
-    from alerts.experiments.report import compare
-
     from alerts.experiments import arms
+    from alerts.experiments.report import compare
 
     conn = _connect(store)
     try:
