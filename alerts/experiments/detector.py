@@ -6,8 +6,9 @@ the control). Each evaluation reads the `started` and `rolled_back` events read-
 raises `InferwatchCanaryRolledBack` (critical) for every experiment whose latest of the
 two is a rollback, firing from the rollback's time.
 
-It stays firing until the canary is started again (a later `started` event), not for a
-fixed time: a rollback leaves the release undone and the variant without traffic, a state
+It stays firing until the canary is started again (a later `started` event: the agent
+starts a canary anew when its configuration changed; an agent restarted with the same one
+resumes it rolled back, and the alert goes on), not for a fixed time: a rollback leaves the release undone and the variant without traffic, a state
 that lasts until someone acts, so an alert that resolved on its own would read as "fixed"
 when nothing was. Argo Rollouts keeps an aborted rollout `Degraded` until it is retried or
 its spec changes, and Flagger keeps a canary `Failed` until a new revision starts its
@@ -121,8 +122,8 @@ def rollback_annotations(r: Rollback) -> dict[str, str]:
     return {
         "summary": f"Canary {r.experiment} rolled back to {control}",
         "description": (
-            f"The gate of canary {r.experiment} failed at step {step}, with {weight} of "
-            f"requests on {variant}: {reason}. All of the pair's traffic went back to "
+            f"The gate of canary {r.experiment} failed at step {step}, with {weight} of the "
+            f"pair's traffic on {variant}: {reason}. All of the pair's traffic went back to "
             f"{control}; the alert resolves when the canary is started again."
         ),
         "reason": reason,

@@ -78,9 +78,9 @@ def test_a_rollback_is_notified_with_its_reason_pair_step_and_weight(tmp_path):
     notes = alert["annotations"]
     assert notes["summary"] == "Canary canary-b rolled back to stable"
     assert notes["description"] == (
-        "The gate of canary canary-b failed at step 2, with 5% of requests on candidate: "
-        f"{REASON}. All of the pair's traffic went back to stable; the alert resolves when "
-        "the canary is started again."
+        "The gate of canary canary-b failed at step 2, with 5% of the pair's traffic on "
+        f"candidate: {REASON}. All of the pair's traffic went back to stable; the alert "
+        "resolves when the canary is started again."
     )
     assert (notes["reason"], notes["control"], notes["variant"]) == (REASON, *PAIR.values())
     assert (notes["step"], notes["weight"]) == ("2", "5%")
