@@ -16,6 +16,18 @@ from alerts.engine.config import InhibitRuleConfig, RouteConfig, default_inhibit
 from alerts.webhooks.config import DeliveryConfig, WebhookConfig
 
 
+class ExperimentAlertsConfig(BaseModel):
+    """Section `alerts.experiments`: alerts on what the agent decided in an experiment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(
+        True,
+        description="Raise InferwatchCanaryRolledBack when a canary's gate failed and it was "
+        "rolled back (until it is started again).",
+    )
+
+
 class AlertsConfig(BaseModel):
     """Section `alerts`: what is detected, how alerts are grouped, where they are sent."""
 
@@ -40,6 +52,7 @@ class AlertsConfig(BaseModel):
     )
     drift: DriftConfig = Field(default_factory=DriftConfig)
     cost: CostAlertsConfig = Field(default_factory=CostAlertsConfig)
+    experiments: ExperimentAlertsConfig = Field(default_factory=ExperimentAlertsConfig)
     route: RouteConfig = Field(default_factory=RouteConfig)
     inhibit_rules: list[InhibitRuleConfig] = Field(
         default_factory=default_inhibit_rules,

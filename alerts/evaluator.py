@@ -55,6 +55,7 @@ class Evaluator:
         from alerts.drift.snapshot import Snapshots
         from alerts.engine.engine import AlertEngine
         from alerts.engine.state import EngineState
+        from alerts.experiments.detector import ExperimentDetector
         from alerts.webhooks.outbox import Outbox
 
         conn = db.connect(db_path)
@@ -79,6 +80,12 @@ class Evaluator:
             records = _source(source, config, COST_MAX_ROWS)
             self.detectors["cost"] = CostDetector(
                 config.cost, records, idle_cost=lambda: self._idle, currency=currency
+            )
+        if config.experiments.enabled:
+            # Experiment events are this agent's decisions: always in its own store, also
+            # when the records are read from Elasticsearch.
+            self.detectors["experiments"] = ExperimentDetector(
+                source.store_path, external_url=config.external_url
             )
 
     def run(self, now: float, inputs: dict) -> EvaluationResult:
