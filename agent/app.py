@@ -273,6 +273,15 @@ class Agent:
                 "checked_at": state.checked_at,
             },
         }
+        if len(self.upstreams.by_name) > 1:  # each named upstream as last seen
+            body["upstreams"] = {
+                name: {
+                    "status": "up" if u.state.up else ("unknown" if u.state.up is None else "down"),
+                    "url": public_url(u.url),
+                    "error": u.state.last_error,
+                }
+                for name, u in self.upstreams.by_name.items()
+            }
         return web.Response(
             status=200 if upstream == "up" else 503,
             body=orjson.dumps(body),

@@ -73,6 +73,12 @@ def upstream_banner(
         ("upstream", f"{mask_url(upstream_url)} ({state})"),
         ("request log", request_log_line(settings)),
     ]
+    for u in settings.upstreams:  # several upstreams: each with its share
+        rows.append((f"  {u.name}", f"{mask_url(u.url)} ({u.weight:g}%)"))
+    for e in settings.experiments:
+        rows.append(("experiment", f"{e.name}: {e.kind}, {e.control} vs {e.variant}"))
+    if settings.experiments:
+        rows.append(("experiments", f"{agent_url}/inferwatch/experiments"))
     if dashboard:
         rows.append(("dashboard", dashboard))
     tips = [f"demo traffic:  inferwatch demo-traffic --url {agent_url}"]

@@ -43,7 +43,9 @@ class ExperimentsAPI:
         self._exp, self._router, self._canary, self._store = experiment, router, canary, store
         self._events = ExperimentLog(store) if store is not None else None
         self._clock = clock
+        # Keys are ("report" | "gate", name) of experiments the store knows: bounded.
         self._cache: dict[tuple, tuple[float, object]] = {}
+        self._locks: dict[tuple, asyncio.Lock] = {}
 
     def routes(self) -> dict[str, Callable]:
         """Path -> GET handler."""
@@ -118,13 +120,17 @@ class ExperimentsAPI:
         return arms
 
     async def _cached(self, key: tuple, compute: Callable[[], object]) -> object:
-        hit = self._cache.get(key)
-        now = self._clock()
-        if hit is not None and now - hit[0] < CACHE_S:
-            return hit[1]
-        value = await asyncio.to_thread(compute)
-        self._cache[key] = (self._clock(), value)
-        return value
+        """`compute()` in a thread, or its result of under CACHE_S ago. One computation per
+        key at a time: pollers arriving together wait for it rather than each starting one
+        (a report's bootstrap takes a core for a fraction of a second)."""
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            hit = self._cache.get(key)
+            if hit is not None and self._clock() - hit[0] < CACHE_S:
+                return hit[1]
+            value = await asyncio.to_thread(compute)
+            self._cache[key] = (self._clock(), value)
+            return value
 
     def _state(self) -> dict:
         exp = self._exp

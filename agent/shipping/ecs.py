@@ -108,6 +108,11 @@ def _inferwatch(r: RequestRecord, cost_status: str | None) -> dict:
         # collide with), not ECS-reserved: our namespace, mapped as a keyword.
         "client_request_id": getattr(r, "client_request_id", None),
         "cost": cost,
+        # Several upstreams (agent/routing): the experiment, the upstream that answered, and
+        # for a shadow copy the request it copied (`http.request.id` of that document).
+        "experiment": r.experiment,
+        "variant": r.variant,
+        "shadow_of": r.shadow_of,
         "safety": _safety(r),
         "prompt_text": r.prompt_text,
         "completion_text": r.completion_text,

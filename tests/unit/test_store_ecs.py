@@ -150,3 +150,22 @@ def test_a_stored_row_gives_the_same_document_as_the_record():
     for record in (make_record(1, error_type="500", error_message="boom"), make_record(2)):
         stored = StoredRecord(to_data(record)[-1])
         assert to_document(stored, ctx) == to_document(record, ctx)
+
+
+def test_an_experiment_records_variant_and_shadow_are_mapped_keywords_in_the_document():
+    import dataclasses
+
+    primary = dataclasses.replace(make_record(1), experiment="exp1", variant="control")
+    copy = dataclasses.replace(
+        make_record(2), experiment="exp1", variant="candidate", shadow_of=primary.request_id
+    )
+    doc = to_document(copy, DocContext(service_name="svc", host_name="h1"), "final")
+    iw = doc["inferwatch"]
+    assert (iw["experiment"], iw["variant"], iw["shadow_of"]) == (
+        "exp1",
+        "candidate",
+        primary.request_id,
+    )
+    assert "shadow_of" not in to_document(primary, DocContext(service_name="svc"))["inferwatch"]
+    for field in ("experiment", "variant", "shadow_of"):
+        assert _mapped_type(f"inferwatch.{field}") == "keyword"
