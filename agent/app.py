@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 import orjson
 from aiohttp import web
@@ -176,20 +177,19 @@ class Agent:
     def _add_ops_routes(self, app: web.Application) -> None:
         ops = self.ops_routes()
         if self.settings.admin.listen is None:  # compatible default: on the API port
-            for path, handler in ops.items():
-                app.router.add_get(path, handler)
+            add_routes(app, ops)
             return
         # The admin listener serves them; here they answer 404 for every method, and are
         # never forwarded to the upstream (vLLM has a /metrics and /health of its own).
-        for path in ops:
+        for path in {path for _, path, _ in ops}:
             app.router.add_route("*", path, _served_on_admin_port)
 
-    def ops_routes(self) -> dict:
-        """The agent's own GET routes (on the API port, or the admin port with
-        `admin.listen`): /metrics, /health, /health/live, /inferwatch/experiments..."""
+    def ops_routes(self) -> list[tuple[str, str, Callable]]:
+        """The agent's own routes as (method, path, handler), on the API port or the admin
+        port with `admin.listen`: /metrics, /health, /health/live, /inferwatch/experiments..."""
         ops = {"/metrics": self.handle_metrics, "/health": self.handle_health}
         ops["/health/live"] = self.handle_live
-        return ops | self.experiments.routes()
+        return [("GET", p, h) for p, h in ops.items()] + self.experiments.routes()
 
     async def _startup(self, app: web.Application) -> None:
         await self.start()
@@ -312,6 +312,15 @@ def _span_sink(settings: Settings) -> Sink:
 
 async def _served_on_admin_port(request: web.Request) -> web.Response:
     return error_response(404, "not found on this port (see admin.listen)", "not_found")
+
+
+def add_routes(app: web.Application, routes: list[tuple[str, str, Callable]]) -> None:
+    """Add (method, path, handler) routes to `app` (GET also answers HEAD)."""
+    for method, path, handler in routes:
+        if method == "GET":
+            app.router.add_get(path, handler)
+        else:
+            app.router.add_route(method, path, handler)
 
 
 def public_url(url: str) -> str:

@@ -442,7 +442,14 @@ class Proxy:
         headers["Content-Type"] = "application/json"
         start_ns = rec.get("start_ns")
         self._path.begin(
-            InFlight(ctx.request_id, start_ns, rec.get("tenant"), rec.get("model"), stream)
+            InFlight(
+                ctx.request_id,
+                start_ns,
+                rec.get("tenant"),
+                rec.get("model"),
+                stream,
+                self._upstreams.metered(ctx.route.name),
+            )
         )
         rec.set(overhead_ns=_now() - start_ns)
         url = self._url(ctx.up, rec.get("path"))
@@ -474,7 +481,7 @@ class Proxy:
         rec = ctx.rec
 
         def send() -> asyncio.Task | None:
-            return shadows.launch(rec, up, name, url, headers, data)
+            return shadows.launch(rec, up, name, url, headers, data, self._upstreams.metered(name))
 
         ctx.shadow = send() if shadows.parallel else send
 

@@ -41,6 +41,9 @@ class InFlight:
     tenant: str
     model: str
     stream: bool
+    # False when its upstream runs on hardware the agent does not meter (another machine):
+    # it takes no share of the metered devices, and its record has no cost.
+    metered: bool = True
 
 
 class Stage:

@@ -67,8 +67,9 @@ def admin_app(agent, token: bytes | None) -> web.Application:
         refused = agent.instruments["inferwatch_requests_rejected_total"]
         middlewares.append(bearer_auth(token, refused.labels("admin", "unauthorized")))
     app = web.Application(middlewares=middlewares)
-    for path, handler in agent.ops_routes().items():
-        app.router.add_get(path, handler)
+    from agent.app import add_routes  # the app module imports this one
+
+    add_routes(app, agent.ops_routes())
     return app
 
 

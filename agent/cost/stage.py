@@ -55,6 +55,7 @@ class CostStage(Stage):
         self._metrics, self._clock, self._spread_s = metrics, clock, spread_s
         self.engine = self._new_engine()
         self._finished: list[RequestRecord] = []
+        self._elsewhere: set[str] = set()  # in flight to an upstream not metered here
         self._drain_scheduled = False
         self._releasing: deque[Released] = deque()  # released, waiting for their slice
         self._arrived = asyncio.Event()
@@ -78,10 +79,18 @@ class CostStage(Stage):
     def begin(self, request: InFlight) -> None:
         """Track a request in flight: it shares every interval until it ends."""
         r = request
+        if not r.metered:  # served on hardware not metered here: no share, no cost
+            self._elsewhere.add(r.request_id)
+            return
         self.engine.begin(r.request_id, r.start_ns, r.tenant, r.model, r.stream)
 
     def process(self, record: RequestRecord) -> None:
-        """Hold a finished record: the engine takes it on the next loop turn."""
+        """Hold a finished record: the engine takes it on the next loop turn (one whose
+        upstream is not metered here goes on at once, uncosted)."""
+        if self._elsewhere and record.request_id in self._elsewhere:
+            self._elsewhere.discard(record.request_id)
+            self.emit(record)
+            return
         self._finished.append(record)
         if not self._drain_scheduled:
             self._drain_scheduled = True

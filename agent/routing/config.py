@@ -63,6 +63,13 @@ class UpstreamSpec(_Section):
     api_key: SecretStr | None = Field(
         None, description="Bearer key sent to this upstream (default: `upstream.api_key`)."
     )
+    metered: bool | None = Field(
+        None,
+        description="Whether this upstream runs on the hardware the agent meters, so its "
+        "requests share the metered cost. Default: only the primary (the bundled upstream, "
+        "else the first). Set true for a second server on this machine's metered GPUs; an "
+        "unmetered upstream's records have no cost.",
+    )
 
     @field_validator("name")
     @classmethod

@@ -3,8 +3,9 @@ its gate as JSON, for people, for the dashboard, and as a gate for Argo Rollouts
 metric provider (`jsonPath: "{$.decision}"`) and Flagger's webhooks (any answer but 2xx
 fails the check).
 
-The gate answers 200 unless the variant is shown worse than the margins (412), or, with
-`?require=pass`, unless it is shown no worse (412 until then). Results are computed in a
+The gate answers 200 with its decision in the body (Argo Rollouts: `successCondition:
+result == "pass"`, `failureCondition: result == "fail"`); with `?enforce=1` a failed gate
+answers 412 (Flagger), and with `?require=pass` too, anything but a pass does. Results are computed in a
 thread and kept `CACHE_S` seconds: a busy poller cannot make the agent recompute them on
 every call."""
 
@@ -47,13 +48,15 @@ class ExperimentsAPI:
         self._cache: dict[tuple, tuple[float, object]] = {}
         self._locks: dict[tuple, asyncio.Lock] = {}
 
-    def routes(self) -> dict[str, Callable]:
-        """Path -> GET handler."""
-        return {
-            PREFIX: self.list,
-            PREFIX + "/{name}": self.detail,
-            PREFIX + "/{name}/gate": self.gate,
-        }
+    def routes(self) -> list[tuple[str, str, Callable]]:
+        """(method, path, handler); the gate also takes POST, as Flagger's webhooks send."""
+        gate = PREFIX + "/{name}/gate"
+        return [
+            ("GET", PREFIX, self.list),
+            ("GET", PREFIX + "/{name}", self.detail),
+            ("GET", gate, self.gate),
+            ("POST", gate, self.gate),
+        ]
 
     async def list(self, request: web.Request) -> web.Response:
         """The configured experiment with its routing state, and those the store recalls."""
@@ -102,9 +105,14 @@ class ExperimentsAPI:
             "n": {"control": look.n[0], "variant": look.n[1]},
             "gate": look.detail,
         }
+        # 200 by default, the decision in the body: Argo Rollouts' web provider takes any
+        # other status for an error of the measurement, not a failed gate. `enforce` makes
+        # a failed gate 412 (Flagger's webhooks fail on any non-2xx); `require=pass` fails
+        # until the variant is shown no worse.
         need = request.query.get("require")
         failed = look.decision == FAIL or (need == PASS and look.decision != PASS)
-        return _json(body, status=412 if failed else 200)
+        enforce = request.query.get("enforce", "") not in ("", "0", "false")
+        return _json(body, status=412 if failed and enforce else 200)
 
     async def _arms(self, name: str) -> tuple[str, str] | web.Response:
         if self._store is None:

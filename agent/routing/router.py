@@ -42,6 +42,7 @@ class Router:
         specs: list[UpstreamSpec],
         experiment: ExperimentConfig | None = None,
         rand: Callable[[], float] = random.random,
+        metered: frozenset[str] | None = None,
     ) -> None:
         """`upstreams` by name, as `specs` names them (one unnamed upstream: `specs` is
         empty and the mapping holds it alone); `rand` draws the points of requests
@@ -50,6 +51,8 @@ class Router:
         self._specs = specs
         self.experiment = experiment
         self._rand = rand
+        # Upstreams on metered hardware (by name); None: all of them (one upstream).
+        self._metered = metered
         self._single = next(iter(self._ups.values())) if not specs else None
         self._salt = (experiment.name if experiment else "inferwatch").encode()
         # The variant's share of its control's range, in percent (canary: the step's).
@@ -78,6 +81,10 @@ class Router:
         """A request's upstream before it is routed (one refused at the edge has no other):
         the first, unnamed in its record."""
         return Choice(next(iter(self._ups.values())))
+
+    def metered(self, name: str | None) -> bool:
+        """Whether requests to the upstream `name` share the metered hardware's cost."""
+        return self._metered is None or name in self._metered
 
     @property
     def authorizing(self) -> bool:

@@ -54,7 +54,14 @@ class Shadows:
         self._tasks: set[asyncio.Task] = set()
 
     def launch(
-        self, primary: RecordBuilder, up: Upstream, name: str, url: URL, headers: dict, data: bytes
+        self,
+        primary: RecordBuilder,
+        up: Upstream,
+        name: str,
+        url: URL,
+        headers: dict,
+        data: bytes,
+        metered: bool = True,
     ) -> asyncio.Task | None:
         """Start a copy of `primary`'s request to `up` (None when too many are in flight:
         the copy is skipped and counted, so a slow shadow cannot pile up memory)."""
@@ -75,7 +82,7 @@ class Shadows:
         rid = rec.get("request_id")
         headers = {**headers, "x-request-id": rid}
         headers["traceparent"] = f"00-{rec.get('trace_id')}-{rec.get('span_id')}-01"
-        task = asyncio.create_task(self._run(rec, up, url, headers, data), name="shadow")
+        task = asyncio.create_task(self._run(rec, up, url, headers, data, metered), name="shadow")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -90,14 +97,14 @@ class Shadows:
         self._outcomes.labels(self._exp.name, outcome).inc()
 
     async def _run(
-        self, rec: RecordBuilder, up: Upstream, url: URL, headers: dict, data: bytes
+        self, rec: RecordBuilder, up: Upstream, url: URL, headers: dict, data: bytes, metered: bool
     ) -> None:
         rid = rec.get("request_id")
         safety = self._safety.request(rec.get("operation"), rid) if self._safety else None
         # The body the primary sent is already checked and redacted: only the answer is
         # scanned (`state.body` stays unset).
         start, tenant, model = rec.get("start_ns"), rec.get("tenant"), rec.get("model")
-        self._path.begin(InFlight(rid, start, tenant, model, rec.get("stream")))
+        self._path.begin(InFlight(rid, start, tenant, model, rec.get("stream"), metered))
         outcome = ERROR
         try:
             await self._send(rec, up, url, headers, data, safety)

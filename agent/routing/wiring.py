@@ -66,7 +66,11 @@ def build_upstreams(settings: Settings, url: str, instruments: dict) -> Upstream
         )
     primary = by_name[first]
     exp = settings.experiments[0] if settings.experiments else None
-    return Upstreams(by_name, primary, Router(by_name, settings.upstreams, exp), exp)
+    metered = frozenset(
+        s.name for s in settings.upstreams if s.metered or (s.metered is None and s.name == first)
+    )
+    router = Router(by_name, settings.upstreams, exp, metered=metered)
+    return Upstreams(by_name, primary, router, exp)
 
 
 def _on_state(gauge, also):

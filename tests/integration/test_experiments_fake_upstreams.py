@@ -109,6 +109,11 @@ async def test_a_split_sends_each_upstream_its_weight_and_labels_records_and_met
     by = {r.variant for r in records}
     assert by == {"control", "candidate"} and {r.experiment for r in records} == {"exp1"}
     assert sum(r.variant == "candidate" for r in records) == to_variant
+    # Only the primary runs on hardware this agent meters: the candidate's requests take
+    # no share of it, and their records have no cost (rather than a share of another's).
+    assert {r.cost_status for r in records if r.variant == "candidate"} == {None}
+    assert {r.cost_amount for r in records if r.variant == "candidate"} == {None}
+    assert {r.cost_status for r in records if r.variant == "control"} <= {"final", "unmetered"}
     async with aiohttp.ClientSession() as s, s.get(ra.url + "/metrics") as resp:
         page = await resp.text()
     counted = _sample(
@@ -306,6 +311,10 @@ async def test_the_comparison_and_the_gate_come_from_the_store_as_json(
         async with s.get(ra.url + "/inferwatch/experiments/exp1/gate") as resp:
             gate_status, gate = resp.status, await resp.json()
         async with s.get(ra.url + "/inferwatch/experiments/exp1/gate?require=pass") as resp:
+            lenient_status = resp.status  # the decision is in the body (Argo Rollouts)
+        # Flagger's webhooks POST a JSON payload and fail on any non-2xx answer.
+        flagger = ra.url + "/inferwatch/experiments/exp1/gate?require=pass&enforce=1"
+        async with s.post(flagger, json={"name": "podinfo", "phase": "Progressing"}) as resp:
             strict_status = resp.status
     report = detail["report"]
     assert (
@@ -320,4 +329,5 @@ async def test_the_comparison_and_the_gate_come_from_the_store_as_json(
     assert report["n"]["control"] + report["n"]["variant"] == n
     assert gate["decision"] in ("pass", "continue") and gate_status == 200
     assert gate["n"]["control"] + gate["n"]["variant"] == n
+    assert lenient_status == 200
     assert strict_status == (200 if gate["decision"] == "pass" else 412)

@@ -132,3 +132,14 @@ def test_one_unnamed_upstream_routes_everything_to_it_with_no_experiment():
     built = build_upstreams(s, "http://a:1", new_registry()[1])
     choice = built.router.pick(None)
     assert choice.upstream is built.primary and choice.name is None and choice.experiment is None
+
+
+def test_only_the_primary_is_metered_unless_an_upstream_says_so():
+    ups = [
+        {"name": "local", "url": "bundled", "weight": 50},
+        {"name": "remote", "url": "http://10.0.0.9:8000", "weight": 25},
+        {"name": "gpu2", "url": "http://127.0.0.1:8002", "weight": 25, "metered": True},
+    ]
+    s = load_settings(None, {"upstreams": ups})
+    router = build_upstreams(s, "http://127.0.0.1:8001", new_registry()[1]).router
+    assert [router.metered(n) for n in ("local", "remote", "gpu2")] == [True, False, True]
