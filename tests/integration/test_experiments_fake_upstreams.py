@@ -196,9 +196,8 @@ async def test_a_shadow_upstream_that_is_down_leaves_the_primary_alone_and_is_co
         == 5
     )
     assert _sample(await _page(ra), "inferwatch_upstreams_up", upstream="candidate") == 0
-    async with aiohttp.ClientSession() as s:
-        async with s.get(ra.url + "/health") as resp:
-            health = await resp.json()
+    async with aiohttp.ClientSession() as s, s.get(ra.url + "/health") as resp:
+        health = await resp.json()
     assert resp.status == 200  # the primary serves: the dead shadow does not fail the agent
     assert health["upstreams"]["candidate"]["status"] == "down"
     assert health["upstreams"]["control"]["status"] == "up"
