@@ -22,8 +22,8 @@ CHAT = "/v1/chat/completions"
 class Variant:
     """A second upstream whose answers say VARIANT, so a client would notice one."""
 
-    def __init__(self, delay_s: float = 0.0) -> None:
-        self.delay_s = delay_s
+    def __init__(self, delay_s: float = 0.0, status: int = 200) -> None:
+        self.delay_s, self.status = delay_s, status
         self.seen: list[dict] = []  # the headers of each generate request
         self.bodies: list[dict] = []
         self.cancelled = 0
@@ -43,6 +43,9 @@ class Variant:
         except asyncio.CancelledError:
             self.cancelled += 1
             raise
+        if self.status != 200:
+            err = {"error": {"message": "scripted failure", "type": "fake", "code": self.status}}
+            return web.json_response(err, status=self.status)
         usage = {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}
         if not body.get("stream"):
             msg = {"role": "assistant", "content": "VARIANT VARIANT"}
@@ -330,3 +333,87 @@ async def test_the_comparison_and_the_gate_come_from_the_store_as_json(
     assert gate["n"]["control"] + gate["n"]["variant"] == n
     assert lenient_status == 200
     assert strict_status == (200 if gate["decision"] == "pass" else 412)
+
+
+def _argo_condition(expr: str, result: str) -> bool:
+    """Argo's `result == "x"` conditions, the only form the example uses."""
+    import re
+
+    m = re.fullmatch(r'result == "(\w+)"', expr)
+    assert m, f"unexpected condition {expr!r}"
+    return result == m.group(1)
+
+
+async def test_the_argo_and_flagger_examples_read_the_agents_real_gate(
+    fake_upstream, variant, start_agent
+):
+    """deploy/experiments: the AnalysisTemplate's URL and jsonPath, and the Flagger
+    webhook's URL, against a running agent whose experiment is named as in the examples."""
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    import yaml
+
+    root = Path(__file__).parents[2] / "deploy" / "experiments"
+    argo = yaml.safe_load((root / "argo-analysistemplate.yaml").read_text())
+    flagger = yaml.safe_load((root / "flagger-canary.yaml").read_text())
+    assert argo["kind"] == "AnalysisTemplate" and flagger["kind"] == "Canary"
+    config = _config(fake_upstream.url, variant.url, {"kind": "split"}, (50, 50))
+    config["experiments"][0]["name"] = "candidate-canary"
+    ra = await start_agent(fake_upstream.url, **config)
+    (metric,) = argo["spec"]["metrics"]
+    web_provider = metric["provider"]["web"]
+    url = (
+        web_provider["url"]
+        .replace("{{args.agent}}", ra.url)
+        .replace("{{args.experiment}}", "candidate-canary")
+    )
+    assert web_provider["jsonPath"] == "{$.decision}"
+    (hook,) = flagger["spec"]["analysis"]["webhooks"]
+    hook_url = urlsplit(hook["url"])
+    async with aiohttp.ClientSession() as s:
+        await asyncio.gather(*(_chat(s, ra.url) for _ in range(40)))
+        await _stored(ra, 40)
+        async with s.get(url) as resp:
+            assert resp.status == 200  # Argo takes any other status for a measurement error
+            result = (await resp.json())["decision"]
+        async with s.post(
+            ra.url + hook_url.path + "?" + hook_url.query, json={"name": "llm"}
+        ) as resp:
+            hook_status, hook_body = resp.status, await resp.json()
+    success = _argo_condition(metric["successCondition"], result)
+    failure = _argo_condition(metric["failureCondition"], result)
+    assert result in ("pass", "fail", "continue") and not (success and failure)
+    assert hook_body["decision"] == result and hook_status == (412 if result == "fail" else 200)
+
+
+async def test_a_failing_variant_fails_the_gate_412_when_enforced_and_the_report_says_worse(
+    fake_upstream, start_agent
+):
+    failing = Variant(status=500)
+    runner, failing.url = await start_app(failing.app)
+    try:
+        ra = await start_agent(
+            fake_upstream.url,
+            **_config(fake_upstream.url, failing.url, {"kind": "split"}, (50, 50)),
+        )
+        async with aiohttp.ClientSession() as s:
+            got = await asyncio.gather(*(_chat(s, ra.url) for _ in range(160)))
+            await _stored(ra, 160)
+            gate_url = ra.url + "/inferwatch/experiments/exp1/gate"
+            async with s.get(gate_url) as resp:
+                plain_status, gate = resp.status, await resp.json()
+            async with s.get(gate_url + "?enforce=1") as resp:
+                enforced = resp.status
+            async with s.get(ra.url + "/inferwatch/experiments/exp1") as resp:
+                report = (await resp.json())["report"]
+        assert {status for status, _ in got} == {
+            200,
+            500,
+        }  # the client sees each upstream's own answer
+        assert gate["decision"] == "fail" and "error rate" in gate["reason"]
+        assert plain_status == 200 and enforced == 412
+        errors = next(m for m in report["metrics"] if m["metric"] == "error_rate")
+        assert errors["verdict"] == "worse" and errors["effect"]["variant"] == 1.0
+    finally:
+        await runner.cleanup()
