@@ -59,11 +59,13 @@ class Agent:
         extra_collectors: list | None = None,
         meter=None,
         stages: list[Stage] | None = None,
+        bundled: dict[str, str] | None = None,
     ):
         """`sinks`: more sinks after the built-in ones (tests: a MemorySink); `stages`:
         more stages, after safety and before cost (they see each record as it ends);
         `extra_collectors`: more collectors; `meter`: what feeds the cost stage metered
-        intervals (`subscribe(callback)`), the collectors by default."""
+        intervals (`subscribe(callback)`), the collectors by default; `bundled`: the URLs
+        of the bundled upstreams but the primary (by name), once their vLLMs are placed."""
         self.settings = settings
         self.started = time.time()
         self.registry, self.instruments = new_registry()
@@ -75,7 +77,7 @@ class Agent:
         )
         # Every upstream by name, and the router that picks one per request (agent/routing);
         # `upstream` is the primary: the one the collectors meter and serving supervises.
-        self.upstreams = build_upstreams(settings, upstream_url, self.instruments)
+        self.upstreams = build_upstreams(settings, upstream_url, self.instruments, bundled)
         self.upstream = self.upstreams.primary
         self._tasks: list[asyncio.Task] = []
         self.on_startup: list = []  # extra async callables(agent), e.g. collectors

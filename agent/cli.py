@@ -182,7 +182,8 @@ def _preflight(settings: Settings):
         from serving.bundled import check_model
 
         try:
-            check_model(settings.serving)
+            for cfg in _bundled_configs(settings).values():
+                check_model(cfg)
         except FileNotFoundError as err:
             raise CannotStart(err, status=2) from None
     try:
@@ -199,9 +200,9 @@ def _preflight(settings: Settings):
         ) from None
     try:
         check_port_free(settings.listen.host, settings.listen.port)
-        if needs_bundled(settings):  # a fixed port for the bundled vLLM
-            serving = settings.serving
-            check_port_free(serving.host, serving.port, "set serving.port (0: any free port)")
+        for serving in _bundled_configs(settings).values():  # fixed ports of bundled vLLMs
+            if serving.port:
+                check_port_free(serving.host, serving.port, "set serving.port (0: any free port)")
     except PortBusy as err:
         lock.release()
         raise CannotStart(err) from None
@@ -217,14 +218,34 @@ def _up(settings: Settings, secrets: set[str], demo: bool, dashboard: str | None
     from serving.bundled import prepare
     from serving.vllm_log import VllmLog
 
+    configs = _bundled_configs(settings)
     try:
-        launch = prepare(settings.serving)
+        launches = {name: prepare(cfg) for name, cfg in configs.items()}
     except FileNotFoundError as err:
         print(f"inferwatch: {err}", file=sys.stderr)
         return 2
+    first, *others = launches
     output = VllmLog(settings.store.dir / VLLM_LOG, secrets)
+    more = [
+        (n, configs[n], launches[n], VllmLog(settings.store.dir / f"vllm-{n}.log", secrets))
+        for n in others
+    ]
     _install_uvloop()
-    return asyncio.run(_run_up(settings, launch.url, launch, demo, output, dashboard))
+    launch = launches[first]
+    return asyncio.run(_run_up(settings, launch.url, launch, demo, output, dashboard, more))
+
+
+def _bundled_configs(settings: Settings) -> dict:
+    """The vLLM settings of each bundled vLLM to start, by upstream name, the primary first
+    (without `upstreams`: the one bundled vLLM, named `default`)."""
+    from agent.routing.config import BUNDLED
+    from agent.routing.wiring import DEFAULT
+
+    if not settings.upstreams:
+        return {DEFAULT: settings.serving} if settings.upstream.url is None else {}
+    return {
+        u.name: u.serving_config(settings.serving) for u in settings.upstreams if u.url == BUNDLED
+    }
 
 
 def _install_uvloop() -> None:
@@ -236,12 +257,27 @@ def _install_uvloop() -> None:
 
 
 async def _run_up(
-    settings: Settings, upstream_url: str, launch=None, demo=False, output=None, dashboard=None
+    settings: Settings,
+    upstream_url: str,
+    launch=None,
+    demo=False,
+    output=None,
+    dashboard=None,
+    more: list | None = None,
 ) -> int:
+    """Serve the agent until a signal; `launch` is the primary bundled vLLM's (None: an
+    external upstream), `more` the other bundled vLLMs as (name, config, launch, log)."""
     from agent.app import Agent, bound_port, serve
     from agent.startup import describe_bind_error, request_log_line, upstream_banner
 
-    agent = Agent(settings, upstream_url)
+    bundled = {name: extra.url for name, _, extra, _ in more or []}
+    agent = Agent(settings, upstream_url, bundled=bundled)
+    if more:
+        from serving.bundled import attach as attach_more
+
+        for name, cfg, extra, log_file in more:
+            target = agent.upstreams.by_name[name]
+            attach_more(agent, cfg, extra, progress=False, output=log_file, upstream=target)
     agent_url: list[str] = []
     if launch is not None:  # the bundled vLLM: supervised, the agent in front of it
         from serving.bundled import announce_ready, attach

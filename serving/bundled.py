@@ -120,11 +120,14 @@ def attach(
     progress: bool = True,
     announce=None,
     output: VllmLog | None = None,
+    upstream=None,
 ) -> Supervisor:
     """Wire a supervisor into an `agent.app.Agent` before it starts serving.
 
     `announce(start_s)` is called each time vLLM becomes ready (e.g. to print `banner`);
-    `output` receives vLLM's output (else the agent's logger does)."""
+    `output` receives vLLM's output (else the agent's logger does); `upstream` is the
+    upstream this vLLM serves (default: the agent's primary, whose processes the
+    collectors meter)."""
     bar = _StartProgress(progress, sys.stderr.isatty())
 
     def ready(took: float) -> None:
@@ -132,11 +135,13 @@ def attach(
         if announce is not None:
             announce(took)
 
-    meter = getattr(agent, "vllm_process", None)  # the collectors' vLLM process tree
+    target = upstream if upstream is not None else agent.upstream
+    # The collectors meter the primary's process tree only (see `metered` of upstreams).
+    meter = getattr(agent, "vllm_process", None) if target is agent.upstream else None
     sup = Supervisor(
         cfg,
         launch,
-        agent.upstream,
+        target,
         agent.instruments.get(RESTARTS_METRIC),
         output=output,
         on_ready=ready,
@@ -145,7 +150,7 @@ def attach(
     )
     # Starting from now, not from the supervisor's start hook: the agent's first upstream
     # probe may run before that hook, and would warn that a vLLM not yet launched is down.
-    agent.upstream.state.starting = True
+    target.state.starting = True
     agent.on_startup.append(sup.start)
     agent.on_cleanup.append(sup.stop)
     return sup

@@ -25,6 +25,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from serving.config import ServingConfig
+
 BUNDLED = "bundled"  # an upstream `url` that names the bundled vLLM the agent starts
 SPLIT, CANARY, SHADOW = "split", "canary", "shadow"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
@@ -50,8 +52,13 @@ class UpstreamSpec(_Section):
 
     name: str = Field(description="The upstream's name: the `variant` of its records.")
     url: str = Field(
-        description="Base URL of an OpenAI-compatible server, or `bundled` for the vLLM the "
-        "agent starts from `serving:` (at most one upstream may be bundled)."
+        description="Base URL of an OpenAI-compatible server, or `bundled` for a vLLM the "
+        "agent starts (from `serving:`, with this upstream's own `serving:` keys over it)."
+    )
+    serving: ServingConfig | None = Field(
+        None,
+        description="A bundled upstream's own vLLM settings (its model, max_model_len, "
+        "kv_cache_gib...): the keys given here replace those of the top-level `serving:`.",
     )
     weight: float = Field(
         100.0,
@@ -84,6 +91,19 @@ class UpstreamSpec(_Section):
         if not v.startswith(("http://", "https://")):
             raise ValueError(f"must start with http:// or https://, or be '{BUNDLED}'")
         return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _serving_only_bundled(self) -> UpstreamSpec:
+        if self.serving is not None and self.url != BUNDLED:
+            raise ValueError(f"`serving` is for url: {BUNDLED} (the agent starts that vLLM)")
+        return self
+
+    def serving_config(self, base: ServingConfig) -> ServingConfig:
+        """The vLLM settings of a bundled upstream: `base` with this upstream's keys."""
+        if self.serving is None:
+            return base
+        own = {k: getattr(self.serving, k) for k in self.serving.model_fields_set}
+        return base.model_copy(update=own)
 
 
 class CanaryStep(_Section):
@@ -204,8 +224,6 @@ def check_routing(upstreams: list[UpstreamSpec], experiments: list[ExperimentCon
     names = [u.name for u in upstreams]
     if dupes := sorted({n for n in names if names.count(n) > 1}):
         raise ValueError(f"upstream names must be unique: {', '.join(dupes)}")
-    if sum(u.url == BUNDLED for u in upstreams) > 1:
-        raise ValueError(f"at most one upstream may be '{BUNDLED}'")
     if upstreams:
         total = sum(u.weight for u in upstreams)
         if abs(total - 100.0) > 1e-6:

@@ -46,9 +46,16 @@ def needs_bundled(settings: Settings) -> bool:
     return settings.upstream.url is None
 
 
-def build_upstreams(settings: Settings, url: str, instruments: dict) -> Upstreams:
-    """The upstreams: `url` is the primary's (`upstream.url` or the bundled vLLM's) when
-    `upstreams` is not set, else the bundled vLLM's URL for an upstream named `bundled`."""
+def bundled_names(settings: Settings) -> list[str]:
+    """The upstreams the agent starts a vLLM for, in order (the first is the primary)."""
+    return [u.name for u in settings.upstreams if u.url == BUNDLED]
+
+
+def build_upstreams(
+    settings: Settings, url: str, instruments: dict, bundled: dict[str, str] | None = None
+) -> Upstreams:
+    """The upstreams: `url` is the primary's (`upstream.url`, the bundled vLLM's, or the
+    first bundled upstream's); `bundled` maps the other bundled upstreams to their URLs."""
     cfg, up_gauge = settings.upstream, instruments["inferwatch_upstream_up"]
     if not settings.upstreams:
         single = Upstream(cfg, url, lambda up: up_gauge.set(1 if up else 0))
@@ -61,9 +68,8 @@ def build_upstreams(settings: Settings, url: str, instruments: dict) -> Upstream
         own = cfg.model_copy(update={"api_key": spec.api_key}) if spec.api_key else cfg
         # The primary's state is also the unlabelled `inferwatch_upstream_up`.
         also = up_gauge if spec.name == first else None
-        by_name[spec.name] = Upstream(
-            own, url if spec.url == BUNDLED else spec.url, _on_state(named.labels(spec.name), also)
-        )
+        at = _url_of(spec.name, spec.url, url if spec.name == first else None, bundled or {})
+        by_name[spec.name] = Upstream(own, at, _on_state(named.labels(spec.name), also))
     primary = by_name[first]
     exp = settings.experiments[0] if settings.experiments else None
     metered = frozenset(
@@ -71,6 +77,16 @@ def build_upstreams(settings: Settings, url: str, instruments: dict) -> Upstream
     )
     router = Router(by_name, settings.upstreams, exp, metered=metered)
     return Upstreams(by_name, primary, router, exp)
+
+
+def _url_of(name: str, url: str, primary: str | None, bundled: dict[str, str]) -> str:
+    if url != BUNDLED:
+        return url
+    if name in bundled:
+        return bundled[name]
+    if primary is None:
+        raise ValueError(f"upstream {name} is '{BUNDLED}' but no vLLM was started for it")
+    return primary
 
 
 def _on_state(gauge, also):
