@@ -28,12 +28,14 @@ SECRET_PROMPT = "my key is sk-" + "a1B2" * 10  # secret.openai_key: blocked (inp
 BLOCKED_WORD = "tok7"  # in every answer of 8 or more tokens: blocklist.term, flagged (output)
 
 
-def agent_settings(nvml_lib: str, store_dir: str, receiver_url: str) -> dict:
+def agent_settings(nvml_lib: str, store_dir: str, receiver_url: str, upstream_url: str) -> dict:
     """Overrides of the agent's settings: stand-in GPUs, cost with prices, budgets and
     hosted-API prices, safety filters that act in both directions, alerts (drift, cost
-    anomalies, budgets) on windows of seconds, delivering to `receiver_url`."""
+    anomalies, budgets) on windows of seconds, delivering to `receiver_url`, and a canary
+    experiment over two names of the upstream at `upstream_url`."""
     return {
         "listen": {"port": 0},
+        **canary_settings(upstream_url),
         "store": {"dir": store_dir},
         "collectors": {
             "interval_s": 0.2,
@@ -53,6 +55,30 @@ def agent_settings(nvml_lib: str, store_dir: str, receiver_url: str) -> dict:
             "blocklist": [BLOCKED_WORD],
         },
         "alerts": alerts_settings(receiver_url),
+    }
+
+
+def canary_settings(upstream_url: str) -> dict:
+    """A canary holding its first step (half of the traffic) for the whole test, each
+    request placed at random: both variants fill the Experiments board's panels. Its gate
+    never looks within the test (the board shows the canary, the gate is tested elsewhere).
+    One experiment runs at a time, so the board's shadow panels stay empty here."""
+    return {
+        "upstreams": [
+            {"name": "stable", "url": upstream_url, "weight": 100},
+            {"name": "candidate", "url": upstream_url, "weight": 0},
+        ],
+        "experiments": [
+            {
+                "name": "candidate-canary",
+                "kind": "canary",
+                "control": "stable",
+                "variant": "candidate",
+                "sticky": "none",
+                "steps": [{"weight": 50, "hold_s": 3600}],
+                "gate": {"check_every_s": 3600},
+            }
+        ],
     }
 
 

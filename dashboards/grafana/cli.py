@@ -24,8 +24,8 @@ def add_grafana_command(sub) -> None:
     e = gsub.add_parser(
         "export",
         help="write the dashboards as Grafana JSON",
-        description="Generate the six inferwatch boards (serving, cost, gpus, engine, safety, "
-        "health) from the metrics catalogue. Without DIR: rewrite the committed copies, "
+        description="Generate the seven inferwatch boards (serving, cost, gpus, engine, safety, "
+        "health, experiments) from the metrics catalogue. Without DIR: rewrite the committed copies, "
         "dashboards/grafana/*.json and deploy/kubernetes/base/grafana-dashboards.yaml.",
     )
     e.add_argument(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from dashboards.grafana import cost, engine, gpus, health, safety, serving
+from dashboards.grafana import cost, engine, experiments, gpus, health, safety, serving
 from dashboards.grafana.board import DEFAULTS, BoardOptions
 
 HERE = Path(__file__).parent
@@ -27,12 +27,14 @@ BOARDS: dict[str, Callable] = {
     "engine": engine.build,
     "safety": safety.build,
     "health": health.build,
+    "experiments": experiments.build,
 }
 PANEL_NAMES = {
     "timeseries": "Time series",
     "stat": "Stat",
     "bargauge": "Bar gauge",
     "heatmap": "Heatmap",
+    "state-timeline": "State timeline",
     "table": "Table",
     "row": "Row",
 }

@@ -3,10 +3,23 @@ variable, and targets with reference ids, so no board can forget one of them."""
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders import bargauge, heatmap, prometheus, stat, table, timeseries
+from grafana_foundation_sdk.builders import (
+    bargauge,
+    heatmap,
+    prometheus,
+    stat,
+    statetimeline,
+    table,
+    timeseries,
+)
 from grafana_foundation_sdk.builders import common as parts
 from grafana_foundation_sdk.models import common
-from grafana_foundation_sdk.models.dashboard import DataSourceRef, DataTransformerConfig
+from grafana_foundation_sdk.models.dashboard import (
+    DataSourceRef,
+    DataTransformerConfig,
+    ValueMap,
+    ValueMappingResult,
+)
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
@@ -134,6 +147,25 @@ def listing(
     for q in targets_fmt:
         p = p.with_target(q.instant())
     return p
+
+
+def states(
+    title: str,
+    description: str,
+    targets: list[Target],
+    *,
+    span: int = HALF,
+    height: int = 8,
+    on: str = "current",
+) -> statetimeline.Panel:
+    """A state timeline of 0/1 series (one per state): 1 shows as a band named `on`, 0 as
+    nothing, so each row lights up while its state held."""
+    p = _common(statetimeline.Panel(), title, description, "bool", span, height)
+    shown = ValueMappingResult(text=on, color="green", index=0)
+    hidden = ValueMappingResult(text=" ", color="transparent", index=1)
+    p = p.mappings([ValueMap(options={"1": shown, "0": hidden})])
+    p = p.show_value(common.VisibilityMode.NEVER).merge_values(True).fill_opacity(70)
+    return _targets(p, targets)
 
 
 def _transformation(kind: str, options: dict) -> DataTransformerConfig:

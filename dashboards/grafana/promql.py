@@ -3,9 +3,10 @@
 Every series a board reads goes through `series()`, which refuses a name the catalogue
 does not declare (so a renamed metric breaks generation, not a panel in production) and
 adds the board's variables as matchers on exactly the labels the family carries: `job`
-and `instance` always (Prometheus adds them), `gen_ai_request_model` and `tenant` where
-declared. A matcher on a label a family lacks would still match (the empty value matches
-`.*`) but would silently ignore the user's choice, so it is never added.
+and `instance` always (Prometheus adds them), `gen_ai_request_model`, `tenant`, `gpu`,
+`experiment` and `variant` where declared. A matcher on a label a family lacks would
+still match (the empty value matches `.*`) but would silently ignore the user's choice,
+so it is never added.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from alerts.rules.load import recorded_names
 
 # Board variable -> the label it filters, for families that carry that label. A board that
 # reads a family with one of these labels declares the variable (a test holds them to it).
-FILTERS = {"gen_ai_request_model": "model", "tenant": "tenant", "gpu": "gpu"}
+FILTERS = {
+    "gen_ai_request_model": "model",
+    "tenant": "tenant",
+    "gpu": "gpu",
+    "experiment": "experiment",
+    "variant": "variant",
+}
 # Recording-rule levels (the part before the first colon) -> the labels they keep.
 LEVELS = {"model": ("gen_ai_request_model",), "tenant": ("tenant",), "currency": ()}
 LEVELS["model_tenant"] = LEVELS["model"] + LEVELS["tenant"]

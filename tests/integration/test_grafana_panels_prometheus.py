@@ -1,8 +1,9 @@
 """Every panel query of the Grafana boards returns data from a real Prometheus that
 scraped a live agent under traffic: the agent stands in front of the scripted fake
 upstream (not vLLM) with the stand-in NVML library (tests/nvml_stub) for its GPUs,
-alerts, cost and safety switched on (tests/grafana_traffic.py). One run for the module;
-the assertions are per board, so a failure names the board and lists every empty panel.
+alerts, cost, safety and a canary experiment switched on (tests/grafana_traffic.py). One
+run for the module; the assertions are per board, so a failure names the board and lists
+every empty panel.
 """
 
 from __future__ import annotations
@@ -36,10 +37,11 @@ pytestmark = [
 ]
 nvml_lib = stub.nvml_lib  # fixture
 
-BOARDS = ["serving", "cost", "gpus", "safety", "health"]
+BOARDS = ["serving", "cost", "gpus", "safety", "health", "experiments"]
 RULES = Path(__file__).parents[2] / "alerts" / "rules" / "recording.yml"
 SCRAPE_S = 1.0
 NO_ES = "no Elasticsearch configured here (shipping is proven against the emulator elsewhere)"
+NO_SHADOW = "one experiment at a time: the agent here runs a canary, not a shadow"
 # Panels that may be empty here, each for a stated reason: (board file, panel title,
 # refId) -> why. Counters of failures and drops start at 0 for every known reason (the
 # agent initialises them), so a healthy agent fills those panels with zeros.
@@ -48,6 +50,8 @@ MAY_BE_EMPTY: dict[tuple[str, str, str], str] = {
     ("inferwatch-health.json", "Documents shipped", "A"): NO_ES,
     ("inferwatch-health.json", "Shipper failures", "A"): NO_ES,
     ("inferwatch-health.json", "Shipper failures", "B"): NO_ES,
+    ("inferwatch-experiments.json", "Shadow copies by outcome", "A"): NO_SHADOW,
+    ("inferwatch-experiments.json", "Shadow outcome share", "A"): NO_SHADOW,
 }
 
 
@@ -85,7 +89,7 @@ async def scraped_agent(nvml_lib: Path, tmp: Path) -> AsyncIterator[tuple[str, g
         mp.setenv("NVML_STUB_CONFIG", str(script))
         up_url = await served(stack, FakeUpstream().app)
         rx_url = await served(stack, Receiver().app)
-        over = agent_settings(str(nvml_lib), str(tmp / "store"), rx_url)
+        over = agent_settings(str(nvml_lib), str(tmp / "store"), rx_url, up_url)
         agent = Agent(load_settings(None, over), up_url, [MemorySink()])
         runner = await serve(agent, "127.0.0.1", 0)
         stack.push_async_callback(runner.cleanup)

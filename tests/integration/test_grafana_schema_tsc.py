@@ -68,13 +68,13 @@ def panel(board: dict, title: str) -> dict:
 
 def test_committed_boards_conform_to_grafana_schema():
     paths = [HERE / filename(key) for key in BOARDS]
-    assert len(paths) == 6 and all(p.is_file() for p in paths)
+    assert len(paths) == 7 and all(p.is_file() for p in paths)
     assert [str(e) for e in check_files(paths)] == []
 
 
 def test_the_provisioning_flavour_conforms():
     boards = {name: json.loads(text) for name, text in provisioning_files().items()}
-    assert len(boards) == 6
+    assert len(boards) == 7
     assert [str(e) for e in check_boards(boards)] == []
 
 

@@ -88,7 +88,7 @@ def test_committed_boards_are_what_the_code_generates(capsys):
     from agent.cli import main
 
     assert main(["grafana", "export", "--check"]) == 0
-    assert "7 files match" in capsys.readouterr().out
+    assert "8 files match" in capsys.readouterr().out
 
 
 def test_check_names_a_stale_or_missing_file(tmp_path, capsys, monkeypatch):
@@ -222,7 +222,13 @@ def test_label_filters_match_the_labels_each_family_carries():
     """A `tenant=~"$tenant"` on a family without a tenant label would ignore the user's
     choice silently; a family with the label but no matcher would ignore it too."""
     specs = load_catalogue()
-    filters = {"gen_ai_request_model": "$model", "tenant": "$tenant", "gpu": "$gpu"}
+    filters = {
+        "gen_ai_request_model": "$model",
+        "tenant": "$tenant",
+        "gpu": "$gpu",
+        "experiment": "$experiment",
+        "variant": "$variant",
+    }
     wrong = []
     for key, title, t in targets():
         for name, labels in re.findall(r"([A-Za-z_:][\w:]*)\{([^{}]*)\}", t["expr"]):
