@@ -21,7 +21,7 @@ traffic, two experiments at once.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -55,7 +55,7 @@ class UpstreamSpec(_Section):
         description="Base URL of an OpenAI-compatible server, or `bundled` for a vLLM the "
         "agent starts (from `serving:`, with this upstream's own `serving:` keys over it)."
     )
-    serving: ServingConfig | None = Field(
+    serving: dict[str, Any] | None = Field(
         None,
         description="A bundled upstream's own vLLM settings (its model, max_model_len, "
         "kv_cache_gib...): the keys given here replace those of the top-level `serving:`.",
@@ -92,6 +92,16 @@ class UpstreamSpec(_Section):
             raise ValueError(f"must start with http:// or https://, or be '{BUNDLED}'")
         return v.rstrip("/")
 
+    @field_validator("serving")
+    @classmethod
+    def _serving_keys(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        # Checked as `serving:` itself would be; kept as the keys given, so only they
+        # replace the top level's (a whole model would replace every key with defaults).
+        if v is None:
+            return v
+        checked = ServingConfig.model_validate(v)
+        return {k: getattr(checked, k) for k in v}
+
     @model_validator(mode="after")
     def _serving_only_bundled(self) -> UpstreamSpec:
         if self.serving is not None and self.url != BUNDLED:
@@ -100,10 +110,9 @@ class UpstreamSpec(_Section):
 
     def serving_config(self, base: ServingConfig) -> ServingConfig:
         """The vLLM settings of a bundled upstream: `base` with this upstream's keys."""
-        if self.serving is None:
+        if not self.serving:
             return base
-        own = {k: getattr(self.serving, k) for k in self.serving.model_fields_set}
-        return base.model_copy(update=own)
+        return ServingConfig.model_validate(base.model_dump() | self.serving)
 
 
 class CanaryStep(_Section):

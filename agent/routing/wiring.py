@@ -61,8 +61,8 @@ def build_upstreams(
         single = Upstream(cfg, url, lambda up: up_gauge.set(1 if up else 0))
         return Upstreams({DEFAULT: single}, single, Router({DEFAULT: single}, []), None)
     named = instruments["inferwatch_upstreams_up"]
-    bundled = [s.name for s in settings.upstreams if s.url == BUNDLED]
-    first = bundled[0] if bundled else settings.upstreams[0].name
+    started = bundled_names(settings)
+    first = started[0] if started else settings.upstreams[0].name
     by_name: dict[str, Upstream] = {}
     for spec in settings.upstreams:
         own = cfg.model_copy(update={"api_key": spec.api_key}) if spec.api_key else cfg

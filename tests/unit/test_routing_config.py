@@ -80,18 +80,26 @@ def test_bad_upstream_entries_name_the_field(bad, expect):
     assert expect in _error([bad])
 
 
-def test_duplicate_names_two_bundled_and_upstream_url_beside_upstreams_are_refused():
+def test_duplicate_names_and_upstream_url_beside_upstreams_are_refused():
     dup = [
         {"name": "a", "url": "http://x:1", "weight": 50},
         {"name": "a", "url": "http://y:1", "weight": 50},
     ]
     assert "unique: a" in _error(dup)
+    assert "either upstream.url or upstreams" in _error(_ups(a=100), upstream={"url": "http://z:1"})
+
+
+def test_two_bundled_upstreams_each_take_their_serving_keys_over_the_top_level_ones():
     two = [
         {"name": "a", "url": "bundled", "weight": 50},
-        {"name": "b", "url": "bundled", "weight": 50},
+        {"name": "b", "url": "bundled", "weight": 50, "serving": {"max_model_len": 512}},
     ]
-    assert "at most one upstream may be 'bundled'" in _error(two)
-    assert "either upstream.url or upstreams" in _error(_ups(a=100), upstream={"url": "http://z:1"})
+    s = _load(two, serving={"kv_cache_gib": 2, "max_model_len": 1024})
+    a, b = (u.serving_config(s.serving) for u in s.upstreams)
+    assert (a.max_model_len, a.kv_cache_gib) == (1024, 2)
+    assert (b.max_model_len, b.kv_cache_gib) == (512, 2)
+    remote = [{"name": "r", "url": "http://x:1", "serving": {"max_model_len": 512}}]
+    assert "`serving` is for url: bundled" in _error(remote)
 
 
 def test_sticky_takes_tenant_none_or_a_header():
