@@ -15,7 +15,6 @@ import asyncio
 import dataclasses
 import json
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
 
 import aiohttp
 import pytest
@@ -57,18 +56,26 @@ def _server(own_name: str):
 
 @pytest.fixture(scope="module")
 def pair():
-    a, b = _server("tiny-a"), _server("tiny-b")
-    with ThreadPoolExecutor(2) as pool:
-        started = [pool.submit(s.start) for s in (a, b)]
-        errors = [f.exception(timeout=900) for f in started]
+    """Both servers started at once, from this thread: vLLM is spawned to die with the
+    thread that started it (PR_SET_PDEATHSIG), so a worker thread that ends would take its
+    server along. Both start, then each is waited for in turn."""
+    from serving.launcher import VLLMProcess
+    from tests.vllm_server import START_TIMEOUT_S
+
+    servers = (_server("tiny-a"), _server("tiny-b"))
     try:
-        for err in errors:
-            if err is not None:
-                raise err
-        yield Pair(a, b)
+        for s in servers:
+            log = s.log_path.open("a", buffering=1)
+            s.process = VLLMProcess(s.launch, lambda line, log=log: log.write(line + "\n"))
+        for s in servers:
+            try:
+                s.start_s = s.process.wait_ready(START_TIMEOUT_S)
+            except Exception as err:
+                raise RuntimeError(f"vLLM failed to start: {err}\n{s.log_tail()}") from err
+        yield Pair(*servers)
     finally:
-        a.stop()
-        b.stop()
+        for s in servers:
+            s.stop()
 
 
 def _config(pair: Pair, experiment: dict, weights=(100, 0), variant_url: str | None = None):
