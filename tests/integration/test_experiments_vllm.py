@@ -34,12 +34,10 @@ class Pair:
 
     def __init__(self, a, b) -> None:
         self.a, self.b = a, b
-        self.b_stopped = False
 
     def stop_variant(self) -> None:
         """Stop the variant server for good (the rest of the module cannot use it)."""
         self.b.stop()
-        self.b_stopped = True
 
 
 def _server(own_name: str):
