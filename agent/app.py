@@ -261,7 +261,7 @@ class Agent:
         if state.checked_at is None or time.time() - state.checked_at > _HEALTH_CACHE_S:
             await self.upstream.probe()
         upstream = "starting" if state.starting else ("up" if state.up else "down")
-        body = {
+        body: dict[str, object] = {
             "status": "ok" if upstream == "up" else "degraded",
             "agent": {
                 "status": "up",

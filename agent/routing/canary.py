@@ -141,7 +141,7 @@ class Canary:
         log.info("canary " + self.state, extra={"experiment": self.exp.name})
 
     def _note(self, event: str, look: Look | None) -> None:
-        detail = {"control": self.exp.control, "variant": self.exp.variant}
+        detail: dict[str, object] = {"control": self.exp.control, "variant": self.exp.variant}
         if look is not None:
             detail |= {"decision": look.decision, "reason": look.reason, "gate": look.detail}
             detail["n"] = list(look.n)

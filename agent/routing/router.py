@@ -68,7 +68,8 @@ class Router:
 
     def shares(self) -> dict[str, float]:
         """The percent of all requests each upstream of the experiment gets now."""
-        out, low = {}, 0.0
+        out: dict[str, float] = {}
+        low = 0.0
         for top, name in self._ranges:
             out[name] = out.get(name, 0.0) + top - low
             low = top
