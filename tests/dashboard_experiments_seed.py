@@ -1,6 +1,7 @@
 """A data folder holding experiments, for the Experiments page's tests: a running A/B split
 whose variant is clearly slower, a canary rolled back at its second step for its errors,
-and a shadow. Records and events are written by the store's own code
+and a shadow whose copies are each 10% slower and 1.1 x 1.3 times costlier than their
+primaries. Records and events are written by the store's own code
 (tests/experiment_store.py, agent.store.experiments.ExperimentLog)."""
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def seed_experiments(folder: Path, t0: float = T0) -> Seeded:
     canary = arm(400, "stable", seed=3, experiment=CANARY)
     canary += arm(150, "candidate", seed=4, experiment=CANARY, error_rate=0.2)
     primaries = arm(300, "stable", seed=5, experiment=SHADOW)
-    copies = arm(300, "shadow-v3", seed=6, experiment=SHADOW, costlier=1.3)
+    # The same draws as the primaries (same seed): each copy 10% slower, 30% costlier still.
+    copies = arm(300, "shadow-v3", seed=5, experiment=SHADOW, slower=1.1, costlier=1.3)
     copies = [
         dataclasses.replace(c, shadow_of=p.request_id, wall_time=p.wall_time)
         for c, p in zip(copies, primaries, strict=True)

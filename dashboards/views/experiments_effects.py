@@ -55,7 +55,7 @@ def forest_frame(doc: dict) -> pd.DataFrame:
         e = m["effect"]
         if e is None or None in (e["difference"], *e["ci"]):
             continue
-        scale, base = ("points", 0.01) if ef.is_rate(m) else ("relative", e["control"])
+        scale, base = ("points", 1.0) if ef.is_rate(m) else ("relative", e["control"])
         if not base or base <= 0:
             continue
         d, low, high = (100 * x / base for x in (e["difference"], *e["ci"]))
