@@ -16,6 +16,7 @@ from dashboards.ui import fmt
 from dashboards.views.alerts_common import table, utc
 
 MARKS = {ROLLED_BACK: ("rolled back", "x", "#d62728"), PROMOTED: ("promoted", "star", "#2ca02c")}
+ARMS = ("#1f77b4", "#ff7f0e")  # control, variant: apart at a glance (the theme's are both blue)
 PAIRED = {"latency_s": "latency (s)", "completion_tokens": "completion tokens", "cost": "cost"}
 
 
@@ -28,11 +29,13 @@ def distributions(hist: pd.DataFrame, currency: str) -> None:
     shown = [m for m in MEASURES if m in set(hist["measure"])]
     for column, measure in zip(st.columns(len(shown)), shown, strict=True):
         part = hist[hist["measure"] == measure].assign(arm=lambda d: d["arm"].map(fmt.inert))
-        fig = px.line(part, x="low", y="share", color="arm", line_shape="hv")
+        fig = px.line(
+            part, x="low", y="share", color="arm", line_shape="hv", color_discrete_sequence=ARMS
+        )
         unit = currency if measure == "cost" else "s"
         fig = fmt.figure(fig, "% of the arm's requests", height=280)
         fig.update_xaxes(type="log", title=f"{MEASURES[measure]} ({unit})")
-        fig.update_layout(title_text=MEASURES[measure], hovermode="closest")
+        fig.update_layout(hovermode="closest")
         with column:
             st.plotly_chart(fig, key=f"experiment_dist_{measure}")
     missing = [MEASURES[m] for m in MEASURES if m not in shown]
@@ -54,7 +57,7 @@ def canary(events: tuple[dict, ...], until: float) -> None:
         if not hit.empty:
             fig.add_trace(_mark(hit, words, symbol, colour))
     fig = fmt.figure(fig, "variant's share (%)")
-    fig.update_yaxes(range=[-5, 105])
+    fig.update_yaxes(rangemode="tozero")  # a 1% step stays visible (not on a 0-100 axis)
     st.plotly_chart(fig, key="experiment_canary_steps")
     table(_events_frame(events), "experiment_events")
 

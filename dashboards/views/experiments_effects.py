@@ -88,7 +88,10 @@ def forest(doc: dict) -> None:
         fig.add_vline(x=0, line_dash="dash", line_color="#444")
         fig = fmt.figure(fig, height=80 + 28 * len(part))
         fig.update_layout(hovermode="closest", xaxis_title=title, yaxis_title="")
-        fig.update_yaxes(autorange="reversed")
+        # The report's order, top down (not grouped by verdict, as the colours would).
+        fig.update_yaxes(
+            categoryorder="array", categoryarray=list(part["metric"]), autorange="reversed"
+        )
         st.plotly_chart(fig, key=f"experiment_forest_{scale}")
 
 

@@ -83,6 +83,6 @@ def p_value(p: float | None) -> str:
 
 
 def verdict(v: str) -> str:
-    """The verdict's words, colour-coded in Streamlit markdown (`:red[worse]`)."""
+    """The verdict's words as a coloured badge in Streamlit markdown (`:red-badge[worse]`)."""
     words, colour, _ = VERDICTS[v]
-    return f":{colour}-background[{words}]"
+    return f":{colour}-badge[{words}]"

@@ -38,7 +38,7 @@ def test_the_running_split_is_offered_first_and_its_slower_variant_is_worse(monk
     assert picker.value == SPLIT and picker.options[-1].startswith(CANARY)
     text = shown_text(at)
     assert "Control: stable: 600" in text and "Variant: fast\\-v2: 600" in text
-    worse = next(m.value for m in at.markdown if m.value.startswith(":red-background[worse]"))
+    worse = next(m.value for m in at.markdown if m.value.startswith(":red-badge[worse]"))
     assert "latency" in worse and "error rate" not in worse
     table = at.dataframe[0].value.set_index("metric")
     assert table.loc["latency", "verdict"] == "worse"

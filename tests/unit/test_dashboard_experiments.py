@@ -126,5 +126,5 @@ def test_the_table_and_forest_plot_show_the_effects_in_their_units(seeded):
 def test_metric_names_and_verdict_colours():
     assert ef.name("safety_rate.pii.email") == "safety hits: pii.email"
     assert ef.name("finish_reason.length") == "finish reason: length"
-    assert ef.verdict("worse") == ":red-background[worse]"
+    assert ef.verdict("worse") == ":red-badge[worse]"
     assert ef.p_value(0.0001) == "<0.001" and ef.p_value(None) == "–"
