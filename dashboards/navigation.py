@@ -17,6 +17,7 @@ NAVIGATION = (
     ("alerts.py", "Anomalies and alerts", "alerts", ":material/notifications:"),
     ("gpus.py", "GPUs and vLLM", "gpus", ":material/memory:"),
     ("safety.py", "Safety", "safety", ":material/shield:"),
+    ("experiments.py", "Experiments", "experiments", ":material/science:"),
 )
 # One request's record: reached from the tables (`/request?id=...`), not in the menu.
 HIDDEN = (("request.py", "Request", "request", ":material/receipt_long:"),)
