@@ -20,9 +20,7 @@ from agent.ids import new_request_id, new_span_id
 from agent.record import STATUS_CANCELLED, STATUS_OK, RecordBuilder
 from agent.recordpath import InFlight, RecordPath
 from agent.routing.config import ExperimentConfig
-from agent.safety.engine import FINISH_BLOCKED
 from agent.safety.request import RequestSafety
-from agent.safety.sse import SSEGuard
 from agent.safety.stage import SafetyStage
 from agent.sse import SSEWatcher
 from agent.upstream import Upstream
@@ -165,8 +163,8 @@ class Shadows:
         if resp.status >= 400:
             fail(rec, resp.status, str(resp.status), payload[:512].decode("utf-8", "replace"))
             return
-        if safety is not None and resp.content_type == "application/json":
-            payload = await safety.check_response_async(payload)
+        if safety is not None:
+            safety.keep_output(payload)  # scanned off the loop: nobody reads this answer
         note_json(rec, payload)
 
     async def _read_stream(
@@ -176,16 +174,18 @@ class Shadows:
             if rec.get("first_token_ns") is None:
                 rec.set(first_token_ns=_now())
 
-        watcher, guard = SSEWatcher(False, first_token), SSEGuard(safety)
+        # No inline filter: no client reads this stream, so nothing is rewritten or stopped;
+        # the answer is kept (bounded) for the safety stage, which scans it on its thread.
+        # That keeps the copy's cost on the event loop to reading and noting it.
+        watcher = SSEWatcher(False, first_token)
         while True:
             async with asyncio.timeout(self._timeouts.idle_s):
                 chunk = await resp.content.readany()
             if not chunk:
                 break
-            guard.pass_on(watcher.feed(chunk))  # filtered and kept, then dropped
-            if guard.stopped:
-                break
-        guard.finish(watcher.tail())
+            piece = watcher.feed(chunk)
+            if safety is not None:
+                safety.keep_output(piece)
+        if safety is not None:
+            safety.keep_output(watcher.tail())
         note_stream(rec, watcher)
-        if guard.stopped:
-            rec.set(finish_reason=FINISH_BLOCKED)

@@ -22,8 +22,8 @@ CHAT = "/v1/chat/completions"
 class Variant:
     """A second upstream whose answers say VARIANT, so a client would notice one."""
 
-    def __init__(self, delay_s: float = 0.0, status: int = 200) -> None:
-        self.delay_s, self.status = delay_s, status
+    def __init__(self, delay_s: float = 0.0, status: int = 200, text: str = "VARIANT") -> None:
+        self.delay_s, self.status, self.text = delay_s, status, text
         self.seen: list[dict] = []  # the headers of each generate request
         self.bodies: list[dict] = []
         self.cancelled = 0
@@ -48,7 +48,7 @@ class Variant:
             return web.json_response(err, status=self.status)
         usage = {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}
         if not body.get("stream"):
-            msg = {"role": "assistant", "content": "VARIANT VARIANT"}
+            msg = {"role": "assistant", "content": f"{self.text} {self.text}"}
             return web.json_response(
                 {
                     "model": "variant",
@@ -61,7 +61,7 @@ class Variant:
         for event in (
             {
                 "model": "variant",
-                "choices": [{"index": 0, "delta": {"content": "VARIANT"}, "finish_reason": "stop"}],
+                "choices": [{"index": 0, "delta": {"content": self.text}, "finish_reason": "stop"}],
             },
             {"model": "variant", "choices": [], "usage": usage},
         ):
@@ -415,5 +415,40 @@ async def test_a_failing_variant_fails_the_gate_412_when_enforced_and_the_report
         assert plain_status == 200 and enforced == 412
         errors = next(m for m in report["metrics"] if m["metric"] == "error_rate")
         assert errors["verdict"] == "worse" and errors["effect"]["variant"] == 1.0
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_shadows_answer_is_safety_scanned_off_the_loop_and_its_hits_counted_per_variant(
+    fake_upstream, start_agent, stream
+):
+    leaky = Variant(text="write to bob@example.com")
+    runner, leaky.url = await start_app(leaky.app)
+    try:
+        cfg = _config(fake_upstream.url, leaky.url, {"kind": "shadow", "shadow": {"fraction": 1.0}})
+        ra = await start_agent(fake_upstream.url, **cfg)
+        async with aiohttp.ClientSession() as s:
+            status, body = await _chat(s, ra.url, stream=stream)
+        assert status == 200 and b"example.com" not in body
+        records = await ra.records(2)
+        copy = next(r for r in records if r.shadow_of is not None)
+        hits = {(v.filter, v.direction) for v in copy.safety}
+        assert ("pii.email", "output") in hits
+        assert not any(
+            v.direction == "output" for r in records if r.shadow_of is None for v in r.safety
+        )
+        page = await _page(ra)
+        assert (
+            _sample(
+                page,
+                "inferwatch_experiment_safety_hits_total",
+                variant="candidate",
+                filter="pii.email",
+            )
+            >= 1
+        )
+        # The general counter is the clients' requests': the shadow's hit is not in it.
+        assert _sample(page, "inferwatch_safety_filter_hits_total", filter="pii.email") is None
     finally:
         await runner.cleanup()
