@@ -261,7 +261,6 @@ class Proxy:
         up = self._upstreams
         tenant = ctx.rec.get("tenant")
         ctx.route = up.pick(up.sticky_key(request.headers, tenant, self._s.tenants.default))
-        ctx.rec.set(experiment=ctx.route.experiment, variant=ctx.route.name)
         return route
 
     def _refuse(
@@ -334,6 +333,9 @@ class Proxy:
         """Send the request upstream and wait for its headers, mapping failures to 502/504.
         Redirects are the client's business: followed here, a redirect could lead a
         measured request to an unmeasured route or the agent to another host."""
+        # From here the request is its upstream's: refused before (bad JSON, a route or a
+        # safety block), it is in no arm, or a client could push errors onto a variant.
+        ctx.rec.set(experiment=ctx.route.experiment, variant=ctx.route.name)
         if ctx.up.state.starting:  # the supervisor (serving) is (re)starting vLLM
             raise Refusal(
                 503,

@@ -93,6 +93,8 @@ class CostMetrics:
         """A record left with its final cost. An unmetered one (its cost only the metered
         part) is counted apart, and kept out of the per-request and per-token costs, which
         it would pull down."""
+        if r.shadow_of is not None:
+            return  # a shadow copy: counted by the experiment families (agent/routing/metrics.py)
         cost = r.cost_amount or 0.0
         if not self._admit:  # shared labels: admitted as the request metrics would, at once
             self._models(r.model or "unknown", admit=admits_model(r.http_status))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -24,7 +25,7 @@ from agent.cost.budgets import Budgets
 from agent.cost.config import CostConfig
 from agent.cost.engine import CostEngine, Released
 from agent.cost.metrics import CostMetrics
-from agent.record import RequestRecord
+from agent.record import COST_UNMETERED, RequestRecord
 from agent.recordpath import InFlight, Stage
 
 log = logging.getLogger("inferwatch.cost")
@@ -89,7 +90,8 @@ class CostStage(Stage):
         upstream is not metered here goes on at once, uncosted)."""
         if self._elsewhere and record.request_id in self._elsewhere:
             self._elsewhere.discard(record.request_id)
-            self.emit(record)
+            # No meter saw its time: unmetered, with no amount (not 0: nothing is known).
+            self.emit(dataclasses.replace(record, cost_status=COST_UNMETERED))
             return
         self._finished.append(record)
         if not self._drain_scheduled:

@@ -29,6 +29,9 @@ from serving.config import ServingConfig
 
 BUNDLED = "bundled"  # an upstream `url` that names the bundled vLLM the agent starts
 SPLIT, CANARY, SHADOW = "split", "canary", "shadow"
+_SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"}
+)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _HEADER = re.compile(r"^header:[A-Za-z0-9-]{1,64}$")
 _NAME_RULE = (
@@ -167,6 +170,12 @@ class ShadowConfig(_Section):
     max_in_flight: int = Field(
         16, ge=1, description="Shadow requests at once; past it a copy is skipped and counted."
     )
+    timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description="Longest a copy may take in all (besides the upstream timeouts between "
+        "chunks); past it the copy is ended and counted as an error.",
+    )
 
 
 class ExperimentConfig(_Section):
@@ -205,9 +214,16 @@ class ExperimentConfig(_Section):
     @field_validator("sticky")
     @classmethod
     def _sticky(cls, v: str) -> str:
-        if v in ("tenant", "none") or _HEADER.match(v):
-            return v.lower()
-        raise ValueError("must be 'tenant', 'none' or 'header:<header name>'")
+        if v in ("tenant", "none"):
+            return v
+        if not _HEADER.match(v):
+            raise ValueError("must be 'tenant', 'none' or 'header:<header name>'")
+        header = v.partition(":")[2].lower()
+        if header in _SECRET_HEADERS:
+            # Hashing a credential into the routing key keeps it in memory for nothing; use
+            # `sticky: tenant` (the agent's tenant keys) or a session header instead.
+            raise ValueError(f"{header} carries a credential: use 'tenant' or a session header")
+        return v.lower()
 
     @model_validator(mode="after")
     def _shape(self) -> ExperimentConfig:

@@ -44,7 +44,8 @@ class ExperimentsAPI:
         self._exp, self._router, self._canary, self._store = experiment, router, canary, store
         self._events = ExperimentLog(store) if store is not None else None
         self._clock = clock
-        # Keys are ("report" | "gate", name) of experiments the store knows: bounded.
+        # Keys are ("report", name) of experiments the store knows, and ("gate", name, step
+        # start) of the running one: bounded, old steps' entries are dropped as they go.
         self._cache: dict[tuple, tuple[float, object]] = {}
         self._locks: dict[tuple, asyncio.Lock] = {}
 
@@ -96,7 +97,8 @@ class ExperimentsAPI:
         # A canary is gated step by step: each share puts its own load on the variant.
         since = self._canary.step_started_at if self._canary is not None else 0.0
         exp, store = self._exp, self._store
-        look = await self._cached(("gate", name), lambda: analysis.gate_look(store, exp, since))
+        key = ("gate", name, since)  # a new canary step is a new window, not a cached one
+        look = await self._cached(key, lambda: analysis.gate_look(store, exp, since))
         assert isinstance(look, Look)
         body = {
             "experiment": name,
@@ -137,6 +139,9 @@ class ExperimentsAPI:
             if hit is not None and self._clock() - hit[0] < CACHE_S:
                 return hit[1]
             value = await asyncio.to_thread(compute)
+            for old in [k for k in self._cache if k[:2] == key[:2] and k != key]:
+                del self._cache[old]  # a canary's earlier steps
+                self._locks.pop(old, None)
             self._cache[key] = (self._clock(), value)
             return value
 

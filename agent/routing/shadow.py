@@ -28,6 +28,10 @@ from agent.upstream import Upstream
 log = logging.getLogger("inferwatch.shadow")
 _now = time.monotonic_ns
 OK, ERROR, SKIPPED, CANCELLED = "ok", "error", "skipped", "cancelled"
+# The tenant a copy's hardware time is shared out to: the machine did the work (the costs
+# still add up to what it cost), but no client asked for it, so no tenant's spend or
+# budget carries it. Not a name a tenant can have (names are checked).
+SHADOW_TENANT = "(shadow)"
 # The primary's facts a copy shares (its own id, span and times are new).
 _SHARED = ("trace_id", "tenant", "model", "operation", "path", "stream", "client_request_id")
 
@@ -80,10 +84,22 @@ class Shadows:
         rid = rec.get("request_id")
         headers = {**headers, "x-request-id": rid}
         headers["traceparent"] = f"00-{rec.get('trace_id')}-{rec.get('span_id')}-01"
-        task = asyncio.create_task(self._run(rec, up, url, headers, data, metered), name="shadow")
+        # Begun here, not in the task: a task cancelled before its first step never runs
+        # its body, and its record must still be finished (see `_settle`).
+        start, model = rec.get("start_ns"), rec.get("model")
+        self._path.begin(InFlight(rid, start, SHADOW_TENANT, model, rec.get("stream"), metered))
+        task = asyncio.create_task(self._run(rec, up, url, headers, data), name="shadow")
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda t: self._settle(t, rec))
         return task
+
+    def _settle(self, task: asyncio.Task, rec: RecordBuilder) -> None:
+        """A copy's task ended: finish its record if its body never ran (cancelled first)."""
+        self._tasks.discard(task)
+        if task.cancelled() and rec.get("end_ns") is None:
+            self._cancelled(rec)
+            self._count(CANCELLED)
+            self._path.finish(rec.build(end_ns=_now()))
 
     async def stop(self) -> None:
         """Cancel the copies still running (their records say cancelled)."""
@@ -94,23 +110,28 @@ class Shadows:
     def _count(self, outcome: str) -> None:
         self._outcomes.labels(self._exp.name, outcome).inc()
 
+    @staticmethod
+    def _cancelled(rec: RecordBuilder) -> None:
+        rec.set(status=STATUS_CANCELLED, http_status=499, error_type=errors.CANCELLED)
+        rec.set(error_message="the client hung up (or the agent stopped): shadow copy cancelled")
+
     async def _run(
-        self, rec: RecordBuilder, up: Upstream, url: URL, headers: dict, data: bytes, metered: bool
+        self, rec: RecordBuilder, up: Upstream, url: URL, headers: dict, data: bytes
     ) -> None:
         rid = rec.get("request_id")
-        safety = self._safety.request(rec.get("operation"), rid) if self._safety else None
         # The body the primary sent is already checked and redacted: only the answer is
         # scanned (`state.body` stays unset).
-        start, tenant, model = rec.get("start_ns"), rec.get("tenant"), rec.get("model")
-        self._path.begin(InFlight(rid, start, tenant, model, rec.get("stream"), metered))
+        safety = self._safety.request(rec.get("operation"), rid) if self._safety else None
         outcome = ERROR
         try:
-            await self._send(rec, up, url, headers, data, safety)
+            # A whole-copy deadline besides the per-chunk idle limit: an upstream trickling a
+            # byte now and then would otherwise hold a slot of `max_in_flight` for ever.
+            async with asyncio.timeout(self._exp.shadow.timeout_s):
+                await self._send(rec, up, url, headers, data, safety)
             outcome = OK if rec.get("status") == STATUS_OK else ERROR
         except asyncio.CancelledError:
             outcome = CANCELLED
-            rec.set(status=STATUS_CANCELLED, http_status=499, error_type=errors.CANCELLED)
-            rec.set(error_message="the client hung up: shadow copy cancelled")
+            self._cancelled(rec)
             raise
         except TimeoutError:
             fail(rec, 504, errors.UPSTREAM_TIMEOUT, "shadow upstream timed out")
@@ -122,7 +143,7 @@ class Shadows:
             fail(rec, 500, "internal_error", f"{type(err).__name__} in the agent")
         finally:
             self._count(outcome)
-            self._path.finish(rec.build(end_ns=_now()))
+            self._path.finish(rec.build(end_ns=_now()))  # sets end_ns: `_settle` leaves it
 
     async def _send(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from agent.config import Settings
@@ -9,6 +10,7 @@ from agent.routing.config import BUNDLED, ExperimentConfig
 from agent.routing.router import Router
 from agent.upstream import Upstream
 
+log = logging.getLogger("inferwatch.routing")
 DEFAULT = "default"  # the name of the one upstream when `upstreams` is not configured
 
 
@@ -66,6 +68,11 @@ def build_upstreams(
     by_name: dict[str, Upstream] = {}
     for spec in settings.upstreams:
         own = cfg.model_copy(update={"api_key": spec.api_key}) if spec.api_key else cfg
+        if spec.api_key is None and cfg.api_key is not None and spec.name != first:
+            log.warning(
+                "upstream gets upstream.api_key (it has no api_key of its own)",
+                extra={"upstream": spec.name},
+            )
         # The primary's state is also the unlabelled `inferwatch_upstream_up`.
         also = up_gauge if spec.name == first else None
         at = _url_of(spec.name, spec.url, url if spec.name == first else None, bundled or {})

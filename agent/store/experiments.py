@@ -79,7 +79,8 @@ class ExperimentLog:
             migrate(conn)
             rows = conn.execute(
                 "SELECT at, experiment, event, step, weight, detail FROM experiment_events "
-                "WHERE experiment = ? ORDER BY at, id",
+                # In the order written: the wall clock may step back between two events.
+                "WHERE experiment = ? ORDER BY id",
                 (experiment,),
             ).fetchall()
         finally:
@@ -92,7 +93,7 @@ class ExperimentLog:
         try:
             migrate(conn)
             rows = conn.execute(
-                "SELECT experiment FROM experiment_events GROUP BY experiment ORDER BY max(at) DESC"
+                "SELECT experiment FROM experiment_events GROUP BY experiment ORDER BY max(id) DESC"
             ).fetchall()
         finally:
             conn.close()

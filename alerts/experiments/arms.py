@@ -29,6 +29,8 @@ _SQL = (
     "CASE WHEN safety_hits > 0 THEN json_extract(record, '$.safety') END, "
     "json_extract(record, '$.shadow_of') "
     "FROM requests WHERE experiment = ? AND variant = ? AND wall_time >= ? AND wall_time < ? "
+    # The measured operations only: a forwarded GET /v1/models is no model's answer.
+    "AND operation IN ('chat', 'text_completion', 'embeddings') "
     "ORDER BY wall_time DESC LIMIT ?"
 )
 

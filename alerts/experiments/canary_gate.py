@@ -81,16 +81,23 @@ def evaluate_gate(data: ExperimentData, cfg: GateConfig) -> GateOutcome:
     """Gate the variant of `data` against its control with `cfg`'s margins (see module)."""
     seq = SequentialConfig(min_n=cfg.min_requests)
     c, v = data.control, data.variant
-    metrics = (
+    cost_c, cost_v = c.values("cost"), v.values("cost")
+    gated = [
         _log_scale(
             "latency", c.values("latency_s"), v.values("latency_s"), cfg.max_latency_regression, seq
         ),
         _log_scale("ttft", c.values("ttft_s"), v.values("ttft_s"), cfg.max_ttft_regression, seq),
-        _cost(c.values("cost"), v.values("cost"), cfg.max_cost_regression, seq),
+    ]
+    # An arm with no metered cost at all (cost off, or an upstream the agent does not
+    # meter) can never be compared on cost: left out, rather than waiting forever.
+    if cost_c.size and cost_v.size:
+        gated.append(_cost(cost_c, cost_v, cfg.max_cost_regression, seq))
+    gated.append(
         _errors(
             (int(c.errors.sum()), c.n), (int(v.errors.sum()), v.n), cfg.max_error_rate_increase, seq
-        ),
+        )
     )
+    metrics = tuple(gated)
     return GateOutcome(_overall(metrics), metrics, _reason(metrics))
 
 

@@ -1,5 +1,6 @@
-"""Review of issue 21 (routing, experiments) through a real in-process agent: each test
-pins a defect found in review, xfail(strict=True) until the agent is fixed."""
+"""Review of issue 21 (routing, experiments) through a real in-process agent: requests the
+agent refuses itself belong to no arm, and a shadow copy stays out of the general cost
+families (both defects a review found, fixed)."""
 
 from __future__ import annotations
 
@@ -22,13 +23,6 @@ async def variant():
     await runner.cleanup()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review #21: _admit routes (and labels experiment/variant) before the body is read "
-    "and the route checked: requests the agent refuses itself (malformed JSON 400, route "
-    "refused 404/405) never reach an upstream yet count as the variant's errors in the arms "
-    "and the canary gate; a client steering by the sticky header can roll a canary back",
-)
 async def test_requests_refused_by_the_agent_belong_to_no_arm(fake_upstream, variant, start_agent):
     cfg = _config(
         fake_upstream.url,
@@ -50,13 +44,6 @@ async def test_requests_refused_by_the_agent_belong_to_no_arm(fake_upstream, var
     assert labelled == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review #21: a shadow copy to a metered upstream begins in the cost stage under the "
-    "client's tenant: its GPU time is shared out to that tenant (inferwatch_cost_requests_total, "
-    "budget spend) and its record is observed in inferwatch_cost_request; MetricsStage skips "
-    "shadows, agent/cost/metrics.py does not",
-)
 async def test_a_shadow_copy_is_not_counted_in_the_general_cost_metrics(
     fake_upstream, variant, start_agent
 ):

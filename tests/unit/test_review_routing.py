@@ -1,5 +1,7 @@
-"""Review of issue 21 (routing, experiments): each test pins a defect found in review and
-is marked xfail(strict=True) until the agent is fixed (then the marker comes off)."""
+"""Review of issue 21 (routing, experiments): each test pins a defect a review found (all
+fixed): credential headers as sticky keys, passthrough rows in the arms, a require_pass gate
+without metered cost, canary resume by wall clock, a stale gate cache after a step, and a
+shadow cancelled before it ran."""
 
 from __future__ import annotations
 
@@ -37,11 +39,6 @@ UPS = [
 # ---- config -------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review #21: sticky header:Authorization (or Cookie, or the tenant key header) is "
-    "accepted: the router hashes a bearer secret into its routing key",
-)
 @pytest.mark.parametrize("header", ["Authorization", "Cookie", "Proxy-Authorization"])
 def test_sticky_on_a_credential_header_is_refused_at_start(header):
     with pytest.raises(ValueError):
@@ -53,12 +50,6 @@ def test_sticky_on_a_credential_header_is_refused_at_start(header):
 # ---- what the arms count ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review #21: arms.load counts every record of the experiment, passthrough "
-    "requests (GET /v1/models, operation 'other') included: fast 200s join the variant's "
-    "latency and error figures and the canary gate",
-)
 def test_passthrough_records_are_not_part_of_an_arm(tmp_path):
     chats = arm(60, "b", seed=1)
     models = [
@@ -75,12 +66,6 @@ def test_passthrough_records_are_not_part_of_an_arm(tmp_path):
     assert data.variant.n == 60
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review #21: with require_pass and no metered cost (cost off, or an unmetered "
-    "control/variant), the cost metric waits forever: the gate never says pass and the canary "
-    "never leaves step 1, silently",
-)
 def test_require_pass_can_pass_when_no_cost_is_metered(tmp_path):
     def uncosted(records):
         return [dataclasses.replace(r, cost_amount=None, cost_currency=None) for r in records]
@@ -114,12 +99,6 @@ def _canary(tmp_path, steps, clock):
     return Canary(s.experiments[0], router, log, lambda since: look, instruments, clock), log
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review #21: experiment_events are read ORDER BY at (wall clock): after the clock "
-    "stepped back, an older run's `started` sorts last, so a restarted agent throws away the "
-    "running canary's progress and starts it again at step 1",
-)
 async def test_resume_follows_the_order_events_were_written_not_the_wall_clock(tmp_path):
     now = [1_000_000.0]
 
@@ -152,11 +131,6 @@ class _FakeCanary:
         self.step_started_at = 100.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review #21: the gate's cache key is ('gate', name) without the step's start: for "
-    "CACHE_S after a canary step the endpoint answers the previous step's look",
-)
 async def test_the_gate_endpoint_reads_the_current_step_right_after_a_step(tmp_path, monkeypatch):
     s = load_settings(
         None,
@@ -211,12 +185,6 @@ class _Path:
         self.finished.append(record)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review #21: a shadow task cancelled before its first step (client hang-up right "
-    "after launch, or Shadows.stop at shutdown) never enters _run: no record, no "
-    "'cancelled' count, the copy vanishes",
-)
 async def test_a_shadow_cancelled_before_it_ran_still_leaves_a_record_and_a_count(monkeypatch):
     exp = {
         "name": "sh",
