@@ -67,13 +67,15 @@ class GateOutcome:
     decision: Decision
     metrics: tuple[MetricGate, ...]
     reason: str
+    not_gated: tuple[str, ...] = ()  # metrics left out, and why
 
     def to_json(self) -> dict:
-        """`{"decision", "reason", "metrics": [MetricGate.to_json(), ...]}`."""
+        """`{"decision", "reason", "metrics": [MetricGate.to_json(), ...], "not_gated"}`."""
         return {
             "decision": self.decision.value,
             "reason": self.reason,
             "metrics": [m.to_json() for m in self.metrics],
+            "not_gated": list(self.not_gated),
         }
 
 
@@ -90,15 +92,18 @@ def evaluate_gate(data: ExperimentData, cfg: GateConfig) -> GateOutcome:
     ]
     # An arm with no metered cost at all (cost off, or an upstream the agent does not
     # meter) can never be compared on cost: left out, rather than waiting forever.
+    not_gated: tuple[str, ...] = ()
     if cost_c.size and cost_v.size:
         gated.append(_cost(cost_c, cost_v, cfg.max_cost_regression, seq))
+    else:
+        not_gated = ("cost: an arm has no metered cost (cost off, or an unmetered upstream)",)
     gated.append(
         _errors(
             (int(c.errors.sum()), c.n), (int(v.errors.sum()), v.n), cfg.max_error_rate_increase, seq
         )
     )
     metrics = tuple(gated)
-    return GateOutcome(_overall(metrics), metrics, _reason(metrics))
+    return GateOutcome(_overall(metrics), metrics, _reason(metrics), not_gated)
 
 
 def _log_scale(

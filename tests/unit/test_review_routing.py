@@ -79,6 +79,8 @@ def test_require_pass_can_pass_when_no_cost_is_metered(tmp_path):
     outcome = evaluate_gate(data, GateConfig(require_pass=True))
     # Identical arms, 3,000 requests each: latency, TTFT and errors all pass.
     assert outcome.decision.value == "pass", outcome.reason
+    assert [m.metric for m in outcome.metrics] == ["latency", "ttft", "error rate"]
+    assert "no metered cost" in outcome.to_json()["not_gated"][0]
 
 
 # ---- canary resume --------------------------------------------------------------------------
