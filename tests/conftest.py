@@ -106,3 +106,15 @@ async def vllm_like():
     runner, up.url = await start_app(up.app)
     yield up
     await runner.cleanup()
+
+
+@pytest.fixture
+async def variant():
+    """A second stand-in upstream for experiments (tests/experiment_upstreams.py), on a
+    free port: answers say VARIANT; `.url`, `.seen`, `.bodies`."""
+    from tests.experiment_upstreams import Variant
+
+    v = Variant()
+    runner, v.url = await start_app(v.app)
+    yield v
+    await runner.cleanup()

@@ -97,3 +97,31 @@ class VLLMServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def wait_banner(proc, timeout_s: float) -> str:
+    """The ready banner `inferwatch up` prints on stdout (up to its last line), or an
+    AssertionError with the last lines seen."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith("  demo traffic:"):  # the banner's last line
+            return "".join(seen)
+        if time.monotonic() > deadline:
+            break
+    raise AssertionError("no ready banner:\n" + "".join(seen[-40:]))
+
+
+def post_json(url: str, body: dict) -> dict:
+    """POST a JSON body and return the JSON answer (urllib: no event loop needed)."""
+    import json
+    import urllib.request
+
+    req = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        return json.loads(resp.read())

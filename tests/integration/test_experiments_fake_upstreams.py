@@ -7,87 +7,13 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
-import orjson
 import pytest
-from aiohttp import web
 from scipy import stats
 
 from tests.conftest import free_port, start_app
+from tests.experiment_upstreams import CHAT, Variant, experiment_config, metric_sample
 
 pytestmark = pytest.mark.integration
-
-CHAT = "/v1/chat/completions"
-
-
-class Variant:
-    """A second upstream whose answers say VARIANT, so a client would notice one."""
-
-    def __init__(self, delay_s: float = 0.0, status: int = 200, text: str = "VARIANT") -> None:
-        self.delay_s, self.status, self.text = delay_s, status, text
-        self.seen: list[dict] = []  # the headers of each generate request
-        self.bodies: list[dict] = []
-        self.cancelled = 0
-        self.app = web.Application()
-        self.app.router.add_post(CHAT, self.generate)
-        self.app.router.add_get("/health", self.health)
-
-    async def health(self, request: web.Request) -> web.Response:
-        return web.Response(text="")
-
-    async def generate(self, request: web.Request) -> web.StreamResponse:
-        self.seen.append({k.lower(): v for k, v in request.headers.items()})
-        body = await request.json()
-        self.bodies.append(body)
-        try:
-            await asyncio.sleep(self.delay_s)
-        except asyncio.CancelledError:
-            self.cancelled += 1
-            raise
-        if self.status != 200:
-            err = {"error": {"message": "scripted failure", "type": "fake", "code": self.status}}
-            return web.json_response(err, status=self.status)
-        usage = {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}
-        if not body.get("stream"):
-            msg = {"role": "assistant", "content": f"{self.text} {self.text}"}
-            return web.json_response(
-                {
-                    "model": "variant",
-                    "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
-                    "usage": usage,
-                }
-            )
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await resp.prepare(request)
-        for event in (
-            {
-                "model": "variant",
-                "choices": [{"index": 0, "delta": {"content": self.text}, "finish_reason": "stop"}],
-            },
-            {"model": "variant", "choices": [], "usage": usage},
-        ):
-            await resp.write(b"data: " + orjson.dumps(event) + b"\n\n")
-        await resp.write(b"data: [DONE]\n\n")
-        return resp
-
-
-@pytest.fixture
-async def variant():
-    v = Variant()
-    runner, v.url = await start_app(v.app)
-    yield v
-    await runner.cleanup()
-
-
-def _config(control_url: str, variant_url: str, experiment: dict, weights=(100, 0)) -> dict:
-    return {
-        "upstreams": [
-            {"name": "control", "url": control_url, "weight": weights[0]},
-            {"name": "candidate", "url": variant_url, "weight": weights[1]},
-        ],
-        "experiments": [
-            {"name": "exp1", "control": "control", "variant": "candidate", **experiment}
-        ],
-    }
 
 
 async def _chat(session, url, stream=False, headers=None, content="hello there"):
@@ -99,7 +25,7 @@ async def _chat(session, url, stream=False, headers=None, content="hello there")
 async def test_a_split_sends_each_upstream_its_weight_and_labels_records_and_metrics(
     fake_upstream, variant, start_agent
 ):
-    cfg = _config(fake_upstream.url, variant.url, {"kind": "split"}, weights=(70, 30))
+    cfg = experiment_config(fake_upstream.url, variant.url, {"kind": "split"}, weights=(70, 30))
     ra = await start_agent(fake_upstream.url, **cfg)
     n = 300
     async with aiohttp.ClientSession() as s:
@@ -119,27 +45,19 @@ async def test_a_split_sends_each_upstream_its_weight_and_labels_records_and_met
     assert {r.cost_status for r in records if r.variant == "control"} <= {"final", "unmetered"}
     async with aiohttp.ClientSession() as s, s.get(ra.url + "/metrics") as resp:
         page = await resp.text()
-    counted = _sample(
+    counted = metric_sample(
         page, "inferwatch_experiment_requests_total", variant="candidate", status="ok"
     )
     assert counted == to_variant
-
-
-def _sample(page: str, name: str, **labels: str) -> float | None:
-    from prometheus_client.parser import text_string_to_metric_families
-
-    for fam in text_string_to_metric_families(page):
-        for s in fam.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                return s.value
-    return None
 
 
 @pytest.mark.parametrize("stream", [False, True])
 async def test_a_shadow_never_changes_what_the_client_receives_and_records_the_copy(
     fake_upstream, variant, start_agent, stream
 ):
-    cfg = _config(fake_upstream.url, variant.url, {"kind": "shadow", "shadow": {"fraction": 1.0}})
+    cfg = experiment_config(
+        fake_upstream.url, variant.url, {"kind": "shadow", "shadow": {"fraction": 1.0}}
+    )
     ra = await start_agent(fake_upstream.url, **cfg)
     async with aiohttp.ClientSession() as s:
         status, body = await _chat(s, ra.url, stream=stream)
@@ -158,7 +76,10 @@ async def test_a_shadow_never_changes_what_the_client_receives_and_records_the_c
     assert variant.seen[0]["x-request-id"] == copy.request_id != primary.request_id
     assert variant.bodies[0]["messages"] == [{"role": "user", "content": "hello there"}]
     assert (
-        _sample((await _page(ra)), "inferwatch_experiment_shadow_requests_total", outcome="ok") == 1
+        metric_sample(
+            (await _page(ra)), "inferwatch_experiment_shadow_requests_total", outcome="ok"
+        )
+        == 1
     )
     # The general request metrics count the client's request only.
     assert (
@@ -184,7 +105,9 @@ async def test_a_shadow_upstream_that_is_down_leaves_the_primary_alone_and_is_co
     fake_upstream, start_agent
 ):
     dead = f"http://127.0.0.1:{free_port()}"
-    cfg = _config(fake_upstream.url, dead, {"kind": "shadow", "shadow": {"fraction": 1.0}})
+    cfg = experiment_config(
+        fake_upstream.url, dead, {"kind": "shadow", "shadow": {"fraction": 1.0}}
+    )
     ra = await start_agent(fake_upstream.url, **cfg)
     async with aiohttp.ClientSession() as s:
         got = [await _chat(s, ra.url) for _ in range(5)]
@@ -195,10 +118,12 @@ async def test_a_shadow_upstream_that_is_down_leaves_the_primary_alone_and_is_co
     assert {r.error_type for r in copies} == {"upstream_unavailable"}
     assert {r.status for r in records if r.shadow_of is None} == {"ok"}
     assert (
-        _sample(await _page(ra), "inferwatch_experiment_shadow_requests_total", outcome="error")
+        metric_sample(
+            await _page(ra), "inferwatch_experiment_shadow_requests_total", outcome="error"
+        )
         == 5
     )
-    assert _sample(await _page(ra), "inferwatch_upstreams_up", upstream="candidate") == 0
+    assert metric_sample(await _page(ra), "inferwatch_upstreams_up", upstream="candidate") == 0
     async with aiohttp.ClientSession() as s, s.get(ra.url + "/health") as resp:
         health = await resp.json()
     assert resp.status == 200  # the primary serves: the dead shadow does not fail the agent
@@ -210,7 +135,7 @@ async def test_a_parallel_shadow_is_cancelled_when_the_client_hangs_up(fake_upst
     slow = Variant(delay_s=30)
     runner, slow.url = await start_app(slow.app)
     try:
-        cfg = _config(
+        cfg = experiment_config(
             fake_upstream.url,
             slow.url,
             {"kind": "shadow", "shadow": {"fraction": 1.0, "mode": "parallel"}},
@@ -224,7 +149,7 @@ async def test_a_parallel_shadow_is_cancelled_when_the_client_hangs_up(fake_upst
         copy = next(r for r in records if r.shadow_of is not None)
         assert copy.status == "cancelled" and "shadow copy cancelled" in copy.error_message
         assert (
-            _sample(
+            metric_sample(
                 await _page(ra), "inferwatch_experiment_shadow_requests_total", outcome="cancelled"
             )
             == 1
@@ -240,13 +165,13 @@ async def test_shadow_copies_past_max_in_flight_are_skipped_and_counted(fake_ups
         shadow = {"fraction": 1.0, "max_in_flight": 2}
         ra = await start_agent(
             fake_upstream.url,
-            **_config(fake_upstream.url, slow.url, {"kind": "shadow", "shadow": shadow}),
+            **experiment_config(fake_upstream.url, slow.url, {"kind": "shadow", "shadow": shadow}),
         )
         async with aiohttp.ClientSession() as s:
             got = [await _chat(s, ra.url) for _ in range(5)]
         assert [status for status, _ in got] == [200] * 5  # the client never waited for a copy
         assert (
-            _sample(
+            metric_sample(
                 await _page(ra), "inferwatch_experiment_shadow_requests_total", outcome="skipped"
             )
             == 3
@@ -260,7 +185,8 @@ async def test_the_experiments_endpoint_lists_the_running_experiment_and_its_sha
     fake_upstream, variant, start_agent
 ):
     ra = await start_agent(
-        fake_upstream.url, **_config(fake_upstream.url, variant.url, {"kind": "split"}, (90, 10))
+        fake_upstream.url,
+        **experiment_config(fake_upstream.url, variant.url, {"kind": "split"}, (90, 10)),
     )
     async with aiohttp.ClientSession() as s:
         async with s.get(ra.url + "/inferwatch/experiments") as resp:
@@ -301,7 +227,8 @@ async def test_the_comparison_and_the_gate_come_from_the_store_as_json(
     fake_upstream, variant, start_agent
 ):
     ra = await start_agent(
-        fake_upstream.url, **_config(fake_upstream.url, variant.url, {"kind": "split"}, (50, 50))
+        fake_upstream.url,
+        **experiment_config(fake_upstream.url, variant.url, {"kind": "split"}, (50, 50)),
     )
     n = 120
     async with aiohttp.ClientSession() as s:
@@ -358,7 +285,7 @@ async def test_the_argo_and_flagger_examples_read_the_agents_real_gate(
     argo = yaml.safe_load((root / "argo-analysistemplate.yaml").read_text())
     flagger = yaml.safe_load((root / "flagger-canary.yaml").read_text())
     assert argo["kind"] == "AnalysisTemplate" and flagger["kind"] == "Canary"
-    config = _config(fake_upstream.url, variant.url, {"kind": "split"}, (50, 50))
+    config = experiment_config(fake_upstream.url, variant.url, {"kind": "split"}, (50, 50))
     config["experiments"][0]["name"] = "candidate-canary"
     ra = await start_agent(fake_upstream.url, **config)
     (metric,) = argo["spec"]["metrics"]
@@ -395,7 +322,7 @@ async def test_a_failing_variant_fails_the_gate_412_when_enforced_and_the_report
     try:
         ra = await start_agent(
             fake_upstream.url,
-            **_config(fake_upstream.url, failing.url, {"kind": "split"}, (50, 50)),
+            **experiment_config(fake_upstream.url, failing.url, {"kind": "split"}, (50, 50)),
         )
         async with aiohttp.ClientSession() as s:
             got = await asyncio.gather(*(_chat(s, ra.url) for _ in range(160)))
@@ -426,7 +353,9 @@ async def test_a_shadows_answer_is_safety_scanned_off_the_loop_and_its_hits_coun
     leaky = Variant(text="write to bob@example.com")
     runner, leaky.url = await start_app(leaky.app)
     try:
-        cfg = _config(fake_upstream.url, leaky.url, {"kind": "shadow", "shadow": {"fraction": 1.0}})
+        cfg = experiment_config(
+            fake_upstream.url, leaky.url, {"kind": "shadow", "shadow": {"fraction": 1.0}}
+        )
         ra = await start_agent(fake_upstream.url, **cfg)
         async with aiohttp.ClientSession() as s:
             status, body = await _chat(s, ra.url, stream=stream)
@@ -440,7 +369,7 @@ async def test_a_shadows_answer_is_safety_scanned_off_the_loop_and_its_hits_coun
         )
         page = await _page(ra)
         assert (
-            _sample(
+            metric_sample(
                 page,
                 "inferwatch_experiment_safety_hits_total",
                 variant="candidate",
@@ -449,6 +378,8 @@ async def test_a_shadows_answer_is_safety_scanned_off_the_loop_and_its_hits_coun
             >= 1
         )
         # The general counter is the clients' requests': the shadow's hit is not in it.
-        assert _sample(page, "inferwatch_safety_filter_hits_total", filter="pii.email") is None
+        assert (
+            metric_sample(page, "inferwatch_safety_filter_hits_total", filter="pii.email") is None
+        )
     finally:
         await runner.cleanup()

@@ -7,24 +7,13 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from tests.conftest import start_app
-from tests.integration.test_experiments_fake_upstreams import Variant, _config
+from tests.experiment_upstreams import CHAT, experiment_config
 
 pytestmark = pytest.mark.integration
 
-CHAT = "/v1/chat/completions"
-
-
-@pytest.fixture
-async def variant():
-    v = Variant()
-    runner, v.url = await start_app(v.app)
-    yield v
-    await runner.cleanup()
-
 
 async def test_requests_refused_by_the_agent_belong_to_no_arm(fake_upstream, variant, start_agent):
-    cfg = _config(
+    cfg = experiment_config(
         fake_upstream.url,
         variant.url,
         {"kind": "split", "sticky": "header:x-session"},
@@ -47,7 +36,9 @@ async def test_requests_refused_by_the_agent_belong_to_no_arm(fake_upstream, var
 async def test_a_shadow_copy_is_not_counted_in_the_general_cost_metrics(
     fake_upstream, variant, start_agent
 ):
-    cfg = _config(fake_upstream.url, variant.url, {"kind": "shadow", "shadow": {"fraction": 1.0}})
+    cfg = experiment_config(
+        fake_upstream.url, variant.url, {"kind": "shadow", "shadow": {"fraction": 1.0}}
+    )
     cfg["upstreams"][1]["metered"] = True  # a second server on this machine's GPUs
     ra = await start_agent(fake_upstream.url, **cfg)
     async with aiohttp.ClientSession() as s:

@@ -9,36 +9,14 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 
 import psutil
 import pytest
 
 from serving.vllm_args import free_port
-from tests.vllm_server import START_TIMEOUT_S, tiny_model
+from tests.vllm_server import START_TIMEOUT_S, post_json, tiny_model, wait_banner
 
 pytestmark = [pytest.mark.vllm, pytest.mark.integration, pytest.mark.timeout(900)]
-
-
-def _wait_banner(proc: subprocess.Popen, timeout_s: float) -> str:
-    deadline = time.monotonic() + timeout_s
-    seen = []
-    for line in proc.stdout:
-        seen.append(line)
-        if line.startswith("  demo traffic:"):  # the banner's last line
-            return "".join(seen)
-        if time.monotonic() > deadline:
-            break
-    raise AssertionError("no ready banner:\n" + "".join(seen[-40:]))
-
-
-def _post(url: str, body: dict) -> dict:
-    req = urllib.request.Request(
-        url, json.dumps(body).encode(), {"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(req, timeout=60) as resp:
-        return json.loads(resp.read())
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM])
@@ -61,14 +39,14 @@ def test_up_serves_then_signal_stops_everything(sig, tmp_path):
     err = (tmp_path / "stderr.txt").open("w")
     proc = subprocess.Popen(cmd, stderr=err, stdout=subprocess.PIPE, text=True)
     try:
-        banner = _wait_banner(proc, START_TIMEOUT_S)
+        banner = wait_banner(proc, START_TIMEOUT_S)
         # Keep draining its stdout: a full pipe would block the agent.
         threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
         assert f"http://127.0.0.1:{port}/metrics" in banner
         vllm_log = tmp_path / "data" / "vllm.log"
         assert f"vLLM output  {vllm_log}" in banner
         assert "Application startup complete" in vllm_log.read_text()  # uvicorn, in vLLM
-        out = _post(
+        out = post_json(
             f"http://127.0.0.1:{port}/v1/completions",
             {"model": "tiny", "prompt": "hello", "max_tokens": 4},
         )

@@ -17,21 +17,9 @@ import pytest
 import yaml
 
 from serving.vllm_args import free_port
-from tests.vllm_server import START_TIMEOUT_S, tiny_model
+from tests.vllm_server import START_TIMEOUT_S, post_json, tiny_model, wait_banner
 
 pytestmark = [pytest.mark.vllm, pytest.mark.integration, pytest.mark.timeout(900)]
-
-
-def _wait_banner(proc: subprocess.Popen, timeout_s: float) -> str:
-    deadline = time.monotonic() + timeout_s
-    seen = []
-    for line in proc.stdout:
-        seen.append(line)
-        if line.startswith("  demo traffic:"):  # the banner's last line
-            return "".join(seen)
-        if time.monotonic() > deadline:
-            break
-    raise AssertionError("no ready banner:\n" + "".join(seen[-40:]))
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -40,14 +28,6 @@ def _get(url: str) -> tuple[int, bytes]:
             return resp.status, resp.read()
     except urllib.error.HTTPError as err:
         return err.code, err.read()
-
-
-def _post(url: str, body: dict) -> dict:
-    req = urllib.request.Request(
-        url, json.dumps(body).encode(), {"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(req, timeout=60) as resp:
-        return json.loads(resp.read())
 
 
 def _wait_both_up(base: str, timeout_s: float) -> dict:
@@ -100,13 +80,13 @@ def test_up_with_two_bundled_upstreams_splits_between_two_real_vllms(tmp_path):
     proc = subprocess.Popen(cmd, stderr=err, stdout=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_banner(proc, START_TIMEOUT_S)
+        wait_banner(proc, START_TIMEOUT_S)
         threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
         assert _wait_both_up(base, START_TIMEOUT_S) == {"long": "up", "short": "up"}
         for name, log in (("long", data / "vllm.log"), ("short", data / "vllm-short.log")):
             assert "Application startup complete" in log.read_text(), name
         for i in range(24):
-            out = _post(
+            out = post_json(
                 base + "/v1/completions", {"model": "tiny", "prompt": f"hi {i}", "max_tokens": 2}
             )
             assert out["usage"]["completion_tokens"] == 2
