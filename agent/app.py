@@ -25,6 +25,7 @@ from agent.recordpath import RecordPath, Stage
 from agent.routing.canary import Canary
 from agent.routing.config import CANARY, SHADOW
 from agent.routing.http import ExperimentsAPI
+from agent.routing.loopbusy import LoopBusy
 from agent.routing.metrics import ExperimentStage
 from agent.routing.shadow import Shadows
 from agent.routing.wiring import build_upstreams
@@ -103,7 +104,7 @@ class Agent:
         self.pipeline = self.path.pipeline
         exp = self.upstreams.experiment
         self.shadows = (
-            Shadows(exp, settings, self.path, self.safety, self.instruments)
+            Shadows(exp, settings, self.path, self.safety, self.instruments, LoopBusy())
             if exp is not None and exp.kind == SHADOW
             else None
         )
@@ -210,6 +211,8 @@ class Agent:
         self._tasks.append(asyncio.create_task(self._probe_loop(), name="upstream-probe"))
         if self.canary is not None:
             await self.canary.start()
+        if self.shadows is not None:
+            await self.shadows.start()
         for hook in self.on_startup:
             await hook(self)
 

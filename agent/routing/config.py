@@ -170,6 +170,14 @@ class ShadowConfig(_Section):
     max_in_flight: int = Field(
         16, ge=1, description="Shadow requests at once; past it a copy is skipped and counted."
     )
+    max_loop_busy: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Copies are shed (skipped, counted as `shed`) while the agent's event "
+        "loop spent more than this share of the last 0.1 s on the CPU: when the agent itself "
+        "is the bottleneck, copies give way to the clients' requests. 1 never sheds.",
+    )
     timeout_s: float = Field(
         300.0,
         gt=0,

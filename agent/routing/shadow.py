@@ -20,6 +20,7 @@ from agent.ids import new_request_id, new_span_id
 from agent.record import STATUS_CANCELLED, STATUS_OK, RecordBuilder
 from agent.recordpath import InFlight, RecordPath
 from agent.routing.config import ExperimentConfig
+from agent.routing.loopbusy import LoopBusy
 from agent.safety.request import RequestSafety
 from agent.safety.stage import SafetyStage
 from agent.sse import SSEWatcher
@@ -27,7 +28,7 @@ from agent.upstream import Upstream
 
 log = logging.getLogger("inferwatch.shadow")
 _now = time.monotonic_ns
-OK, ERROR, SKIPPED, CANCELLED = "ok", "error", "skipped", "cancelled"
+OK, ERROR, SKIPPED, SHED, CANCELLED = "ok", "error", "skipped", "shed", "cancelled"
 # The tenant a copy's hardware time is shared out to: the machine did the work (the costs
 # still add up to what it cost), but no client asked for it, so no tenant's spend or
 # budget carries it. Not a name a tenant can have (names are checked).
@@ -46,8 +47,12 @@ class Shadows:
         path: RecordPath,
         safety: SafetyStage | None,
         instruments: dict,
+        busy: LoopBusy | None = None,
     ) -> None:
+        """`busy` tells how busy the event loop is (copies are shed past
+        `shadow.max_loop_busy`; None: never)."""
         self._exp = experiment
+        self._busy = busy
         self.parallel = experiment.shadow.mode == "parallel"
         self._timeouts = settings.upstream.timeouts
         self._max_answer = settings.upstream.max_response_bytes
@@ -69,6 +74,9 @@ class Shadows:
         the copy is skipped and counted, so a slow shadow cannot pile up memory)."""
         if len(self._tasks) >= self._exp.shadow.max_in_flight:
             self._count(SKIPPED)
+            return None
+        if self._busy is not None and self._busy.ratio > self._exp.shadow.max_loop_busy:
+            self._count(SHED)  # the agent is the bottleneck: the clients' requests first
             return None
         rec = RecordBuilder(
             start_ns=_now(),
@@ -101,8 +109,15 @@ class Shadows:
             self._count(CANCELLED)
             self._path.finish(rec.build(end_ns=_now()))
 
+    async def start(self) -> None:
+        """Start watching the loop's load."""
+        if self._busy is not None:
+            await self._busy.start()
+
     async def stop(self) -> None:
         """Cancel the copies still running (their records say cancelled)."""
+        if self._busy is not None:
+            await self._busy.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
