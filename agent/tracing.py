@@ -69,6 +69,9 @@ def span_attributes(r: RequestRecord) -> dict:
         "error.type": r.error_type,
         "inferwatch.cost.amount": r.cost_amount,
         "inferwatch.cost.currency": r.cost_currency,
+        "inferwatch.experiment": r.experiment,
+        "inferwatch.variant": r.variant,
+        "inferwatch.shadow_of": r.shadow_of,
     }
     attrs.update({k: v for k, v in optional.items() if v is not None})
     attrs.update(guardrail_attributes(r))
