@@ -1,7 +1,7 @@
 """The sender: an asyncio task delivering due outbox entries to their receivers.
 
 It has its own connection to alerts.db and writes each outcome in one short statement,
-every SQLite call off the event loop (`asyncio.to_thread`, one at a time). Per round it
+every SQLite call off the event loop (on one thread of its own, in order). Per round it
 takes the due entries (the oldest pending one of each group: order is kept per group),
 and delivers each receiver's in order, the receivers side by side; a receiver that
 fails is left alone for the rest of the round. Failures are retried with exponential
@@ -12,11 +12,13 @@ dead letters (`dropped`); a refused one is a dead letter at once (`refused`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
 
@@ -68,6 +70,11 @@ class Sender:
         )
         self.pending: dict[str, int] = dict.fromkeys(self.hooks, 0)
         self._outbox: Outbox | None = None
+        # Every call on the connection runs on this one thread, in order: a call still
+        # running when its task is cancelled (at shutdown) ends before `close` closes the
+        # connection. With `to_thread`, close ran beside it on another thread: a crash in
+        # SQLite (a segmentation fault in CI).
+        self._executor: ThreadPoolExecutor | None = None
         self._session: aiohttp.ClientSession | None = None
         self._db_lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -79,9 +86,15 @@ class Sender:
         # One SQLite call at a time on the sender's connection, off the event loop.
         async with self._db_lock:
             if self._outbox is None:
-                conn = await asyncio.to_thread(db.connect, self.db_path)
-                self._outbox = await asyncio.to_thread(Outbox, conn)
-            return await asyncio.to_thread(fn, self._outbox, *args)
+                conn = await self._on_db_thread(db.connect, self.db_path)
+                self._outbox = await self._on_db_thread(Outbox, conn)
+            return await self._on_db_thread(fn, self._outbox, *args)
+
+    async def _on_db_thread(self, fn: Callable, *args):
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="webhook-db")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
 
     async def run_once(self) -> int:
         """One round: deliver every due entry once; returns the number of attempts."""
@@ -177,8 +190,12 @@ class Sender:
             await self._session.close()
             self._session = None
         if self._outbox is not None:
-            await asyncio.to_thread(self._outbox.conn.close)
+            # Queued behind any call still running on the connection's thread.
+            await self._on_db_thread(self._outbox.conn.close)
             self._outbox = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
 
     def families(self) -> list[Metric]:
         """The catalogue's notification counter and outbox gauge, from the last round."""
