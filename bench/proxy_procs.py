@@ -66,12 +66,19 @@ def _wait_ready(server: Server, path: str, timeout_s: float = 60.0) -> None:
 
 
 def start(
-    name: str, argv: list[str], port: int, ready_path: str, env: dict | None = None, cwd=REPO
+    name: str,
+    argv: list[str],
+    port: int,
+    ready_path: str,
+    env: dict | None = None,
+    cwd=REPO,
+    python: str = sys.executable,
 ) -> Server:
-    """Run `argv` (python args) in `cwd` and wait until `ready_path` answers 200."""
+    """Run `argv` (args of `python`, by default this interpreter) in `cwd` and wait until
+    `ready_path` answers 200."""
     err = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
     proc = subprocess.Popen(
-        [sys.executable, *argv],
+        [python, *argv],
         cwd=cwd,
         env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL,
@@ -84,6 +91,14 @@ def start(
         stop(server)
         raise
     return server
+
+
+def pin(server: Server, cpus: set[int]) -> None:
+    """Every thread of a server (and of its children) onto `cpus`: on Linux the affinity
+    is a thread's, and a server has started its threads by the time it is ready."""
+    for proc in [server.ps, *server.ps.children(recursive=True)]:
+        for thread in proc.threads():
+            os.sched_setaffinity(thread.id, cpus)
 
 
 def stop(server: Server) -> None:

@@ -103,15 +103,18 @@ def rps_row(s: Scenario) -> Row:
     return Row(f"{s.label}: requests/s", values, _spread(per, "{:.0f}"), "{:.0f}")
 
 
-def render(rows: list[Row], targets: list[str], markdown: bool) -> str:
-    """The table as aligned text or as a markdown table."""
-    top = head(targets)
-    lines = [top] + [r.cells(targets) for r in rows]
+def table(top: list[str], body: list[list[str]], markdown: bool) -> str:
+    """A header and rows of cells as a markdown table, or as aligned text."""
     if markdown:
         out = ["| " + " | ".join(top) + " |", "|" + "---|" * len(top)]
-        out += ["| " + " | ".join(c) + " |" for c in lines[1:]]
-        return "\n".join(out)
+        return "\n".join(out + ["| " + " | ".join(c) + " |" for c in body])
+    lines = [top, *body]
     widths = [max(len(line[i]) for line in lines) for i in range(len(top))]
     return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
     )
+
+
+def render(rows: list[Row], targets: list[str], markdown: bool) -> str:
+    """The table as aligned text or as a markdown table."""
+    return table(head(targets), [r.cells(targets) for r in rows], markdown)

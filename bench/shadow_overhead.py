@@ -47,11 +47,22 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import ab_load, shadow_run  # noqa: E402
+from bench.proxy_report import table  # noqa: E402
 from bench.shadow_stats import DIRECT, Row, compare, errors_row  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "shadow_overhead.md"
 CONFIGS = ("off", "off2", "after", "parallel")
 VERDICT_FIGURES = ("latency p50 ms", "latency p99 ms", "first chunk p99 ms")
+
+
+def listed(p: argparse.ArgumentParser, option: str, value: str, known) -> list[str]:
+    """A comma-separated option's names, each known and each once (else a clear error)."""
+    names = [c.strip() for c in value.split(",") if c.strip()]
+    if bad := [c for c in names if c not in known]:
+        p.error(f"{option}: unknown {', '.join(bad)} (known: {', '.join(known)})")
+    if len(set(names)) != len(names):
+        p.error(f"{option}: name each once")
+    return names
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -81,10 +92,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="bootstrap resamples per scenario (default 2000)")  # fmt: skip
     p.add_argument("--markdown", type=Path, default=RESULTS, help=f"table file (default {RESULTS})")
     args = p.parse_args(argv)
-    args.agents = [c.strip() for c in args.configs.split(",") if c.strip()]
-    if bad := [c for c in args.agents if c not in CONFIGS]:
-        p.error(f"--configs: unknown {', '.join(bad)} (known: {', '.join(CONFIGS)})")
-    if len(args.agents) < 2 or len(set(args.agents)) != len(args.agents):
+    args.agents = listed(p, "--configs", args.configs, CONFIGS)
+    if len(args.agents) < 2:
         p.error("--configs needs a baseline and at least one other, each once")
     if args.rounds < 2 or args.boot < 100:
         p.error("--rounds must be at least 2 and --boot at least 100")
@@ -150,13 +159,7 @@ def render(rows: list[Row], agents: list[str], markdown: bool) -> str:
                 for t in targets]  # fmt: skip
         return [r.scenario, r.name, *vals, *(str(r.ratios.get(t) or "-") for t in agents[1:])]
 
-    lines = [cols] + [cells(r) for r in rows]
-    if markdown:
-        head = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        return "\n".join(head + ["| " + " | ".join(c) + " |" for c in lines[1:]])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(cols))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(ln, widths, strict=True)).rstrip()
-                     for ln in lines)  # fmt: skip
+    return table(cols, [cells(r) for r in rows], markdown)
 
 
 def header(argv, args, t0: float, notes: list[str]) -> list[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -105,11 +106,11 @@ class Load:
 
 
 async def _batch(session, url: str, load: Load, agent: Server | None) -> Batch:
-    cpu0 = agent.cpu_s() if agent else 0.0
+    cpu0, t0 = agent.cpu_s() if agent else 0.0, time.perf_counter()
     got = await ab_load.run_mixed(session, {"t": url}, load.body, load.requests, load.concurrency)
     samples, errors = got["t"]
+    b = Batch(errors=errors, elapsed_s=time.perf_counter() - t0)
     await asyncio.sleep(SETTLE_S)  # copies still running are charged to this batch
-    b = Batch(errors=errors)
     b.total_ms = [s.total_ns / 1e6 for s in samples]
     b.ttfc_ms = [s.ttfc_ns / 1e6 for s in samples]
     b.overhead_ms = [s.overhead_ms for s in samples if s.overhead_ms is not None]

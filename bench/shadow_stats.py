@@ -31,12 +31,15 @@ class Batch:
     overhead_ms: list[float] = field(default_factory=list)
     cpu_ms: float | None = None
     errors: list[str] = field(default_factory=list)
+    elapsed_s: float | None = None  # the batch's wall time, for its requests/s
 
     def pool(self, target: str) -> Pool:
-        """This batch as named arrays (the CPU figure as an array of one)."""
+        """This batch as named arrays (the CPU and requests/s figures as arrays of one)."""
         out = {f"{target}.{m}": np.asarray(getattr(self, f"{m}_ms"), float) for m in MEASURES}
         if self.cpu_ms is not None:
             out[f"{target}.cpu"] = np.asarray([self.cpu_ms])
+        if self.elapsed_s:
+            out[f"{target}.rps"] = np.asarray([len(self.total_ms) / self.elapsed_s])
         return {k: v for k, v in out.items() if v.size}
 
 
@@ -59,27 +62,33 @@ class Interval:
         return f"{self.point:.2f}x [{self.low:.2f}, {self.high:.2f}]"
 
 
-def _q(p: Pool, key: str, q: float) -> float:
+def quantile(p: Pool, key: str, q: float) -> float:
+    """The q-quantile (0..1) of `key` in pool `p`; NaN when the pool lacks it."""
     return float(np.quantile(p[key], q)) if key in p else float("nan")
 
 
-def _mean(p: Pool, key: str) -> float:
+def mean(p: Pool, key: str) -> float:
+    """The mean of `key` in pool `p`; NaN when the pool lacks it."""
     return float(np.mean(p[key])) if key in p else float("nan")
 
 
 def figures(targets: list[str]) -> dict[str, Callable[[Pool, str], float]]:
     """Per figure name, how to compute it for one target from a pool."""
     out: dict[str, Callable[[Pool, str], float]] = {
-        "latency p50 ms": lambda p, t: _q(p, f"{t}.total", 0.50),
-        "latency p99 ms": lambda p, t: _q(p, f"{t}.total", 0.99),
-        "first chunk p50 ms": lambda p, t: _q(p, f"{t}.ttfc", 0.50),
-        "first chunk p99 ms": lambda p, t: _q(p, f"{t}.ttfc", 0.99),
+        "latency p50 ms": lambda p, t: quantile(p, f"{t}.total", 0.50),
+        "latency p99 ms": lambda p, t: quantile(p, f"{t}.total", 0.99),
+        "first chunk p50 ms": lambda p, t: quantile(p, f"{t}.ttfc", 0.50),
+        "first chunk p99 ms": lambda p, t: quantile(p, f"{t}.ttfc", 0.99),
     }
     if DIRECT in targets:  # what the agent adds: its percentile minus the upstream's own
-        out["added p50 ms"] = lambda p, t: _q(p, f"{t}.total", 0.5) - _q(p, "direct.total", 0.5)
-        out["added p99 ms"] = lambda p, t: _q(p, f"{t}.total", 0.99) - _q(p, "direct.total", 0.99)
-    out["overhead header p50 ms"] = lambda p, t: _q(p, f"{t}.overhead", 0.50)
-    out["agent CPU ms/request"] = lambda p, t: _mean(p, f"{t}.cpu")
+        out["added p50 ms"] = lambda p, t: (
+            quantile(p, f"{t}.total", 0.5) - quantile(p, "direct.total", 0.5)
+        )
+        out["added p99 ms"] = lambda p, t: (
+            quantile(p, f"{t}.total", 0.99) - quantile(p, "direct.total", 0.99)
+        )
+    out["overhead header p50 ms"] = lambda p, t: quantile(p, f"{t}.overhead", 0.50)
+    out["agent CPU ms/request"] = lambda p, t: mean(p, f"{t}.cpu")
     return out
 
 
@@ -104,13 +113,20 @@ class Row:
 
 
 def compare(
-    label: str, rounds: list[dict[str, Batch]], base: str, n_boot: int = 2000, seed: int = 0
+    label: str,
+    rounds: list[dict[str, Batch]],
+    base: str,
+    n_boot: int = 2000,
+    seed: int = 0,
+    figs: dict[str, Callable[[Pool, str], float]] | None = None,
 ) -> list[Row]:
-    """The rows of one scenario: every figure of every target, and every non-baseline
-    agent's ratio to `base` with a two-stage bootstrap interval."""
+    """The rows of one scenario: every figure (`figs`, default `figures(targets)`) of every
+    target, and every non-baseline agent's ratio to `base` with a two-stage bootstrap
+    interval."""
     targets = list(rounds[0])
     pools = [{k: v for t, b in r.items() for k, v in b.pool(t).items()} for r in rounds]
-    figs, agents = figures(targets), [t for t in targets if t not in (DIRECT, base)]
+    figs = figures(targets) if figs is None else figs
+    agents = [t for t in targets if t not in (DIRECT, base)]
     whole = _pool(pools, range(len(pools)), None)
     rng = np.random.default_rng(seed)
     boots: dict[tuple[str, str], list[float]] = defaultdict(list)
