@@ -1,7 +1,8 @@
 """bench/instant_upstream.py with a model's pace: a streamed answer's first token comes
 after `--ttft-ms` and each next one after `--itl-ms` (asyncio sleeps, no CPU), so the
-proxy in front waits on it as it waits on a model server. With both at 0 it is the instant
-upstream. Non-streamed answers come after `--ttft-ms`.
+proxy in front waits on it as it waits on a model server; `--itl-jitter-ms J` draws each
+gap uniformly from itl +- J (a GPU's steps are not a metronome). With both at 0 it is the
+instant upstream. Non-streamed answers come after `--ttft-ms`.
 
 Run: `python bench/paced_upstream.py --port 8001 --ttft-ms 20 --itl-ms 2`.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import sys
 from pathlib import Path
 
@@ -21,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import instant_upstream as iu  # noqa: E402
 
 
-def make_app(ttft_s: float, itl_s: float) -> web.Application:
-    """The upstream's application, pacing its answers."""
+def make_app(ttft_s: float, itl_s: float, jitter_s: float = 0.0) -> web.Application:
+    """The upstream's application, pacing its answers (gaps uniform in itl +- jitter)."""
 
     async def generate(request: web.Request) -> web.StreamResponse:
         body = orjson.loads(await request.read())
@@ -36,7 +38,7 @@ def make_app(ttft_s: float, itl_s: float) -> web.Application:
         await resp.write(iu._ROLE)
         for i in range(n):
             if itl_s and i:
-                await asyncio.sleep(itl_s)
+                await asyncio.sleep(itl_s + random.uniform(-jitter_s, jitter_s))
             await resp.write(iu._TOKEN)
         await resp.write(iu._FINISH)
         if (body.get("stream_options") or {}).get("include_usage") is True:
@@ -58,12 +60,24 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True, help="port to listen on")
     parser.add_argument("--ttft-ms", type=float, default=0.0, help="delay to the first token")
     parser.add_argument("--itl-ms", type=float, default=0.0, help="delay between tokens")
+    parser.add_argument(
+        "--itl-jitter-ms",
+        type=float,
+        default=0.0,
+        help="each gap drawn uniformly from itl +- this (default 0; at most --itl-ms)",
+    )
+    parser.add_argument(
+        "--backlog", type=int, default=128, help="listen backlog (raise it for many streams)"
+    )
     args = parser.parse_args()
     import uvloop
 
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    app = make_app(args.ttft_ms / 1e3, args.itl_ms / 1e3)
-    web.run_app(app, host=args.host, port=args.port, access_log=None, print=None)
+    jitter = min(args.itl_jitter_ms, args.itl_ms) / 1e3
+    app = make_app(args.ttft_ms / 1e3, args.itl_ms / 1e3, jitter)
+    web.run_app(
+        app, host=args.host, port=args.port, access_log=None, print=None, backlog=args.backlog
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """One PNG of how the central systems' load grows with the number of sidecars: a Plotly
 figure (matplotlib and kaleido are not installed here) rendered by Debian's chromium
-through Playwright."""
+through Playwright (`save_png`, also used by bench/soak.py)."""
 
 from __future__ import annotations
 
@@ -42,13 +42,19 @@ def figure(steps: list[Step]):
 
 def plot(steps: list[Step], path: Path) -> None:
     """Write the figure as a PNG at `path`."""
+    save_png(figure(steps), path, (920, 560))
+
+
+def save_png(fig, path: Path, viewport: tuple[int, int]) -> None:
+    """Render a Plotly figure to a PNG at `path` in chromium (a viewport a little larger
+    than the figure's layout)."""
     from playwright.sync_api import sync_playwright
 
-    html = figure(steps).to_html(include_plotlyjs=True, full_html=True)
+    html = fig.to_html(include_plotlyjs=True, full_html=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM)
-        page = browser.new_page(viewport={"width": 920, "height": 560})
+        page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
         page.set_content(html, wait_until="load")
         page.wait_for_selector(".main-svg")
         page.screenshot(path=str(path), full_page=False)
