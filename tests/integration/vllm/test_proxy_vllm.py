@@ -3,6 +3,8 @@ agent records agrees with vLLM's own counters."""
 
 from __future__ import annotations
 
+import time
+
 import openai
 import pytest
 
@@ -59,11 +61,23 @@ def batch(stack):
     rows = []
     for kind in KINDS * 2:
         before = _counters(stack.vllm_url)
-        n = len(stack.sink.records)
+        n, t0 = len(stack.sink.records), time.time()
         _one_request(client, stack.model, kind)
-        record = stack.wait_records(n + 1)[n]
+        record = _first_since(stack, n, t0)
         rows.append((kind, record, before, _counters(stack.vllm_url)))
     return rows
+
+
+def _first_since(stack, n: int, t0: float):
+    """The first record of a request that started at `t0` or later. Not simply the next
+    one: the cost stage holds records a few seconds, so the last requests of the module
+    before this one (the vLLM server is shared by the session) can land after `n`."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        late = [r for r in stack.wait_records(n + 1, timeout_s=1)[n:] if r.wall_time >= t0]
+        if late:
+            return late[0]
+    raise AssertionError("no record of the request arrived")
 
 
 def _delta(before: dict, after: dict, name: str) -> float:
