@@ -86,3 +86,21 @@ def metric_sample(page: str, name: str, **labels: str) -> float | None:
             if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
                 return s.value
     return None
+
+
+def primary_record(request_id: str = "r1"):
+    """The builder of a client's chat request, as the proxy has it when a copy launches."""
+    from agent.record import RecordBuilder
+
+    return RecordBuilder(
+        start_ns=1,
+        wall_time=1.0,
+        request_id=request_id,
+        trace_id="0" * 32,
+        span_id="1" * 16,
+        tenant="t",
+        model="m",
+        operation="chat",
+        path="/v1/chat/completions",
+        stream=False,
+    )

@@ -26,6 +26,7 @@ from agent.upstream import Upstream
 from alerts.experiments.arms import connect_ro, load
 from alerts.experiments.canary_gate import evaluate_gate
 from tests.experiment_store import arm, write_store
+from tests.experiment_upstreams import primary_record
 from tests.store_records import make_record
 
 pytestmark = pytest.mark.unit
@@ -199,20 +200,7 @@ async def test_a_shadow_cancelled_before_it_ran_still_leaves_a_record_and_a_coun
     registry, instruments = new_registry()
     path = _Path()
     shadows = Shadows(s.experiments[0], s, path, None, instruments)
-    from agent.record import RecordBuilder
-
-    primary = RecordBuilder(
-        start_ns=1,
-        wall_time=1.0,
-        request_id="r1",
-        trace_id="0" * 32,
-        span_id="1" * 16,
-        tenant="t",
-        model="m",
-        operation="chat",
-        path="/v1/chat/completions",
-        stream=False,
-    )
+    primary = primary_record()
     up = Upstream(s.upstream, "http://b:1")
     from yarl import URL
 

@@ -9,10 +9,10 @@ from yarl import URL
 
 from agent.config import load_settings
 from agent.metrics import new_registry
-from agent.record import RecordBuilder
 from agent.routing.loopbusy import LoopBusy
 from agent.routing.shadow import Shadows
 from agent.upstream import Upstream
+from tests.experiment_upstreams import primary_record
 
 pytestmark = pytest.mark.unit
 
@@ -81,18 +81,7 @@ async def test_copies_are_shed_while_the_loop_is_busier_than_the_limit(limit, sh
     registry, instruments = new_registry()
     path = _Path()
     shadows = Shadows(s.experiments[0], s, path, None, instruments, _Busy())  # type: ignore[arg-type]
-    primary = RecordBuilder(
-        start_ns=1,
-        wall_time=1.0,
-        request_id="r1",
-        trace_id="0" * 32,
-        span_id="1" * 16,
-        tenant="t",
-        model="m",
-        operation="chat",
-        path="/v1/chat/completions",
-        stream=False,
-    )
+    primary = primary_record()
     up = Upstream(s.upstream, "http://127.0.0.1:9")
     task = shadows.launch(
         primary, up, "b", URL("http://127.0.0.1:9/v1/chat/completions"), {}, b"{}"
