@@ -21,8 +21,9 @@ import math
 import re
 from dataclasses import dataclass
 
-import numpy as np
-from scipy import stats
+# numpy, scipy and sklearn are imported where the domain test uses them: `describe` runs in
+# the agent's safety thread, where importing scipy.stats on the first request held the GIL
+# (and so stalled the event loop) for hundreds of milliseconds.
 
 _NON_LETTER = re.compile(r"[\W\d_]+")
 _NON_DIGIT = re.compile(r"\D+")
@@ -149,6 +150,8 @@ class AucNull:
 
     def quantile(self, level: float) -> float:
         """The AUC whose (normal approximation) p-value is `level`."""
+        from scipy import stats
+
         return float(0.5 + self.sd * stats.norm.isf(level))
 
 
@@ -164,6 +167,8 @@ def domain_test(
     AUC varied more than Mann-Whitney's (sd 0.142 against 0.120 at 12 texts a side),
     flagging 12% of pairs from one corpus at p < 0.05.
     """
+    import numpy as np
+    from scipy import stats
     from sklearn.linear_model import SGDClassifier
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import train_test_split

@@ -115,3 +115,19 @@ def test_the_null_quantile_is_mann_whitneys_normal_approximation():
     assert null.sd == pytest.approx(np.sqrt(121 / (12 * 50 * 70)))
     assert null.quantile(0.5) == pytest.approx(0.5)
     assert null.quantile(0.025) == pytest.approx(0.5 + 1.959964 * null.sd)
+
+
+def test_the_descriptor_modules_import_no_scipy_numpy_or_sklearn_at_load():
+    # The agent's safety thread loads these on the first request: importing scipy there held
+    # the GIL for hundreds of milliseconds and stalled the event loop.
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "alerts" / "drift"
+    heavy = {"numpy", "scipy", "sklearn"}
+    for name in ("text.py", "descriptors.py", "__init__.py"):
+        tree = ast.parse((root / name).read_text())
+        top = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+        mods = {a.name for n in top if isinstance(n, ast.Import) for a in n.names}
+        mods |= {n.module or "" for n in top if isinstance(n, ast.ImportFrom)}
+        assert not {m.split(".")[0] for m in mods} & heavy, name
