@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from agent.record import SafetyVerdict
+from agent.safety import text as texts
 from agent.safety.engine import INPUT, OUTPUT, Block, SafetyEngine, verdicts_of
 from agent.safety.sse import SSEFilter
 
@@ -27,6 +28,10 @@ MAX_KEPT_BYTES = 4 * 1024 * 1024
 # worst case measured (a card number a line, a hit each) scans at ~4 ms per 16 KiB; a
 # thread hop costs ~0.1 ms, noise beside a prompt of 4,000 tokens and more.
 OFFLOAD_BYTES = 16 * 1024
+# A kept stream is reduced to its text every this many events: a chat chunk's event is
+# ~200 bytes for a token of ~4 characters, so a long stream held as raw events cost ~100 KB
+# a minute of the agent's memory per open stream (bench/streams.py).
+COMPACT_EVERY = 32
 
 # Runs fn(*args) on the scan thread and returns its result (`SafetyStage.off_loop`).
 Offload = Callable[..., Awaitable[Any]]
@@ -46,6 +51,7 @@ class RequestSafety:
         self.block: Block | None = None
         self.body: dict | None = None  # the (redacted) request, if still needed
         self.output: list[bytes] = []  # the forwarded response, if still needed
+        self._text: list[str] = []  # text of the stream's events already compacted
         self._kept = 0  # bytes in `output`
         self.output_truncated = False  # True when a very long response outgrew the cap
         self.input_checked = not engine.enabled(INPUT)
@@ -125,6 +131,26 @@ class RequestSafety:
                 return
             self._kept += len(chunk)
             self.output.append(chunk)
+            if len(self.output) >= COMPACT_EVERY:
+                self._compact()
+
+    def output_text(self) -> str:
+        """The completion text of what was kept (a stream's or a JSON body's)."""
+        rest = b"".join(self.output)
+        if not self._text:
+            return texts.output_text(rest) if rest else ""
+        return "".join(self._text) + texts.sse_text(rest)
+
+    def _compact(self) -> None:
+        """A stream's complete events so far become their text; the rest stays raw. A body
+        that is not a stream (one JSON document in pieces) stays as it came."""
+        raw = b"".join(self.output)
+        end = raw.rfind(b"\n\n") + 2  # events end with a blank line (vLLM writes LF only)
+        if end < 2 or not (self._text or texts.is_sse(raw)):
+            self.output = [raw]
+            return
+        self._text.append(texts.sse_text(raw[:end]))
+        self.output = [raw[end:]] if end < len(raw) else []
 
     @property
     def needs_offpath(self) -> bool:

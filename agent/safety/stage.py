@@ -25,7 +25,6 @@ from typing import Any
 
 from agent.record import RequestRecord, SafetyVerdict
 from agent.recordpath import Stage
-from agent.safety import text as texts
 from agent.safety import walk
 from agent.safety.budget import Budget
 from agent.safety.engine import INPUT, OUTPUT, SafetyEngine
@@ -106,7 +105,7 @@ class SafetyStage(Stage):
         verdicts = list(state.verdicts)
         found = walk.request_walk(state.body, state.operation) if state.body else walk.Walk()
         prompt = "\n".join(walk.read(slot) for slot in found.slots)
-        completion = texts.output_text(b"".join(state.output)) if state.output else ""
+        completion = state.output_text()
         if not state.input_checked and (prompt or found.too_deep):
             verdicts.extend(e.scan_texts([prompt], INPUT, self._budget(found.too_deep)))
         if not state.output_checked and (completion or state.output_truncated):

@@ -125,10 +125,15 @@ def request_texts(body: dict, operation: str) -> list[str]:
     return [read(s) for s in request_slots(body, operation)]
 
 
+def is_sse(raw: bytes) -> bool:
+    """Whether forwarded response bytes are an SSE stream (else one JSON body)."""
+    return raw.lstrip().startswith(b"data:") or b"\ndata:" in raw[:4096]
+
+
 def output_text(raw: bytes) -> str:
     """The completion text in a forwarded response: an SSE stream or one JSON body."""
-    if raw.lstrip().startswith(b"data:") or b"\ndata:" in raw[:4096]:
-        return _sse_text(raw)
+    if is_sse(raw):
+        return sse_text(raw)
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -148,7 +153,7 @@ _TEXT_VALUE = re.compile(
 )
 
 
-def _sse_text(raw: bytes) -> str:
+def sse_text(raw: bytes) -> str:
     """The completion text of a forwarded stream, in order (an unterminated last value, a
     stream cut off mid-string, is left out)."""
     values = _TEXT_VALUE.findall(raw)
