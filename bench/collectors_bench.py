@@ -1,5 +1,6 @@
 """Collectors benchmark: one NVML collection of 8 stand-in GPUs (each shared by 2 processes), and /metrics rendering with
-8 GPUs, 50 tenants and 5 models. Ratios are measured side by side in this one run.
+8 GPUs, 50 tenants and 5 models, every tenant using every model with every operation and
+ending (`full_records`). Ratios are measured side by side in this one run.
 
     python bench/collectors_bench.py            (from the repository root; needs gcc)
 
@@ -23,7 +24,15 @@ from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
 
 from agent.config import MetricsConfig  # noqa: E402
 from agent.metrics import RequestMetrics, new_registry  # noqa: E402
-from agent.record import RequestRecord  # noqa: E402
+from agent.record import (  # noqa: E402
+    OP_CHAT,
+    OP_COMPLETION,
+    OP_EMBEDDINGS,
+    STATUS_CANCELLED,
+    STATUS_ERROR,
+    STATUS_OK,
+    RequestRecord,
+)
 from collectors.config import CollectorsConfig  # noqa: E402
 from collectors.host import HostCollector  # noqa: E402
 from collectors.nvml import NvmlCollector  # noqa: E402
@@ -64,15 +73,44 @@ def raw_pynvml_pass(handles) -> None:
         pynvml.nvmlDeviceGetProcessUtilization(h, 0)
 
 
-def record(i: int) -> RequestRecord:
-    start = time.monotonic_ns()
+def record(
+    i: int,
+    op: str = OP_CHAT,
+    stream: bool = True,
+    status: str = STATUS_OK,
+    error: str | None = None,
+) -> RequestRecord:
+    """Request `i` of the traffic: tenant and model go round so every tenant uses every
+    model; a failed request has no tokens, a cancelled stream its first token only."""
+    start, ok = time.monotonic_ns(), status == STATUS_OK
+    first = None if op == OP_EMBEDDINGS or status == STATUS_ERROR else start + 50_000_000
     return RequestRecord(
         request_id=f"r{i}", trace_id="0" * 32, span_id="0" * 16,
-        tenant=f"tenant-{i % TENANTS}", model=f"model-{i // TENANTS % MODELS}", operation="chat",
-        path="/v1/chat/completions", stream=True, wall_time=time.time(),
-        start_ns=start, end_ns=start + 300_000_000, first_token_ns=start + 50_000_000,
-        prompt_tokens=100, completion_tokens=20, overhead_ns=200_000,
+        tenant=f"tenant-{i % TENANTS}", model=f"model-{i // TENANTS % MODELS}", operation=op,
+        path="/v1/chat/completions", stream=stream, wall_time=time.time(),
+        start_ns=start, end_ns=start + 300_000_000, first_token_ns=first,
+        prompt_tokens=100 if ok else None,
+        completion_tokens=20 if ok and op != OP_EMBEDDINGS else None, overhead_ns=200_000,
+        status=status, error_type=error, http_status=500 if status == STATUS_ERROR else 200,
     )  # fmt: skip
+
+
+# What a real server at the shape sees (docs/design/series-budget.md, "full"): chat and
+# completions, streamed and not, ending ok, in an error (500, upstream_timeout) or
+# cancelled; embeddings ending ok or in an error.
+ENDINGS = ((STATUS_OK, None), (STATUS_ERROR, "500"), (STATUS_ERROR, "upstream_timeout"),
+           (STATUS_CANCELLED, "cancelled"))  # fmt: skip
+KINDS = [
+    *((op, stream, *end) for op in (OP_CHAT, OP_COMPLETION) for stream in (True, False)
+      for end in ENDINGS),
+    (OP_EMBEDDINGS, False, STATUS_OK, None), (OP_EMBEDDINGS, False, STATUS_ERROR, "500"),
+]  # fmt: skip
+
+
+def full_records() -> list[RequestRecord]:
+    """Every kind of request above, for every tenant x model pair."""
+    pairs = range(TENANTS * MODELS)
+    return [record(i, *kind) for kind in KINDS for i in pairs]
 
 
 def main() -> None:
@@ -103,8 +141,9 @@ def main() -> None:
 
     registry, instruments = new_registry()
     metrics = RequestMetrics(instruments, MetricsConfig(max_tenants=TENANTS, max_models=MODELS))
-    for i in range(TENANTS * MODELS * 2):  # every tenant uses every model
-        metrics.observe(record(i))
+    recs = full_records()
+    for r in recs:
+        metrics.observe(r)
     bare = timed(registry.render, 30)  # what the agent's /metrics handler serves
     runner = CollectorRunner([nvml, host], CollectorsConfig())
     asyncio.run(runner.tick())
@@ -113,7 +152,6 @@ def main() -> None:
     own = timed(lambda: generate_latest(alone), 100)
     registry.register(runner)
     cached = timed(registry.render, 30)  # no series changed since the previous scrape
-    recs = [record(i) for i in range(TENANTS * MODELS * 2)]
     touch = timed(lambda: [metrics.observe(r) for r in recs], 30)
 
     def touch_and_render():  # every series changed since the previous scrape: the worst case
@@ -125,6 +163,7 @@ def main() -> None:
     full = tuple(t - u for t, u in zip(touched, touch, strict=True))
     slow = timed(lambda: generate_latest(registry), 10)  # prometheus_client renders it all
     kib = len(registry.render()) / 1024, len(generate_latest(alone)) / 1024
+    print(f"/metrics series (sample lines): {series(registry.render())}")
     report(
         f"/metrics, {GPUS} GPUs, {TENANTS} tenants x {MODELS} models, {kib[0]:.0f} KiB "
         "(target <= 20 ms)",
@@ -139,6 +178,11 @@ def main() -> None:
     report("  the same full page rendered by prometheus_client's generate_latest", slow)
     print(f"  agent renderer / generate_latest: {full[2] / slow[2]:.3f}x cpu")
     asyncio.run(runner.stop())
+
+
+def series(page: bytes) -> int:
+    """Sample lines of an exposition page (each is one series)."""
+    return sum(1 for line in page.splitlines() if line and not line.startswith(b"#"))
 
 
 def report(what: str, t: tuple[float, float, float]) -> None:
