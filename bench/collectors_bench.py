@@ -1,6 +1,7 @@
 """Collectors benchmark: one NVML collection of 8 stand-in GPUs (each shared by 2 processes), and /metrics rendering with
 8 GPUs, 50 tenants and 5 models, every tenant using every model with every operation and
-ending (`full_records`). Ratios are measured side by side in this one run.
+ending (`full_records`), cost on with hosted prices, and the vLLM collector's families for
+every model (docs/design/series-budget.md's "full" page). Ratios are measured side by side in this one run.
 
     python bench/collectors_bench.py            (from the repository root; needs gcc)
 
@@ -15,6 +16,9 @@ import statistics
 import sys
 import tempfile
 import time
+import types
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -23,8 +27,12 @@ import pynvml  # noqa: E402
 from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
 
 from agent.config import MetricsConfig  # noqa: E402
+from agent.cost.budgets import Budgets  # noqa: E402
+from agent.cost.config import CostConfig, HostedPrice  # noqa: E402
+from agent.cost.metrics import CostMetrics  # noqa: E402
 from agent.metrics import RequestMetrics, new_registry  # noqa: E402
 from agent.record import (  # noqa: E402
+    COST_FINAL,
     OP_CHAT,
     OP_COMPLETION,
     OP_EMBEDDINGS,
@@ -33,23 +41,30 @@ from agent.record import (  # noqa: E402
     STATUS_OK,
     RequestRecord,
 )
+from collectors.base import DeviceInterval, Snapshot  # noqa: E402
 from collectors.config import CollectorsConfig  # noqa: E402
 from collectors.host import HostCollector  # noqa: E402
 from collectors.nvml import NvmlCollector  # noqa: E402
 from collectors.process_tree import VllmProcessFinder  # noqa: E402
 from collectors.registry import CollectorRunner  # noqa: E402
+from collectors.vllm import translate  # noqa: E402
 from tests.nvml_stub.stub import build, write_script  # noqa: E402
 
 GPUS, TENANTS, MODELS = 8, 50, 5
+ROOT = Path(__file__).resolve().parents[1]
+VLLM_PAGE = ROOT / "tests" / "fixtures" / "vllm-0.32-cpu-metrics.txt"
 
 
-def timed(fn, n: int) -> tuple[float, float, float]:
+def timed(fn, n: int, setup=None) -> tuple[float, float, float]:
     """Median and 99th percentile wall time, and median CPU time of this thread, of `n` calls,
-    in milliseconds. On a shared, loaded machine the CPU time is the steadier figure: it
-    leaves out the time spent waiting for a core."""
+    in milliseconds (`setup`, if given, runs untimed before each). On a shared, loaded
+    machine the CPU time is the steadier figure: it leaves out the time spent waiting for a
+    core."""
     fn()  # warm
     wall, cpu = [], []
     for _ in range(n):
+        if setup is not None:
+            setup()
         t, c = time.perf_counter(), time.thread_time()
         fn()
         wall.append((time.perf_counter() - t) * 1e3)
@@ -113,6 +128,52 @@ def full_records() -> list[RequestRecord]:
     return [record(i, *kind) for kind in KINDS for i in pairs]
 
 
+class VllmPages:
+    """The vLLM collector's families as if vLLM served every model: the captured vLLM 0.32
+    page with each of its series repeated once per model name."""
+
+    name = "vllm"
+
+    def __init__(self, models: int) -> None:
+        lines = VLLM_PAGE.read_text().splitlines()
+        names = [f"model-{m}" for m in range(models)]
+        page = [
+            line.replace('model_name="tiny-llama"', f'model_name="{n}"')
+            for line in lines
+            for n in (names if 'model_name="tiny-llama"' in line else names[:1])
+        ]
+        self._families = tuple(translate("\n".join(page) + "\n"))
+
+    def collect(self) -> Snapshot:
+        """The same families every tick (translated once)."""
+        return Snapshot(self.name, time.monotonic_ns(), self._families)
+
+
+def with_cost(instruments: dict, recs: list[RequestRecord]) -> Callable[[], None]:
+    """Cost on, with hosted prices, as the cost stage would count it: a tick of each of the
+    8 GPUs metered and shared out to every tenant x model pair, then every record released.
+    Returns what releases the records again."""
+    models = [f"model-{m}" for m in range(MODELS)]
+    config = CostConfig(
+        hosted_prices={m: HostedPrice(input_per_1m=1, output_per_1m=2) for m in models}
+    )
+    caps = MetricsConfig(max_tenants=TENANTS, max_models=MODELS)
+    cost = CostMetrics(instruments, config, caps, Budgets({}, config.currency))
+    charge = types.SimpleNamespace(cost=0.01, device_seconds=1.0)
+    for g in range(GPUS):
+        cost.metered(DeviceInterval(f"gpu:{g}", "gpu", 0, 10**9, 0.5, 1.0, 1), charge)
+    cost.idle("gpu", 0.001)
+    cost.shares({(r.model, r.tenant): 0.001 for r in recs})
+    priced = [replace(r, cost_amount=1e-5, cost_status=COST_FINAL) for r in recs]
+
+    def release() -> None:
+        for r in priced:
+            cost.released(r, None)  # the engine's own request state: unused here
+
+    release()
+    return release
+
+
 def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     lib = build(tmp)
@@ -144,23 +205,22 @@ def main() -> None:
     recs = full_records()
     for r in recs:
         metrics.observe(r)
+    release = with_cost(instruments, recs)
     bare = timed(registry.render, 30)  # what the agent's /metrics handler serves
-    runner = CollectorRunner([nvml, host], CollectorsConfig())
+    runner = CollectorRunner([nvml, host, VllmPages(MODELS)], CollectorsConfig())
     asyncio.run(runner.tick())
     alone = CollectorRegistry()
     alone.register(runner)
     own = timed(lambda: generate_latest(alone), 100)
     registry.register(runner)
     cached = timed(registry.render, 30)  # no series changed since the previous scrape
-    touch = timed(lambda: [metrics.observe(r) for r in recs], 30)
 
-    def touch_and_render():  # every series changed since the previous scrape: the worst case
+    def touch():  # every series changed since the previous scrape: the worst case
         for r in recs:
             metrics.observe(r)
-        return registry.render()
+        release()
 
-    touched = timed(touch_and_render, 30)
-    full = tuple(t - u for t, u in zip(touched, touch, strict=True))
+    full = timed(registry.render, 30, setup=touch)
     slow = timed(lambda: generate_latest(registry), 10)  # prometheus_client renders it all
     kib = len(registry.render()) / 1024, len(generate_latest(alone)) / 1024
     print(f"/metrics series (sample lines): {series(registry.render())}")
