@@ -81,31 +81,42 @@ class RequestMetrics:
         model = self._model(r.model or "unknown", admit=admits_model(r.http_status))
         tenant = self._tenant(r.tenant)
         op = r.operation
-        i["gen_ai_server_request_duration_seconds"].labels(model, op, tenant, r.status).observe(
+        # Latency and size distributions are per model (and operation, status); what a
+        # tenant is billed for or suffers from is in counters and two small per-tenant
+        # histograms (docs/design/series-budget.md: 50 tenants would multiply every bucket).
+        i["gen_ai_server_request_duration_seconds"].labels(model, op, r.status).observe(
             r.duration_s
         )
+        i["inferwatch_requests_total"].labels(model, tenant, r.status).inc()
+        i["inferwatch_tenant_request_duration_seconds"].labels(tenant).observe(r.duration_s)
         i["inferwatch_agent_overhead_seconds"].labels(op).observe(r.overhead_ns / 1e9)
         if r.status != STATUS_OK:
             i["inferwatch_upstream_errors_total"].labels(model, op, r.error_type or "unknown").inc()
         if op == OP_OTHER:
             return
+        self._observe_latency(r, model, op, tenant)
         self._observe_tokens(r, model, op, tenant)
 
-    def _observe_tokens(self, r: RequestRecord, model: str, op: str, tenant: str) -> None:
+    def _observe_latency(self, r: RequestRecord, model: str, op: str, tenant: str) -> None:
         i = self._i
         ttft = r.ttft_s
         if ttft is not None:
-            i["gen_ai_server_time_to_first_token_seconds"].labels(model, op, tenant).observe(ttft)
+            i["gen_ai_server_time_to_first_token_seconds"].labels(model, op).observe(ttft)
+            i["inferwatch_tenant_time_to_first_token_seconds"].labels(tenant).observe(ttft)
         # Only where the agent saw tokens arrive one after another: a non-streamed response
         # comes whole, its "first token" at its end, so its figure would be ~0 s (issue 15).
         tpot = r.tpot_s if r.stream else None
         if tpot is not None:
-            i["gen_ai_server_time_per_output_token_seconds"].labels(model, op, tenant).observe(tpot)
-        usage = i["gen_ai_client_token_usage"]
+            i["gen_ai_server_time_per_output_token_seconds"].labels(model, op).observe(tpot)
+
+    def _observe_tokens(self, r: RequestRecord, model: str, op: str, tenant: str) -> None:
+        usage, total = self._i["gen_ai_client_token_usage"], self._i["inferwatch_tokens_total"]
         if r.prompt_tokens is not None:
-            usage.labels(model, op, tenant, "input").observe(r.prompt_tokens)
+            usage.labels(model, op, "input").observe(r.prompt_tokens)
+            total.labels(model, tenant, "input").inc(r.prompt_tokens)
         if r.completion_tokens is not None:
-            usage.labels(model, op, tenant, "output").observe(r.completion_tokens)
+            usage.labels(model, op, "output").observe(r.completion_tokens)
+            total.labels(model, tenant, "output").inc(r.completion_tokens)
 
 
 def admits_model(http_status: int) -> bool:

@@ -9,8 +9,13 @@ from dataclasses import dataclass
 from prometheus_client.parser import text_string_to_metric_families
 
 # Series groups of one agent's page, by metric name prefix (first match wins).
+REQUESTS_GROUP = (
+    "requests (gen_ai_*, per tenant)",
+    ("gen_ai_", "inferwatch_requests_total", "inferwatch_tokens_total", "inferwatch_tenant_"),
+)
 GROUPS = (
-    ("requests (gen_ai_*)", ("gen_ai_",)),
+    # The per-model histograms and the per-tenant counters and histograms beside them.
+    REQUESTS_GROUP,
     ("cost", ("inferwatch_cost_",)),
     ("GPUs (hw_gpu, gpu, DCGM)", ("hw_", "inferwatch_gpu_", "inferwatch_nvml_", "DCGM_")),
     ("vLLM engine", ("inferwatch_vllm_",)),

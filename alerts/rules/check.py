@@ -1,13 +1,15 @@
 """Rules held to the metrics catalogue: every series an expression reads is one the agent
 exposes, one Prometheus makes itself, or one a recording rule writes; every label a
-selector matches on is a label of that metric."""
+selector matches on, or an aggregation groups by, is a label of that metric."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from alerts.rules.promql import metric_names, selectors
+from alerts.rules.promql import groupings, metric_names, selectors
 
+# Labels Prometheus adds to every scraped series (the target's).
+TARGET_LABELS = frozenset({"job", "instance"})
 # Series Prometheus makes itself, which rules may read beside the agent's.
 PROMETHEUS_OWN = frozenset({"up", "ALERTS", "ALERTS_FOR_STATE"})
 PROMETHEUS_OWN_PREFIXES = ("scrape_",)
@@ -55,4 +57,24 @@ def unknown_labels(rules: Iterable[dict], specs: dict) -> set[tuple[str, str, st
                 allowed = set(specs[exposed[name]].labels)
                 allowed |= {"le"} if name.endswith("_bucket") else set()
                 wrong |= {(_rule_name(r), name, label) for label in labels - allowed}
+    return wrong
+
+
+def unknown_grouping_labels(rules: Iterable[dict], specs: dict) -> set[tuple[str, str, str]]:
+    """(rule, series read, label) for each label of a `by (...)`/`without (...)` list that
+    no catalogue series its operand reads carries (a `sum by (tenant)` over a family
+    without `tenant` gives one unlabelled series, silently). Operands that read a recorded
+    series, or relabel, are left out: their labels are not in the catalogue."""
+    exposed = exposed_names(specs)
+    wrong = set()
+    for r in rules:
+        for labels, inner in groupings(r["expr"]):
+            names = metric_names(inner)
+            if not names or "label_replace" in inner or not names <= set(exposed):
+                continue
+            allowed = set(TARGET_LABELS)
+            for name in names:
+                allowed |= set(specs[exposed[name]].labels)
+                allowed |= {"le"} if name.endswith("_bucket") else set()
+            wrong |= {(_rule_name(r), ",".join(sorted(names)), label) for label in labels - allowed}
     return wrong

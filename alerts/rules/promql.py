@@ -73,3 +73,21 @@ def selectors(expr: str) -> list[tuple[str, set[str]]]:
         labels = set(re.findall(r"([A-Za-z_]\w*)\s*(?:=~|!~|!=|=)", m.group(2)))
         found.append((m.group(1), labels))
     return found
+
+
+_AGGREGATION = re.compile(r"\b(?:by|without)\s*\(([^()]*)\)\s*\(")
+
+
+def groupings(expr: str) -> list[tuple[set[str], str]]:
+    """(labels, inner expression) for each `by (...)` / `without (...)` clause written
+    before its operand (`sum by (a) (x)`); the trailing form `sum(x) by (a)` is not seen."""
+    text = _STRING.sub('""', expr)
+    found = []
+    for m in _AGGREGATION.finditer(text):
+        depth, end = 1, m.end()
+        while depth and end < len(text):
+            depth += {"(": 1, ")": -1}.get(text[end], 0)
+            end += 1
+        labels = {word.strip() for word in m.group(1).split(",") if word.strip()}
+        found.append((labels, text[m.end() : end - 1]))
+    return found

@@ -53,8 +53,9 @@ def label_variable(name: str, label: str, query: str, text: str):
 
 # Filter variables a board may offer: (label, a series that carries it, its label).
 FILTER_VARS = {
-    "model": ("gen_ai_request_model", "gen_ai_server_request_duration_seconds_count", "Model"),
-    "tenant": ("tenant", "gen_ai_server_request_duration_seconds_count", "Tenant"),
+    # Both from one family, so the two lists agree: the counter carrying model and tenant.
+    "model": ("gen_ai_request_model", "inferwatch_requests_total", "Model"),
+    "tenant": ("tenant", "inferwatch_requests_total", "Tenant"),
     "gpu": ("gpu", "inferwatch_gpu_up", "GPU"),
 }
 

@@ -16,7 +16,7 @@ from dashboards.grafana.units import money
 
 MODEL, TENANT = "gen_ai_request_model", "tenant"
 REQUESTS = "inferwatch_cost_requests_total"
-TOKENS = "gen_ai_client_token_usage"
+TOKENS = "inferwatch_tokens_total"  # by tenant, as the cost counters
 
 
 def _hourly(expr: str) -> str:
@@ -83,11 +83,11 @@ def _spend(unit: str):
         ),
         graph(
             "Cost per 1M tokens",
-            "Cost of one million tokens (input and output) by model over the panel interval, from measured cost and the usage reports.",
+            "Cost of one million tokens (input and output) by model over the panel interval, from measured cost and the usage reports, for the tenants selected.",
             unit,
             [
                 (
-                    f"1e6 * {sum_by(f'{MODEL}, currency', rate(REQUESTS))} / on ({MODEL}) group_left {sum_by(MODEL, rate(TOKENS + '_sum'))}",
+                    f"1e6 * {sum_by(f'{MODEL}, currency', rate(REQUESTS))} / on ({MODEL}) group_left {sum_by(MODEL, rate(TOKENS))}",
                     f"{{{{{MODEL}}}}} {{{{currency}}}}",
                 )
             ],

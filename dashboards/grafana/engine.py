@@ -91,7 +91,7 @@ def _scheduler():
         ),
         graph(
             "Time to first token: agent and vLLM",
-            "p95 time to first token as the client sees it through the agent, and inside vLLM; the gap is the agent, the network and the HTTP server.",
+            "p95 time to first token as the client sees it through the agent, and inside vLLM; the gap is the agent, the network and the HTTP server. All tenants: neither histogram carries a tenant label.",
             "s",
             [
                 (quantile(0.95, "gen_ai_server_time_to_first_token_seconds", MODEL), f"agent {BY}"),
@@ -124,7 +124,7 @@ def build(options: BoardOptions) -> dashboard.Dashboard:
         "engine",
         "vLLM engine",
         "Inside the served vLLM: scheduling, KV cache, prefix cache and its own latency phases.",
-        ("model", "tenant"),
+        ("model",),
     )
     for title, panels in (
         ("Scheduler and caches", _scheduler()),

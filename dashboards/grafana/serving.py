@@ -1,5 +1,10 @@
 """The Serving board: traffic, errors, latency, TTFT and time per output token against
-the SLO choices, tokens, in-flight requests and the agent's own overhead."""
+the SLO choices, tokens, the same per tenant, in-flight requests and the agent's own
+overhead.
+
+The latency and token histograms carry no tenant (docs/design/series-budget.md): their
+panels show every tenant and say so; traffic, errors and tokens come from the per-tenant
+counters, so they follow the tenant filter."""
 
 from __future__ import annotations
 
@@ -14,7 +19,12 @@ REQUESTS = "gen_ai_server_request_duration_seconds"
 TTFT = "gen_ai_server_time_to_first_token_seconds"
 TPOT = "gen_ai_server_time_per_output_token_seconds"
 TOKENS = "gen_ai_client_token_usage"
+COUNT = "inferwatch_requests_total"  # by model, tenant and status
+TOKENS_TOTAL = "inferwatch_tokens_total"  # by model, tenant and token type
+TENANT_DURATION = "inferwatch_tenant_request_duration_seconds"
+TENANT_TTFT = "inferwatch_tenant_time_to_first_token_seconds"
 MODEL = "gen_ai_request_model"
+ALL = " All tenants: this histogram carries no tenant label."
 
 
 def _quantiles(histogram: str) -> list[tuple[str, str]]:
@@ -25,8 +35,8 @@ def _quantiles(histogram: str) -> list[tuple[str, str]]:
 
 
 def _headline():
-    reqs = sum_by("", rate(REQUESTS + "_count"))
-    errors = sum_by("", rate(REQUESTS + "_count", 'status="error"'))
+    reqs = sum_by("", rate(COUNT))
+    errors = sum_by("", rate(COUNT, 'status="error"'))
     return [
         single(
             "Requests per second",
@@ -42,13 +52,14 @@ def _headline():
         ),
         single(
             "p95 latency",
-            "95th percentile of the end-to-end duration of requests through the agent.",
+            "95th percentile of the end-to-end duration of requests through the agent." + ALL,
             "s",
             quantile(0.95, REQUESTS),
         ),
         single(
             "Within latency SLO",
-            "Share of requests that ended within the latency SLO chosen above ($slo_latency s).",
+            "Share of requests that ended within the latency SLO chosen above ($slo_latency s)."
+            + ALL,
             "percentunit",
             slo.within(REQUESTS, "slo_latency"),
         ),
@@ -64,7 +75,7 @@ def _traffic():
             "reqps",
             [
                 (
-                    sum_by(f"{MODEL}, status", rate(REQUESTS + "_count")),
+                    sum_by(f"{MODEL}, status", rate(COUNT)),
                     f"{{{{{MODEL}}}}} {{{{status}}}}",
                 )
             ],
@@ -84,46 +95,52 @@ def _latency():
     return [
         graph(
             "Request duration",
-            "End-to-end duration of requests through the agent: percentiles per model from the histogram.",
+            "End-to-end duration of requests through the agent: percentiles per model from the histogram."
+            + ALL,
             "s",
             _quantiles(REQUESTS),
         ),
         graph(
             "Share within the latency SLO",
-            "Share of requests per model that ended within $slo_latency s (a bucket bound, so exact).",
+            "Share of requests per model that ended within $slo_latency s (a bucket bound, so exact)."
+            + ALL,
             "percentunit",
             [(slo.within(REQUESTS, "slo_latency", MODEL), f"{{{{{MODEL}}}}}")],
             soft_max=1,
         ),
         graph(
             "Time to first token",
-            "Time from request received to the first content chunk of streamed requests (for non-streamed requests, the whole response).",
+            "Time from request received to the first content chunk of streamed requests (for non-streamed requests, the whole response)."
+            + ALL,
             "s",
             _quantiles(TTFT),
         ),
         graph(
             "Share within the TTFT SLO",
-            "Share of requests per model whose first token came within $slo_ttft s.",
+            "Share of requests per model whose first token came within $slo_ttft s." + ALL,
             "percentunit",
             [(slo.within(TTFT, "slo_ttft", MODEL), f"{{{{{MODEL}}}}}")],
             soft_max=1,
         ),
         graph(
             "Time per output token",
-            "Mean time per output token after the first, per streamed request (decode speed as the client saw it).",
+            "Mean time per output token after the first, per streamed request (decode speed as the client saw it)."
+            + ALL,
             "s",
             _quantiles(TPOT),
         ),
         graph(
             "Share within the TPOT SLO",
-            "Share of streamed requests per model whose time per output token was within $slo_tpot s.",
+            "Share of streamed requests per model whose time per output token was within $slo_tpot s."
+            + ALL,
             "percentunit",
             [(slo.within(TPOT, "slo_tpot", MODEL), f"{{{{{MODEL}}}}}")],
             soft_max=1,
         ),
         distribution(
             "Request duration distribution",
-            "How many requests ended in each duration bucket per step (a heatmap of the histogram).",
+            "How many requests ended in each duration bucket per step (a heatmap of the histogram)."
+            + ALL,
             "s",
             sum_by("le", f"increase({series(REQUESTS + '_bucket')}[{RATE}])"),
             span=24,
@@ -132,9 +149,9 @@ def _latency():
 
 
 def _tokens():
-    tokens = rate(TOKENS + "_sum")
+    tokens = rate(TOKENS_TOTAL)
     per_request = ratio(
-        sum_by(f"{MODEL}, gen_ai_token_type", tokens),
+        sum_by(f"{MODEL}, gen_ai_token_type", rate(TOKENS + "_sum")),
         sum_by(f"{MODEL}, gen_ai_token_type", rate(TOKENS + "_count")),
     )
     return [
@@ -151,9 +168,64 @@ def _tokens():
         ),
         graph(
             "Tokens per request",
-            "Mean input and output tokens per request by model.",
+            "Mean input and output tokens per request by model." + ALL,
             "short",
             [(per_request, f"{{{{{MODEL}}}}} {{{{gen_ai_token_type}}}}")],
+        ),
+    ]
+
+
+def _tenants():
+    by_tenant = "tenant"
+    return [
+        graph(
+            "Requests by tenant and status",
+            "Requests per second by tenant and by how they ended (ok, error, cancelled).",
+            "reqps",
+            [(sum_by("tenant, status", rate(COUNT)), "{{tenant}} {{status}}")],
+            stack=True,
+        ),
+        graph(
+            "Tokens per second by tenant",
+            "Input and output tokens per second by tenant, from the upstream's usage reports.",
+            "short",
+            [
+                (
+                    sum_by("tenant, gen_ai_token_type", rate(TOKENS_TOTAL)),
+                    "{{tenant}} {{gen_ai_token_type}}",
+                )
+            ],
+        ),
+        graph(
+            "Share within the latency SLO by tenant",
+            "Share of each tenant's requests (every model) that ended within $slo_latency s.",
+            "percentunit",
+            [(slo.within(TENANT_DURATION, "slo_latency", by_tenant), "{{tenant}}")],
+            span=THIRD,
+            soft_max=1,
+        ),
+        graph(
+            "Share within the TTFT SLO by tenant",
+            "Share of each tenant's requests (every model) whose first token came within $slo_ttft s.",
+            "percentunit",
+            [(slo.within(TENANT_TTFT, "slo_ttft", by_tenant), "{{tenant}}")],
+            span=THIRD,
+            soft_max=1,
+        ),
+        graph(
+            "Mean duration by tenant",
+            "Mean end-to-end duration of each tenant's requests (every model). Percentiles per tenant and model: the dashboard's Requests page.",
+            "s",
+            [
+                (
+                    ratio(
+                        sum_by(by_tenant, rate(TENANT_DURATION + "_sum")),
+                        sum_by(by_tenant, rate(TENANT_DURATION + "_count")),
+                    ),
+                    "{{tenant}}",
+                )
+            ],
+            span=THIRD,
         ),
     ]
 
@@ -258,6 +330,7 @@ def build(options: BoardOptions) -> dashboard.Dashboard:
         ("Traffic and errors", _traffic()),
         ("Latency against the SLO", _latency()),
         ("Tokens", _tokens()),
+        ("By tenant", _tenants()),
         ("Drift", _drift()),
         ("Agent", _agent()),
     ):

@@ -19,16 +19,21 @@ SLOS = (
     ("slo_tpot", "gen_ai_server_time_per_output_token_seconds", "TPOT SLO (s)",
      (0.025, 0.05, 0.1, 0.2, 0.5), 0.1),
 )  # fmt: skip
+# The per-tenant histograms hold only these bounds, so the same choices apply to them.
+PER_TENANT = {
+    "slo_latency": "inferwatch_tenant_request_duration_seconds",
+    "slo_ttft": "inferwatch_tenant_time_to_first_token_seconds",
+}
 
 
 def variables() -> list:
-    """One custom variable per SLO; raises if a bound is not a bucket of its histogram."""
+    """One custom variable per SLO; raises if a bound is not a bucket of its histogram
+    (or of the per-tenant histogram of the same quantity)."""
     out = []
     for name, histogram, text, bounds, default in SLOS:
-        buckets = set(spec_of(histogram).buckets)
-        missing = [b for b in bounds if b not in buckets]
-        if missing:
-            raise ValueError(f"{name}: {missing} are not buckets of {histogram}")
+        for h in (histogram, PER_TENANT.get(name)):
+            if h is not None:
+                check_bounds(name, h, bounds)
         values = [floatToGoString(b) for b in bounds]  # as /metrics writes `le`
         current = floatToGoString(default)
         out.append(
@@ -38,6 +43,14 @@ def variables() -> list:
             .current(_option(current))
         )
     return out
+
+
+def check_bounds(name: str, histogram: str, bounds: tuple[float, ...]) -> None:
+    """Raise ValueError naming the bounds that are not buckets of `histogram`."""
+    buckets = set(spec_of(histogram).buckets)
+    missing = [b for b in bounds if b not in buckets]
+    if missing:
+        raise ValueError(f"{name}: {missing} are not buckets of {histogram}")
 
 
 def _option(value: str) -> VariableOption:

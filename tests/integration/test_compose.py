@@ -60,10 +60,7 @@ SERVICES = {
 }
 LONG_RUNNING = SERVICES - {"grafana-dashboards"}
 CHAT = {"model": "fake-model", "messages": [{"role": "user", "content": "hello compose"}]}
-RECORDED = (
-    "model_tenant:gen_ai_server_request_duration_seconds_count:rate5m"
-    '{gen_ai_request_model="fake-model"}'
-)
+RECORDED = 'model_tenant:inferwatch_requests:rate5m{gen_ai_request_model="fake-model"}'
 
 
 # ---- (a) the file, as podman-compose reads it ---------------------------------------------

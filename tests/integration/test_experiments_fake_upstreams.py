@@ -81,19 +81,12 @@ async def test_a_shadow_never_changes_what_the_client_receives_and_records_the_c
         )
         == 1
     )
-    # The general request metrics count the client's request only.
-    assert (
-        ra.metric(
-            "gen_ai_server_request_duration_seconds_count",
-            {
-                "gen_ai_request_model": "m",
-                "gen_ai_operation_name": "chat",
-                "tenant": "default",
-                "status": "ok",
-            },
-        )
-        == 1
-    )
+    # The general request metrics count the client's request only, per model and per tenant.
+    model = {"gen_ai_request_model": "m", "gen_ai_operation_name": "chat", "status": "ok"}
+    assert ra.metric("gen_ai_server_request_duration_seconds_count", model) == 1
+    tenant = {"gen_ai_request_model": "m", "tenant": "default", "status": "ok"}
+    assert ra.metric("inferwatch_requests_total", tenant) == 1
+    assert ra.metric("inferwatch_tenant_request_duration_seconds_count", {"tenant": "default"}) == 1
 
 
 async def _page(ra) -> str:

@@ -40,10 +40,14 @@ async def test_non_streaming_chat_record_and_headers(agent, fake_upstream):
     labels = {
         "gen_ai_request_model": "fake-model",
         "gen_ai_operation_name": "chat",
-        "tenant": "default",
         "gen_ai_token_type": "output",
     }
     assert agent.metric("gen_ai_client_token_usage_sum", labels) == 7
+    per_tenant = {"gen_ai_request_model": "fake-model", "tenant": "default"}
+    assert (
+        agent.metric("inferwatch_tokens_total", {**per_tenant, "gen_ai_token_type": "input"}) == 6
+    )
+    assert agent.metric("inferwatch_requests_total", {**per_tenant, "status": "ok"}) == 1
 
 
 async def test_streaming_passes_events_and_drops_usage_chunk_client_did_not_ask_for(
@@ -128,10 +132,12 @@ async def test_tenant_label_capped_but_record_keeps_name(fake_upstream, start_ag
         await post(ra.url + "/v1/chat/completions", CHAT, {"x-tenant-id": t})
     records = await ra.records(3)
     assert [r.tenant for r in records] == ["t1", "t2", "t3"]
-    base = {"gen_ai_request_model": "fake-model", "gen_ai_operation_name": "chat", "status": "ok"}
-    count = "gen_ai_server_request_duration_seconds_count"
+    base = {"gen_ai_request_model": "fake-model", "status": "ok"}
+    count = "inferwatch_requests_total"
     assert ra.metric(count, {**base, "tenant": "other"}) == 1
     assert ra.metric(count, {**base, "tenant": "t3"}) is None
+    latency = "inferwatch_tenant_request_duration_seconds_count"
+    assert ra.metric(latency, {"tenant": "other"}) == 1
 
 
 async def test_traceparent_continued_and_forwarded(agent, fake_upstream):

@@ -211,8 +211,8 @@ async def test_unauthenticated_tenant_names_cannot_push_known_tenants_into_other
         )
         assert status == 200
     await ra.records(4)
-    count = "gen_ai_server_request_duration_seconds_count"
-    base = {"gen_ai_request_model": "unknown", "gen_ai_operation_name": "chat", "status": "ok"}
+    count = "inferwatch_requests_total"
+    base = {"gen_ai_request_model": "unknown", "status": "ok"}
     assert ra.metric(count, {**base, "tenant": "acme"}) == 1
     assert ra.metric(count, {**base, "tenant": "other"}) == 1  # junk3
     assert ra.metric(count, {**base, "tenant": "junk3"}) is None

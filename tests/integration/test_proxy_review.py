@@ -62,7 +62,7 @@ async def test_model_names_are_capped_and_only_served_models_take_label_slots(
     assert status == 200
     await ra.records(5)
     count = "gen_ai_server_request_duration_seconds_count"
-    base = {"gen_ai_operation_name": "chat", "tenant": "default"}
+    base = {"gen_ai_operation_name": "chat"}
     assert ra.metric(count, {**base, "gen_ai_request_model": "fake-model", "status": "ok"}) == 1
     assert ra.metric(count, {**base, "gen_ai_request_model": "other", "status": "error"}) == 3
     assert ra.metric(count, {**base, "gen_ai_request_model": "bogus-1", "status": "error"}) is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agent.catalogue import load_catalogue
-from alerts.rules.check import unknown_labels, unknown_names
+from alerts.rules.check import unknown_grouping_labels, unknown_labels, unknown_names
 from alerts.rules.load import rules
 from alerts.rules.promql import metric_names, selectors
 
@@ -64,6 +64,31 @@ def test_the_label_check_refuses_a_label_the_metric_lacks():
     assert unknown_labels(bad, load_catalogue()) == {
         ("A", "hw_errors_total", "hwtype"),
         ("B", "inferwatch_upstream_up", "le"),
+    }
+
+
+def test_grouping_labels_are_labels_of_the_series_grouped():
+    assert unknown_grouping_labels(rules(), load_catalogue()) == set()
+
+
+def test_the_grouping_check_refuses_a_label_the_series_lack():
+    duration = "gen_ai_server_request_duration_seconds"
+    bad = [
+        # The histograms carry no tenant: this would give one unlabelled series.
+        {
+            "record": "a:b:c",
+            "expr": f"sum by (gen_ai_request_model, tenant) (rate({duration}_count[5m]))",
+        },
+        {"record": "d:e:f", "expr": f'max without (tenant) ({duration}_bucket{{le="1"}})'},
+        # Fine: target labels, `le` on buckets, a label of the counter.
+        {"record": "g:h:i", "expr": f"sum by (instance, le) (rate({duration}_bucket[5m]))"},
+        {"record": "j:k:l", "expr": "sum by (tenant) (rate(inferwatch_requests_total[5m]))"},
+        # Left out: a recorded series' labels are not in the catalogue.
+        {"record": "m:n:o", "expr": "sum by (tenant) (a:b:c)"},
+    ]
+    assert unknown_grouping_labels(bad, load_catalogue()) == {
+        ("a:b:c", f"{duration}_count", "tenant"),
+        ("d:e:f", f"{duration}_bucket", "tenant"),
     }
 
 

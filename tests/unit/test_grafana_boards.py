@@ -307,6 +307,18 @@ def test_an_slo_bound_that_is_not_a_bucket_is_refused(monkeypatch):
         slo.variables()
 
 
+def test_an_slo_bound_that_is_not_a_bucket_of_the_tenant_histogram_is_refused(monkeypatch):
+    from dashboards.grafana import slo
+
+    # 40.96 is a bucket of the model histogram, not of the per-tenant one.
+    ok_for_models = (
+        ("slo_latency", "gen_ai_server_request_duration_seconds", "x", (40.96,), 40.96),
+    )
+    monkeypatch.setattr(slo, "SLOS", ok_for_models)
+    with pytest.raises(ValueError, match="inferwatch_tenant_request_duration_seconds"):
+        slo.variables()
+
+
 def test_an_unknown_metric_cannot_be_put_on_a_board():
     from dashboards.grafana.promql import rate, recorded, series
 

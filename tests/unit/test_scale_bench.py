@@ -86,11 +86,17 @@ def test_series_groups_sorts_a_page_by_metric_prefix():
         'hw_gpu_power_draw_watts{gpu="0"} 250\n'
         "# TYPE inferwatch_upstream_up gauge\n"
         "inferwatch_upstream_up 1\n"
+        "# TYPE inferwatch_requests_total counter\n"
+        'inferwatch_requests_total{tenant="a"} 1\n'
+        "# TYPE inferwatch_requests_in_flight gauge\n"
+        "inferwatch_requests_in_flight 0\n"
+        "# TYPE inferwatch_tenant_time_to_first_token_seconds histogram\n"
+        'inferwatch_tenant_time_to_first_token_seconds_count{tenant="a"} 1\n'
     )
     groups = series_groups(page)
-    assert groups["requests (gen_ai_*)"] == 2
+    assert groups["requests (gen_ai_*, per tenant)"] == 4
     assert groups["GPUs (hw_gpu, gpu, DCGM)"] == 1
-    assert groups["agent and process"] == 1
+    assert groups["agent and process"] == 2  # up, and in flight (not a request counter)
 
 
 def test_block_stats_reads_meta_and_chunk_sizes(tmp_path):
