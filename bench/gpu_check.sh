@@ -26,7 +26,8 @@
 # --dry-run: the same pipeline on a machine without a GPU: torch on the CPU, the NVML
 # stand-in the tests compile (tests/nvml_stub, needs gcc) driven by bench/gpu_fake.py, and
 # a stand-in nvidia-smi (bench/gpu_fake_smi.py) reading the same stand-in's values; no
-# install (the current interpreter must hold the agent's dependencies and transformers).
+# install unless --with-wheels (the current interpreter must hold transformers, and without
+# --with-wheels the agent's dependencies too).
 set -euo pipefail
 
 usage() {
@@ -35,6 +36,7 @@ usage: bash bench/gpu_check.sh [--dry-run] [--duration S] [--interval S] [--conc
                                [--out DIR] [--help]
 
   --dry-run        run on this machine with the NVML stand-in and a stand-in nvidia-smi
+  --with-wheels    in a dry run, install from the wheel folder too (as on the GPU machine)
   --duration S     seconds of load (default 180)
   --interval S     seconds between paired samples (default 5)
   --concurrency N  clients at once (default 8)
@@ -45,10 +47,11 @@ ENERGY_PRICE_PER_KWH (default 0.15), GPU_WHEELS (default bench/.gpu-wheels).
 EOF
 }
 
-DRY=0 DURATION=180 INTERVAL=5 CONCURRENCY=8 DEST="${OUT:-}"
+DRY=0 WHEELS_TOO=0 DURATION=180 INTERVAL=5 CONCURRENCY=8 DEST="${OUT:-}"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --dry-run) DRY=1 ;;
+    --with-wheels) WHEELS_TOO=1 ;;
     --duration) DURATION="$2"; shift ;;
     --interval) INTERVAL="$2"; shift ;;
     --concurrency) CONCURRENCY="$2"; shift ;;
@@ -88,7 +91,7 @@ free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0
 
 # ---- 1. the Python packages ---------------------------------------------------------------
 export PYTHONPATH="$REPO"
-if [[ $DRY -eq 0 ]]; then
+if [[ $DRY -eq 0 || $WHEELS_TOO -eq 1 ]]; then
   [[ -f "$WHEELS/requirements.txt" ]] || die "no $WHEELS/requirements.txt: run bash bench/gpu_wheels.sh on a machine with PyPI, and carry bench/.gpu-wheels"
   say "installing $(wc -l < "$WHEELS/requirements.txt") wheels offline from $WHEELS"
   "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --disable-pip-version-check \
@@ -110,6 +113,13 @@ if [[ $DRY -eq 1 ]]; then
   export PATH="$WORK/bin:$PATH"
 fi
 command -v nvidia-smi >/dev/null || die "nvidia-smi is not on PATH"
+if [[ $DRY -eq 0 ]]; then  # the driver's library by path where the loader's cache knows it
+  NVML_LIB="$(ldconfig -p 2>/dev/null | awk '/libnvidia-ml\.so\.1 .*x86-64/ {print $NF; exit}')"
+  for lib in /usr/local/nvidia/lib64/libnvidia-ml.so.1 /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1; do
+    [[ -z "$NVML_LIB" && -e "$lib" ]] && NVML_LIB="$lib"
+  done
+  say "NVML library: ${NVML_LIB:-default search}"
+fi
 
 # ---- 3. the model and the server -----------------------------------------------------------
 say "building the tiny model"

@@ -87,8 +87,8 @@ QUANTITIES = (
         1,
         0,
         0,
-        "tolerance: the highest power x (collector interval + sample "
-        "time), the most the counter moves while the agent's reading ages",
+        "tolerance: the highest power x (collector interval + sample time + 1 s of tick "
+        "jitter), how far the counter moves while the agent's reading ages",
     ),
     Quantity("temperature", "temperature.gpu", 1.0, "hw_gpu_temperature_celsius", (), "C", 1, 3, 0),
     Quantity(

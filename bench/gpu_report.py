@@ -58,6 +58,8 @@ def cost_lines(c: dict) -> list[str]:
             f"(sum {r['sum']:.3e}); joules per request mean {r['joules_mean']:.2f}, "
             f"GPU-seconds per request mean {r['device_seconds_mean']:.4f}."
         )
+    if not e["smi_joules"]:
+        return [*out, "", "nvidia-smi gave no energy reading: the energy cost is not checked."]
     out += [
         "",
         f"Between the first and last samples the agent metered {e['metered']:.3e} for the GPU: "
