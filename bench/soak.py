@@ -147,7 +147,7 @@ def markdown(args, soak: Soak, w, started: str, elapsed: float, load: tuple) -> 
         "",
         "Stalls (agent/stallwatch.py: an event loop's heartbeat late by over 50 ms):",
         "",
-        *summary(soak.stalls),
+        *summary(soak.stalls, [s.p99_ms for s in soak.samples]),
         "",
         f"![RSS, FDs, p99, backlog and WAL over time]({_rel(args.plot)})",
     ]

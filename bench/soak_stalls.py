@@ -76,10 +76,14 @@ def _side(name: str, lines: list[dict]) -> str:
     )
 
 
-def summary(st: Stalls) -> list[str]:
-    """Markdown lines for the report: stalls per side, slow requests, who timed them slow."""
+def summary(st: Stalls, p99s: list[float]) -> list[str]:
+    """Markdown lines for the report: samples whose p99 (`p99s`) is a spike, stalls per
+    side, slow requests, and who timed them slow."""
     slow_agent = sum(1 for s in st.slow if s.agent_ms > SLOW_MS)
+    spikes = [p for p in p99s if p > SLOW_MS]
     return [
+        f"- samples with a p99 over {SLOW_MS:g} ms: {len(spikes)} of {len(p99s)} "
+        f"(highest sample p99 {max(p99s, default=float('nan')):.0f} ms)",
         f"- {_side('agent loop', st.agent)}",
         f"- {_side('load generator loop (and the scripted upstream)', st.bench)}",
         f"- requests slower than {SLOW_MS:g} ms at the client: {len(st.slow)}; of these the "
