@@ -54,7 +54,7 @@ class StallWatch:
             gc.callbacks.remove(self._on_gc)
 
     def _on_gc(self, phase: str, info: dict) -> None:
-        now = time.perf_counter()
+        now = time.monotonic()  # the heartbeat's clock, to place it inside a gap
         if phase == "start":
             self._gc_start = now
         else:
@@ -71,8 +71,9 @@ class StallWatch:
             self._loop.call_later(self.beat_s, self._beat)
 
     def _report(self, before: tuple, now: tuple) -> None:
-        t0 = time.perf_counter() - (now[0] - before[0])
-        gcs = [{"gen": g, "ms": round(s * 1e3, 2)} for g, start, s in self._gcs if start >= t0]
+        gcs = [
+            {"gen": g, "ms": round(s * 1e3, 2)} for g, start, s in self._gcs if start >= before[0]
+        ]
         line = {
             "wall": time.time(),
             "gap_ms": round((now[0] - before[0] - self.beat_s) * 1e3, 1),
