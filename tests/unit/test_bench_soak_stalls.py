@@ -3,6 +3,7 @@ cause of its p99 spikes), and the stall summary says what the diagnostic saw."""
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 
 import pytest
@@ -82,3 +83,12 @@ def test_slow_requests_get_the_agents_own_figure_from_the_store(tmp_path):
     agent_figures(store, slow)
     assert [round(s.agent_ms, 1) for s in slow[:2]] == [4.0, 3.0]  # a stream: its TTFT
     assert slow[2].agent_ms != slow[2].agent_ms  # NaN: no record
+
+
+def test_the_load_generators_startup_heap_is_out_of_the_collectors_reach():
+    before = gc.get_freeze_count()
+    try:
+        soak_run.settle_heap()
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
