@@ -24,6 +24,7 @@ from collections import deque
 from typing import TextIO
 
 ENV = "INFERWATCH_STALL_WATCH"  # a file to append one JSON line per stall to
+STACK_FRAMES = 24
 
 
 class StallWatch:
@@ -92,7 +93,14 @@ class StallWatch:
             if late > self.threshold_s * (1 + len(self._stacks)) and len(self._stacks) < 3:
                 frame = sys._current_frames().get(self._thread_id)
                 if frame is not None:
-                    self._stacks.append("".join(traceback.format_stack(frame)[-12:]))
+                    self._stacks.append(_stack(frame))
+
+
+def _stack(frame) -> str:
+    """The innermost frames, import machinery left out (an import's stack is mostly that,
+    and the frame that started the import is the one that tells who)."""
+    frames = [f for f in traceback.format_stack(frame) if "<frozen " not in f]
+    return "".join(frames[-STACK_FRAMES:])
 
 
 def watch_from_env(environ: dict[str, str], loop: asyncio.AbstractEventLoop) -> StallWatch | None:
