@@ -24,6 +24,7 @@ from collections import deque
 from typing import TextIO
 
 ENV = "INFERWATCH_STALL_WATCH"  # a file to append one JSON line per stall to
+ENV_MS = "INFERWATCH_STALL_WATCH_MS"  # how late a heartbeat is a stall (default 50)
 STACK_FRAMES = 24
 
 
@@ -104,10 +105,16 @@ def _stack(frame) -> str:
 
 
 def watch_from_env(environ: dict[str, str], loop: asyncio.AbstractEventLoop) -> StallWatch | None:
-    """Start a StallWatch writing to the file `environ[ENV]` names, or nothing if unset."""
+    """Start a StallWatch writing to the file `environ[ENV]` names, or nothing if unset;
+    its threshold `environ[ENV_MS]` milliseconds (default 50)."""
     path = environ.get(ENV)
     if not path:
         return None
-    watch = StallWatch(open(path, "a", encoding="utf-8"))  # noqa: SIM115 - process lifetime
+    try:
+        threshold_s = float(environ.get(ENV_MS, "50")) / 1e3
+    except ValueError:
+        raise ValueError(f"{ENV_MS} must be milliseconds, got {environ[ENV_MS]!r}") from None
+    out = open(path, "a", encoding="utf-8")  # noqa: SIM115 - the process's lifetime
+    watch = StallWatch(out, threshold_s)
     watch.start(loop)
     return watch

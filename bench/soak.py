@@ -96,6 +96,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "emulator (default 180)",
     )
     p.add_argument(
+        "--stall-ms",
+        type=float,
+        default=50.0,
+        help="the stall watch's threshold: an event loop's heartbeat late by more than this "
+        "is a stall, noted with its stack, GCs and CPU (default 50)",
+    )
+    p.add_argument(
         "--stall-dir",
         type=Path,
         help="keep the stall diagnostic's raw lines (agent-stalls.jsonl, bench-stalls.jsonl: "
@@ -145,9 +152,10 @@ def markdown(args, soak: Soak, w, started: str, elapsed: float, load: tuple) -> 
         *[f"| {a} | {b} | {c} | {'yes' if ok else 'NO'} |" for a, b, c, ok in rows],
         "",
         "",
-        "Stalls (agent/stallwatch.py: an event loop's heartbeat late by over 50 ms):",
+        f"Stalls (agent/stallwatch.py: an event loop's heartbeat late by over "
+        f"{args.stall_ms:g} ms):",
         "",
-        *summary(soak.stalls, [s.p99_ms for s in soak.samples]),
+        *summary(soak.stalls, [s.p99_ms for s in soak.samples], args.stall_ms),
         "",
         f"![RSS, FDs, p99, backlog and WAL over time]({_rel(args.plot)})",
     ]

@@ -91,7 +91,8 @@ def agent_config(upstream: str, es: str, args) -> dict:
 async def run(args, root: Path) -> Soak:
     """Start everything under `root`, drive and sample, drain, count, stop everything."""
     soak = Soak()
-    watch = StallWatch(open(root / soak_stalls.BENCH_FILE, "a", encoding="utf-8"))  # noqa: SIM115
+    out = open(root / soak_stalls.BENCH_FILE, "a", encoding="utf-8")  # noqa: SIM115
+    watch = StallWatch(out, args.stall_ms / 1e3)
     watch.start(asyncio.get_running_loop())
     es = EsEmulator(root / "es")
     await asyncio.to_thread(es.start)
@@ -99,7 +100,7 @@ async def run(args, root: Path) -> Soak:
     runner, up_url = await start_app(upstream.app)
     agent = dash = None
     try:
-        agent = _start_agent(agent_config(up_url, es.url, args), root)
+        agent = _start_agent(agent_config(up_url, es.url, args), root, args.stall_ms)
         store = Path(agent.data_dir) / STORE_FILE
         dash = _start_dashboard(store, args.dashboard_interval_s, root / "dashboard.txt")
         settle_heap()
@@ -131,13 +132,13 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-def _start_agent(cfg: dict, root: Path) -> Server:
+def _start_agent(cfg: dict, root: Path, stall_ms: float) -> Server:
     """`python -m agent.cli up` from this checkout, its own data folder, its stall watch on."""
     path, data = root / "soak.yaml", tempfile.mkdtemp(prefix="data-soak-", dir=root)
     path.write_bytes(orjson.dumps(cfg))
     port = free_port()
     argv = ["-m", "agent.cli", "up", "--listen", f"127.0.0.1:{port}", "--config", str(path)]
-    env = {"PYTHONPATH": str(REPO), **soak_stalls.agent_env(root)}
+    env = {"PYTHONPATH": str(REPO), **soak_stalls.agent_env(root, stall_ms)}
     server = start("soak", [*argv, "--data-dir", data], port, "/health/live", env)
     server.data_dir = data  # removed by stop()
     return server

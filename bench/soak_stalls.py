@@ -13,7 +13,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.stallwatch import ENV
+from agent.stallwatch import ENV, ENV_MS
 
 SLOW_MS = 50.0  # a request slower than this (client-side) is a spike at this load
 AGENT_FILE, BENCH_FILE = "agent-stalls.jsonl", "bench-stalls.jsonl"
@@ -38,9 +38,10 @@ class Stalls:
     slow: list[Slow] = field(default_factory=list)
 
 
-def agent_env(folder: Path) -> dict[str, str]:
-    """The environment that turns the agent's stall watch on, writing into `folder`."""
-    return {ENV: str(folder / AGENT_FILE)}
+def agent_env(folder: Path, stall_ms: float) -> dict[str, str]:
+    """The environment that turns the agent's stall watch on, writing into `folder`, a
+    heartbeat late by over `stall_ms` being a stall."""
+    return {ENV: str(folder / AGENT_FILE), ENV_MS: str(stall_ms)}
 
 
 def read_lines(path: Path) -> list[dict]:
@@ -64,19 +65,19 @@ def agent_figures(store: Path, slow: list[Slow]) -> None:
         conn.close()
 
 
-def _side(name: str, lines: list[dict]) -> str:
+def _side(name: str, lines: list[dict], ms: float) -> str:
     if not lines:
-        return f"{name}: no stall over 50 ms"
+        return f"{name}: no stall over {ms:g} ms"
     gaps = [x["gap_ms"] for x in lines]
     gc2 = sum(1 for x in lines if any(g["gen"] == 2 for g in x["gc"]))
     cpu = statistics.median(x["loop_thread_cpu_ms"] / max(x["gap_ms"], 1e-9) for x in lines)
     return (
-        f"{name}: {len(lines)} stalls over 50 ms (max {max(gaps):.0f} ms), {gc2} with a full "
+        f"{name}: {len(lines)} stalls over {ms:g} ms (max {max(gaps):.0f} ms), {gc2} with a full "
         f"(gen-2) collection inside; the loop's thread ran a median {cpu:.0%} of a stall"
     )
 
 
-def summary(st: Stalls, p99s: list[float]) -> list[str]:
+def summary(st: Stalls, p99s: list[float], stall_ms: float = 50.0) -> list[str]:
     """Markdown lines for the report: samples whose p99 (`p99s`) is a spike, stalls per
     side, slow requests, and who timed them slow."""
     slow_agent = sum(1 for s in st.slow if s.agent_ms > SLOW_MS)
@@ -84,8 +85,8 @@ def summary(st: Stalls, p99s: list[float]) -> list[str]:
     return [
         f"- samples with a p99 over {SLOW_MS:g} ms: {len(spikes)} of {len(p99s)} "
         f"(highest sample p99 {max(p99s, default=float('nan')):.0f} ms)",
-        f"- {_side('agent loop', st.agent)}",
-        f"- {_side('load generator loop (and the scripted upstream)', st.bench)}",
+        f"- {_side('agent loop', st.agent, stall_ms)}",
+        f"- {_side('load generator loop (and the scripted upstream)', st.bench, stall_ms)}",
         f"- requests slower than {SLOW_MS:g} ms at the client: {len(st.slow)}; of these the "
         f"agent's own record says over {SLOW_MS:g} ms for {slow_agent}",
     ]

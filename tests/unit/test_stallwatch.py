@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from agent.stallwatch import ENV, StallWatch, watch_from_env
+from agent.stallwatch import ENV, ENV_MS, StallWatch, watch_from_env
 
 pytestmark = pytest.mark.unit
 
@@ -62,3 +62,12 @@ def test_a_file_in_the_environment_gets_the_stalls(tmp_path):
 
     asyncio.run(main())
     assert max(json.loads(x)["gap_ms"] for x in path.read_text().splitlines()) >= 400
+
+
+def test_a_threshold_that_is_not_a_number_is_a_clear_error(tmp_path):
+    async def main():
+        env = {ENV: str(tmp_path / "s.jsonl"), ENV_MS: "fast"}
+        return watch_from_env(env, asyncio.get_running_loop())
+
+    with pytest.raises(ValueError, match="INFERWATCH_STALL_WATCH_MS must be milliseconds"):
+        asyncio.run(main())
