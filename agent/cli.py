@@ -17,6 +17,7 @@ import yaml
 from agent import __version__
 from agent.config import ConfigError, Settings, load_settings, masked_dict, secret_values
 from agent.shipping.cli import add_es_command
+from agent.stallwatch import watch_from_env
 from agent.store.wiring import add_store_flags, store_overrides
 from alerts.cli import add_alerts_command
 from alerts.drift.cli import add_drift_command
@@ -297,6 +298,7 @@ async def _run_up(
         )
         return 1
     _freeze_startup_objects()
+    watch = watch_from_env(dict(os.environ), asyncio.get_running_loop())  # debug aid, off
     agent_url.append(f"http://{host}:{bound_port(runner)}")
     log.info("agent listening", extra={"listen": agent_url[0], "upstream": upstream_url})
     if launch is None:
@@ -305,6 +307,8 @@ async def _run_up(
     await wait_for_signal()
     log.info("shutting down")
     await runner.cleanup()
+    if watch is not None:
+        watch.stop()
     return 0
 
 

@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.soak_report import plot, verdicts, windows  # noqa: E402
 from bench.soak_run import Soak, run  # noqa: E402
+from bench.soak_stalls import summary  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 STARTUP_S = 20  # emulator and agent up, teardown
@@ -94,6 +95,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="longest wait after the traffic for every record to be in the store and the "
         "emulator (default 180)",
     )
+    p.add_argument(
+        "--stall-ms",
+        type=float,
+        default=50.0,
+        help="the stall watch's threshold: an event loop's heartbeat late by more than this "
+        "is a stall, noted with its stack, GCs and CPU (default 50)",
+    )
+    p.add_argument(
+        "--stall-dir",
+        type=Path,
+        help="keep the stall diagnostic's raw lines (agent-stalls.jsonl, bench-stalls.jsonl: "
+        "gaps, CPU, garbage collections, stacks) in this folder (default: not kept)",
+    )
     p.add_argument("--seed", type=int, default=22, help="random seed of the traffic mix")
     p.add_argument(
         "--out",
@@ -136,6 +150,12 @@ def markdown(args, soak: Soak, w, started: str, elapsed: float, load: tuple) -> 
         "| target | first window | last window / end | met |",
         "|---|---|---|---|",
         *[f"| {a} | {b} | {c} | {'yes' if ok else 'NO'} |" for a, b, c, ok in rows],
+        "",
+        "",
+        f"Stalls (agent/stallwatch.py: an event loop's heartbeat late by over "
+        f"{args.stall_ms:g} ms):",
+        "",
+        *summary(soak.stalls, [s.p99_ms for s in soak.samples], args.stall_ms),
         "",
         f"![RSS, FDs, p99, backlog and WAL over time]({_rel(args.plot)})",
     ]

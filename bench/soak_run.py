@@ -9,22 +9,28 @@ the emulator."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import orjson
 from prometheus_client.parser import text_string_to_metric_families
 from tqdm import tqdm
 
+from agent.stallwatch import StallWatch
 from bench import scale_measure as m
-from bench.proxy_procs import BENCH, Server, stop
+from bench import soak_stalls
+from bench.proxy_procs import BENCH, REPO, Server, free_port, start, stop
 from bench.scale_traffic import Mix, request
-from bench.shadow_run import start_agent
+from bench.soak_stalls import SLOW_MS, Slow, Stalls
 from tests.conftest import start_app
 from tests.es_emulator import EsEmulator
 from tests.fake_upstream import FakeUpstream
@@ -68,6 +74,7 @@ class Soak:
     drain_s: float = float("nan")
     refreshes: list[float] = field(default_factory=list)  # dashboard refresh seconds
     traffic_s: float = 0.0
+    stalls: Stalls = field(default_factory=Stalls)
 
 
 def agent_config(upstream: str, es: str, args) -> dict:
@@ -84,18 +91,24 @@ def agent_config(upstream: str, es: str, args) -> dict:
 async def run(args, root: Path) -> Soak:
     """Start everything under `root`, drive and sample, drain, count, stop everything."""
     soak = Soak()
+    out = open(root / soak_stalls.BENCH_FILE, "a", encoding="utf-8")  # noqa: SIM115
+    watch = StallWatch(out, args.stall_ms / 1e3)
+    watch.start(asyncio.get_running_loop())
     es = EsEmulator(root / "es")
     await asyncio.to_thread(es.start)
     upstream = FakeUpstream()
     runner, up_url = await start_app(upstream.app)
     agent = dash = None
     try:
-        agent = start_agent("soak", agent_config(up_url, es.url, args), root)
+        agent = _start_agent(agent_config(up_url, es.url, args), root, args.stall_ms)
         store = Path(agent.data_dir) / STORE_FILE
         dash = _start_dashboard(store, args.dashboard_interval_s, root / "dashboard.txt")
+        settle_heap()
         await _traffic(args, soak, agent, store, upstream)
         await _drain(args, soak, store, es.url)
+        await asyncio.to_thread(soak_stalls.agent_figures, store, soak.stalls.slow)
     finally:
+        watch.stop()
         if dash is not None:
             dash.terminate()
             dash.wait(10)
@@ -103,10 +116,42 @@ async def run(args, root: Path) -> Soak:
             stop(agent)
         await runner.cleanup()
         es.stop()
+    _read_stalls(soak, root, args.stall_dir)
     soak.refreshes = [
         float(x.split()[1]) for x in (root / "dashboard.txt").read_text().split("\n") if x
     ]
     return soak
+
+
+def settle_heap() -> None:
+    """Move what this process built before the traffic (its imports: the test helpers, the
+    app of the scripted upstream) out of the collector's reach, as the agent does once it
+    listens: its full collections walked it all again, 30-115 ms each on the loop that
+    sends the requests, every 45 s or so (seen by the stall watch in an 8-minute run)."""
+    gc.collect()
+    gc.freeze()
+
+
+def _start_agent(cfg: dict, root: Path, stall_ms: float) -> Server:
+    """`python -m agent.cli up` from this checkout, its own data folder, its stall watch on."""
+    path, data = root / "soak.yaml", tempfile.mkdtemp(prefix="data-soak-", dir=root)
+    path.write_bytes(orjson.dumps(cfg))
+    port = free_port()
+    argv = ["-m", "agent.cli", "up", "--listen", f"127.0.0.1:{port}", "--config", str(path)]
+    env = {"PYTHONPATH": str(REPO), **soak_stalls.agent_env(root, stall_ms)}
+    server = start("soak", [*argv, "--data-dir", data], port, "/health/live", env)
+    server.data_dir = data  # removed by stop()
+    return server
+
+
+def _read_stalls(soak: Soak, root: Path, keep: Path | None) -> None:
+    """Both sides' stall lines into `soak`; the raw files copied to `keep` if given."""
+    for name in (soak_stalls.AGENT_FILE, soak_stalls.BENCH_FILE):
+        if keep is not None and (root / name).exists():
+            keep.mkdir(parents=True, exist_ok=True)
+            shutil.copy(root / name, keep / name)
+    soak.stalls.agent = soak_stalls.read_lines(root / soak_stalls.AGENT_FILE)
+    soak.stalls.bench = soak_stalls.read_lines(root / soak_stalls.BENCH_FILE)
 
 
 def _start_dashboard(store: Path, interval_s: float, path: Path) -> subprocess.Popen:
@@ -162,6 +207,8 @@ async def _one(s, url: str, body: dict, headers: dict, soak: Soak, t0: float) ->
         soak.answered += 1
         ms = ((first if body.get("stream") and first else end) - start) * 1e3
         soak.latencies.append((end - t0, ms))
+        if ms > SLOW_MS:
+            soak.stalls.slow.append(Slow(end - t0, ms, r.headers.get("x-request-id", "")))
     except (aiohttp.ClientError, TimeoutError):
         soak.failed += 1
 
@@ -205,9 +252,18 @@ def _p99(xs: list[float]) -> float:
 
 async def _gauges(s: aiohttp.ClientSession, url: str) -> dict[str, float]:
     async with s.get(url + "/metrics") as r:
-        page = await r.text()
+        return backlog(await r.text())
+
+
+def backlog(page: str) -> dict[str, float]:
+    """The BACKLOG gauges of a /metrics page, each summed over its labels. Only their lines
+    go to the parser: parsing the whole page (thousands of series, more as the run goes)
+    took 60-100 ms of CPU a sample on the loop that also sends the requests and runs the
+    scripted upstream, and the requests in flight then were that much late (the soak's p99
+    spikes: the agent's own records of them were fast)."""
     out = dict.fromkeys(BACKLOG, 0.0)
-    for fam in text_string_to_metric_families(page):
+    ours = "\n".join(x for x in page.splitlines() if x.startswith(BACKLOG))
+    for fam in text_string_to_metric_families(ours):
         for sample in fam.samples:
             if sample.name in out:
                 out[sample.name] += sample.value

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import importlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ from agent.safety.request import OFFLOAD_BYTES, RequestSafety
 
 log = logging.getLogger("inferwatch.safety")
 _SLICE = 256  # records checked per loop turn when a backlog built up
+DESCRIBE_MODULE = "alerts.drift.text"  # drift's text descriptors (alerts/drift/descriptors.py)
 
 
 def _text_stats(prompt: str, completion: str) -> dict[str, float] | None:
@@ -64,8 +66,7 @@ class SafetyStage(Stage):
         nothing is captured. The record with `request_id` takes it along."""
         e = self.engine
         c = e.config
-        described = c.text_descriptors and c.enabled
-        if not (e.enabled(INPUT) or e.enabled(OUTPUT) or c.capture_text or described):
+        if not (e.enabled(INPUT) or e.enabled(OUTPUT) or c.capture_text or self._describes()):
             return None
         state = self._open[request_id] = RequestSafety(e, operation, self.off_loop)
         return state
@@ -135,8 +136,18 @@ class SafetyStage(Stage):
 
     # ---- off the request path ------------------------------------------------------------
 
+    def _describes(self) -> bool:
+        c = self.engine.config
+        return c.text_descriptors and c.enabled
+
     async def start(self) -> None:
-        """Take records off the request path from now on."""
+        """Take records off the request path from now on. Drift's text descriptors are
+        loaded now, before the agent listens: their imports (numpy, scipy: 0.4 s on an idle
+        box, 1.7 s on a busy one) held the event loop on the first request's record
+        (bench/soak.py's stall watch), and loaded here they are frozen with the startup
+        heap (agent/cli.py), out of every later full collection's walk."""
+        if self._describes():
+            importlib.import_module(DESCRIBE_MODULE)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="inferwatch-safety-scan")
         self._task = asyncio.get_running_loop().create_task(self._drain(), name="safety")

@@ -19,4 +19,6 @@ def test_a_short_soak_loses_no_record_and_writes_its_report(tmp_path):
     assert "Smoke-sized run" in text
     assert "| no record lost (after the drain) |" in text
     assert "lost 0 / 0 | yes |" in text
+    assert "- agent loop: " in text  # the stall watch's summary, both loops
+    assert "- load generator loop (and the scripted upstream): " in text
     assert png.stat().st_size > 10_000
