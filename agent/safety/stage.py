@@ -142,10 +142,11 @@ class SafetyStage(Stage):
 
     async def start(self) -> None:
         """Take records off the request path from now on. Drift's text descriptors are
-        loaded now, before the agent listens: their imports (numpy, scipy: 0.4 s on an idle
-        box, 1.7 s on a busy one) held the event loop on the first request's record
-        (bench/soak.py's stall watch), and loaded here they are frozen with the startup
-        heap (agent/cli.py), out of every later full collection's walk."""
+        loaded now, before the agent listens: their imports (then numpy and scipy too, 0.4 s
+        on an idle box, 1.7 s on a busy one) held the event loop on the first request's
+        record (bench/soak.py's stall watch). Drift's text module now leaves numpy and scipy
+        to the domain test, and loaded here it is frozen with the startup heap
+        (agent/cli.py), out of every later full collection's walk."""
         if self._describes():
             importlib.import_module(DESCRIBE_MODULE)
         if self._pool is None:
