@@ -3,8 +3,8 @@ figures (bench/results/<area>.md, in ORDER), each of which names the command tha
 
 The history of the experiments is kept apart, in bench/NOTES.md; BENCHMARKS.md is the
 report of where the project stands. Result files not in ORDER (scale_out.md, written by
-bench/scale_out.py, shadow_overhead.md by bench/shadow_overhead.py, and the smaller
-dashboard ones) are summed up in an area's file.
+bench/scale_out.py, shadow_overhead.md by bench/shadow_overhead.py, record_path_ab*.md, and
+the smaller dashboard ones) are summed up in an area's file.
 
 Usage: python bench/collect.py [--check]   (--check: exit 1 if BENCHMARKS.md is stale)
 """
@@ -18,9 +18,12 @@ RESULTS = Path(__file__).parent / "results"
 REPORT = Path(__file__).parents[1] / "BENCHMARKS.md"
 ORDER = [
     "record_path",
+    "peers",
+    "serving_bench",
+    "streams",
+    "soak",
+    "gpu",
     "shadow",
-    "proxy",
-    "serving",
     "collectors",
     "cost",
     "safety",

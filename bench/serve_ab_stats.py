@@ -60,3 +60,16 @@ def verdict(ci: RatioCI | None, at_least: float) -> str:
 def done(ci: RatioCI | None, min_pairs: int, target_half_width: float) -> bool:
     """Whether enough pairs have run: at least `min_pairs` and the interval narrow enough."""
     return ci is not None and ci.n >= min_pairs and ci.half_width <= target_half_width
+
+
+def spread(direct: list[float], through: list[float]) -> str:
+    """A line on how far single pairs wander: the interval narrows only as their spread
+    allows (pairs needed for ±1%: (1.96 sd / 0.01)^2, sd of the log ratios)."""
+    ratios = sorted(t / d for d, t in zip(direct, through, strict=True))
+    q = statistics.quantiles(ratios, n=4)
+    sd = statistics.stdev(math.log(r) for r in ratios)
+    return (
+        f"Tokens/s ratio of single pairs: min {ratios[0]:.3f}, quartiles {q[0]:.3f} / "
+        f"{q[1]:.3f} / {q[2]:.3f}, max {ratios[-1]:.3f}; sd of the log ratios {sd:.3f}, "
+        f"so ±1% needs about {math.ceil((1.96 * sd / 0.01) ** 2)} pairs."
+    )

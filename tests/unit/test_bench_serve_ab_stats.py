@@ -1,10 +1,11 @@
 """bench/serve_ab_stats.py: the paired ratio and its interval, against figures worked by hand."""
 
 import math
+import statistics
 
 import pytest
 
-from bench.serve_ab_stats import RatioCI, done, paired_ratio, verdict
+from bench.serve_ab_stats import RatioCI, done, paired_ratio, spread, verdict
 
 pytestmark = pytest.mark.unit
 
@@ -50,3 +51,11 @@ def test_done_needs_both_the_pairs_and_the_width():
     assert not done(RatioCI(1.0, 0.97, 1.03, 40), 10, 0.01)
     assert not done(None, 2, 0.01)
     assert narrow.half_width == pytest.approx(0.005)
+
+
+def test_spread_names_the_single_pairs_and_the_pairs_needed_for_one_percent():
+    line = spread([100.0] * 4, [90.0, 100.0, 100.0, 110.0])
+    assert "min 0.900" in line and "max 1.100" in line
+    sd = statistics.stdev([math.log(0.9), 0.0, 0.0, math.log(1.1)])
+    assert f"sd of the log ratios {sd:.3f}" in line
+    assert f"about {math.ceil((1.96 * sd / 0.01) ** 2)} pairs" in line
