@@ -280,12 +280,15 @@ async def test_a_shadow_to_a_closed_port_leaves_the_real_answers_alone_and_is_co
 
 # Small holds and quick looks; latency and cost margins wide, since two servers on a shared
 # 2-core machine differ by more than 10% from load alone: the error rate keeps its 1 point.
+# Two identical vLLMs on a shared 2-core machine: over a window of 10 requests one arm's
+# latency or measured cost can be twice the other's (a CI run rolled a healthy variant back
+# at 1.0). The gate's error-rate bound is what the rollback test below relies on.
 GATE = {
     "check_every_s": 0.5,
     "min_requests": 10,
-    "max_latency_regression": 1.0,
-    "max_ttft_regression": 1.0,
-    "max_cost_regression": 1.0,
+    "max_latency_regression": 4.0,
+    "max_ttft_regression": 4.0,
+    "max_cost_regression": 4.0,
 }
 BATCH = [{"prompt": "canary traffic", "max_tokens": 2}] * 12
 
@@ -331,7 +334,7 @@ async def test_a_canary_with_a_healthy_variant_advances_a_step(pair, start_agent
             or (e["canary"]["step"] >= 2 and e["shares"][VARIANT] == 100.0)
         ),
     )
-    assert exp["canary"]["state"] == "running" and exp["canary"]["step"] == 2, exp
+    assert exp["canary"]["state"] == "running" and exp["canary"]["step"] == 2, exp["canary"]
     assert exp["shares"] == {CONTROL: 0.0, VARIANT: 100.0}
     assert ra.metric("inferwatch_experiment_rollbacks_total", {"experiment": "exp1"}) == 0
     assert [row[0] for row in _events(ra, "step")] == [1, 2] and _events(ra, "rolled_back") == []
