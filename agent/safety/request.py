@@ -52,6 +52,7 @@ class RequestSafety:
         self.body: dict | None = None  # the (redacted) request, if still needed
         self.output: list[bytes] = []  # the forwarded response, if still needed
         self._text: list[str] = []  # text of the stream's events already compacted
+        self._compact_at = COMPACT_EVERY  # kept pieces before the next compaction
         self._kept = 0  # bytes in `output`
         self.output_truncated = False  # True when a very long response outgrew the cap
         self.input_checked = not engine.enabled(INPUT)
@@ -131,7 +132,7 @@ class RequestSafety:
                 return
             self._kept += len(chunk)
             self.output.append(chunk)
-            if len(self.output) >= COMPACT_EVERY:
+            if len(self.output) >= self._compact_at:
                 self._compact()
 
     def output_text(self) -> str:
@@ -143,14 +144,23 @@ class RequestSafety:
 
     def _compact(self) -> None:
         """A stream's complete events so far become their text; the rest stays raw. A body
-        that is not a stream (one JSON document in pieces) stays as it came."""
+        that is not a stream (one JSON document in pieces) stays as it came, and is never
+        looked at again; a stream with no event end in sight (one endless event from a
+        hostile upstream) is looked at after twice as many pieces each time, so the joins
+        copy each byte a bounded number of times, not once per 32 pieces."""
         raw = b"".join(self.output)
-        end = raw.rfind(b"\n\n") + 2  # events end with a blank line (vLLM writes LF only)
-        if end < 2 or not (self._text or texts.is_sse(raw)):
-            self.output = [raw]
+        lf, crlf = raw.rfind(b"\n\n"), raw.rfind(b"\r\n\r\n")  # an event's blank line
+        end = max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
+        self.output = [raw]
+        if not (self._text or texts.is_sse(raw)):
+            self._compact_at = MAX_KEPT_BYTES  # not a stream: more pieces than bytes kept
+            return
+        if not end:  # no complete event yet
+            self._compact_at *= 2
             return
         self._text.append(texts.sse_text(raw[:end]))
         self.output = [raw[end:]] if end < len(raw) else []
+        self._compact_at = COMPACT_EVERY
 
     @property
     def needs_offpath(self) -> bool:

@@ -164,3 +164,33 @@ async def test_a_json_body_kept_in_many_pieces_is_not_compacted_as_a_stream():
         state.keep_output(body[i : i + 50])
     assert b"".join(state.output) == body
     assert state.output_text() == "x" * 4000 + " a@b.co"
+
+
+async def test_a_crlf_stream_is_compacted_too_and_reads_back_the_same():
+    tokens = [f"t{i} " for i in range(200)]
+    raw = b"".join(e.replace(b"\n\n", b"\r\n\r\n") for e in _events(tokens))
+    stage, _ = make(SafetyConfig(capture_text=True))
+    state = stage.request(OP_CHAT, "r1")
+    for i in range(0, len(raw), 29):
+        state.keep_output(raw[i : i + 29])
+    assert sum(len(c) for c in state.output) < 29 * 40
+    assert state.output_text() == "".join(tokens)
+
+
+async def test_an_endless_event_is_joined_a_logarithmic_number_of_times(monkeypatch):
+    # A hostile upstream's one event that never ends: each compaction joins everything kept,
+    # so they must come after twice as many pieces each time, not every 32.
+    from agent.safety import request
+
+    joins = []
+    real = request.RequestSafety._compact
+    monkeypatch.setattr(
+        request.RequestSafety, "_compact", lambda self: (joins.append(1), real(self))
+    )
+    stage, _ = make(SafetyConfig(capture_text=True))
+    state = stage.request(OP_CHAT, "r1")
+    state.keep_output(b'data: {"choices":[{"delta":{"content":"')
+    for _ in range(20_000):
+        state.keep_output(b"x" * 10)
+    assert len(joins) <= 12  # 32, 64, ... 2**14 pieces: about log2(20,000 / 32) + 1
+    assert state.output_text() == ""  # an unterminated value is no text
