@@ -298,7 +298,12 @@ async def _run_up(
         )
         return 1
     _freeze_startup_objects()
-    watch = watch_from_env(dict(os.environ), asyncio.get_running_loop())  # debug aid, off
+    try:
+        watch = watch_from_env(dict(os.environ), asyncio.get_running_loop())  # debug aid, off
+    except (OSError, ValueError) as err:  # a stall-watch file it cannot open, a bad threshold
+        print(f"inferwatch: stall watch: {err}", file=sys.stderr)
+        await runner.cleanup()
+        return 1
     agent_url.append(f"http://{host}:{bound_port(runner)}")
     log.info("agent listening", extra={"listen": agent_url[0], "upstream": upstream_url})
     if launch is None:

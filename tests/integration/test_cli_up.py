@@ -167,6 +167,15 @@ def test_busy_port_is_one_line_and_vllm_is_never_started(tmp_path):
     assert not (tmp_path / "data" / "vllm.log").exists()
 
 
+def test_a_stall_watch_file_it_cannot_open_is_a_clear_error_and_status_1(tmp_path):
+    bad = tmp_path / "missing" / "stalls.jsonl"
+    env = _env(tmp_path, INFERWATCH_STALL_WATCH=str(bad), INFERWATCH_LOGGING__LEVEL="ERROR")
+    proc = _run("up", "--upstream", "http://127.0.0.1:9", "--listen", "127.0.0.1:0", env=env)
+    assert proc.returncode == 1
+    assert f"inferwatch: stall watch: [Errno 2] No such file or directory: '{bad}'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def test_demo_traffic_at_a_dead_url_is_one_line(tmp_path):
     proc = _run("demo-traffic", "--url", f"http://127.0.0.1:{free_port()}", env=_env(tmp_path))
     assert proc.returncode == 1
