@@ -121,8 +121,13 @@ class Canary:
     # ---- transitions (blocking: the store is written) ------------------------------------
 
     def _roll_back(self, look: Look) -> None:
+        # The reason is in the message itself: a log reader without the extra fields
+        # (a plain formatter, pytest's captured log) still sees why.
         log.warning(
-            "canary rolled back: all traffic to the control",
+            "canary %s rolled back at step %d, all traffic to the control: %s",
+            self.exp.name,
+            self.step,
+            look.reason,
             extra={"experiment": self.exp.name, "reason": look.reason, "step": self.step},
         )
         self._note(ev.ROLLED_BACK, look)

@@ -334,7 +334,11 @@ async def test_a_canary_with_a_healthy_variant_advances_a_step(pair, start_agent
             or (e["canary"]["step"] >= 2 and e["shares"][VARIANT] == 100.0)
         ),
     )
-    assert exp["canary"]["state"] == "running" and exp["canary"]["step"] == 2, exp["canary"]
+    canary = exp["canary"]
+    if not (canary["state"] == "running" and canary["step"] == 2):
+        # Why, in full: the gate's look, and whether the variant's server was well.
+        why = {"last_look": canary.get("last_look"), "rolled_back": _events(ra, "rolled_back")}
+        pytest.fail(f"{json.dumps(why, indent=1)}\nvariant log:\n{pair.b.log_tail(15)}")
     assert exp["shares"] == {CONTROL: 0.0, VARIANT: 100.0}
     assert ra.metric("inferwatch_experiment_rollbacks_total", {"experiment": "exp1"}) == 0
     assert [row[0] for row in _events(ra, "step")] == [1, 2] and _events(ra, "rolled_back") == []
