@@ -278,17 +278,19 @@ async def test_a_shadow_to_a_closed_port_leaves_the_real_answers_alone_and_is_co
 
 # ---- 4. canaries ------------------------------------------------------------------------------
 
-# Small holds and quick looks; latency and cost margins wide, since two servers on a shared
-# 2-core machine differ by more than 10% from load alone: the error rate keeps its 1 point.
-# Two identical vLLMs on a shared 2-core machine: over a window of 10 requests one arm's
-# latency or measured cost can be twice the other's (a CI run rolled a healthy variant back
-# at 1.0). The gate's error-rate bound is what the rollback test below relies on.
+# Small holds and quick looks. Timing margins of 100x: on this machine vLLM's automatic
+# binding puts both engines' OpenMP threads on core 0 (each log says so), beside each other
+# and this process's own collections, so one arm can stall for seconds while the other
+# runs. CI rolled a healthy variant back at +100% and again at 4x (2 full runs of 4). Over
+# windows of 10-40 requests that is not a canary's regression; the gate's judgment of
+# latency is tested on controlled inputs in tests/unit/test_experiments_gate.py. What both
+# tests here rely on is the error rate, at its default margin of one point.
 GATE = {
     "check_every_s": 0.5,
     "min_requests": 10,
-    "max_latency_regression": 4.0,
-    "max_ttft_regression": 4.0,
-    "max_cost_regression": 4.0,
+    "max_latency_regression": 100.0,
+    "max_ttft_regression": 100.0,
+    "max_cost_regression": 100.0,
 }
 BATCH = [{"prompt": "canary traffic", "max_tokens": 2}] * 12
 
