@@ -13,7 +13,7 @@ Pinning: vLLM (every process and thread) on one CPU, the agent and this client o
 other, so the agent's work never takes vLLM's CPU; the agent's CPU seconds are reported
 beside vLLM's. The agent runs with its defaults (store, cost, safety, collectors).
 
-    python bench/vllm_serve_ab.py                       # about 15-25 minutes
+    python bench/vllm_serve_ab.py                       # about 25-60 minutes (100-250 pairs)
     python bench/vllm_serve_ab.py --min-pairs 2 --max-pairs 2 --prompts 16   # smoke run
 
 Writes bench/results/serving_bench.md (or `--out`).
@@ -65,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--input-len", type=int, default=128, help="prompt tokens (default 128)")
     p.add_argument("--output-len", type=int, default=64, help="output tokens (default 64)")
     p.add_argument("--min-pairs", type=int, default=10, help="pairs before stopping (default 10)")
-    p.add_argument("--max-pairs", type=int, default=60, help="pairs at most (default 60)")
+    p.add_argument("--max-pairs", type=int, default=300, help="pairs at most (default 300)")
     p.add_argument(
         "--target-ci",
         type=float,
@@ -73,7 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="stop when the tokens/s ratio's 95%% interval is within ± this (default 0.01)",
     )
     p.add_argument(
-        "--max-minutes", type=float, default=25.0, help="stop after this long (default 25)"
+        "--max-minutes", type=float, default=80.0, help="stop after this long (default 80)"
     )
     p.add_argument("--no-pin", action="store_true", help="do not pin vLLM and the agent")
     p.add_argument(
