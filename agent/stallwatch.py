@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import logging
+import math
 import sys
 import threading
 import time
@@ -26,6 +28,8 @@ from typing import TextIO
 ENV = "INFERWATCH_STALL_WATCH"  # a file to append one JSON line per stall to
 ENV_MS = "INFERWATCH_STALL_WATCH_MS"  # how late a heartbeat is a stall (default 50)
 STACK_FRAMES = 24
+
+log = logging.getLogger("inferwatch.stallwatch")
 
 
 class StallWatch:
@@ -39,6 +43,7 @@ class StallWatch:
         self._gc_start = 0.0
         self._stop = threading.Event()
         self._thread_id = 0
+        self.lost = 0  # lines that could not be written
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start beating on `loop` (call from its thread) and watching from a thread."""
@@ -85,8 +90,15 @@ class StallWatch:
             "stacks": self._stacks[:3],
         }
         # A stall is rare and this is a debug aid: one small write, then the loop goes on.
-        self.out.write(json.dumps(line) + "\n")
-        self.out.flush()
+        # A write that fails (a full disk) costs that line only, said once; the heartbeat
+        # and the agent go on.
+        try:
+            self.out.write(json.dumps(line) + "\n")
+            self.out.flush()
+        except OSError as err:
+            self.lost += 1
+            if self.lost == 1:
+                log.warning("stall watch: a line could not be written (%s); lines lost", err)
 
     def _watch(self) -> None:
         while not self._stop.wait(self.beat_s):
@@ -113,7 +125,10 @@ def watch_from_env(environ: dict[str, str], loop: asyncio.AbstractEventLoop) -> 
     try:
         threshold_s = float(environ.get(ENV_MS, "50")) / 1e3
     except ValueError:
-        raise ValueError(f"{ENV_MS} must be milliseconds, got {environ[ENV_MS]!r}") from None
+        threshold_s = math.nan
+    # 0, negative or NaN would report every 10 ms beat as a stall: a file without end.
+    if not (threshold_s > 0 and math.isfinite(threshold_s)):
+        raise ValueError(f"{ENV_MS} must be milliseconds > 0, got {environ[ENV_MS]!r}")
     out = open(path, "a", encoding="utf-8")  # noqa: SIM115 - the process's lifetime
     watch = StallWatch(out, threshold_s)
     watch.start(loop)

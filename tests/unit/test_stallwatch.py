@@ -73,3 +73,39 @@ def test_a_threshold_that_is_not_a_number_is_a_clear_error(tmp_path):
 
     with pytest.raises(ValueError, match="INFERWATCH_STALL_WATCH_MS must be milliseconds"):
         asyncio.run(main())
+
+
+@pytest.mark.parametrize("ms", ["0", "-5", "nan", "inf"])
+def test_a_threshold_that_is_not_a_positive_time_is_a_clear_error(tmp_path, ms):
+    path = tmp_path / "s.jsonl"
+
+    async def main():
+        return watch_from_env({ENV: str(path), ENV_MS: ms}, asyncio.get_running_loop())
+
+    with pytest.raises(ValueError, match=f"must be milliseconds > 0, got '{ms}'"):
+        asyncio.run(main())
+    assert not path.exists()  # refused before the file is opened
+
+
+class _FullDisk(io.StringIO):
+    def write(self, s: str) -> int:
+        raise OSError(28, "No space left on device")
+
+
+def test_a_write_that_fails_loses_that_line_and_the_watch_goes_on(caplog):
+    watch = StallWatch(_FullDisk())
+
+    async def main():
+        watch.start(asyncio.get_running_loop())
+        for _ in range(2):  # the second stall is seen only if the heartbeat survived
+            await asyncio.sleep(0.05)
+            _block_the_loop()
+            await asyncio.sleep(0.1)
+        watch.stop()
+
+    asyncio.run(main())
+    assert watch.lost >= 2
+    said = [r.getMessage() for r in caplog.records if "stall watch" in r.getMessage()]
+    assert said == [
+        "stall watch: a line could not be written ([Errno 28] No space left on device); lines lost"
+    ]
