@@ -93,7 +93,7 @@ class _Ctx:
         self.rec = rec
         self.request_id: str = rec.get("request_id")
         self.safety: RequestSafety | None = None
-        self.stream_done = False  # the client has the stream's `[DONE]`: a hang-up is no cancel
+        self.stream_done = False  # `[DONE]` or every byte is written: a hang-up is no cancel
         self.prepared = False  # the status line went out: `http_status` is final
         self.route = route  # the upstream that serves it (and where a shadow copy goes)
         self.shadow: asyncio.Task | Callable[[], object] | None = (
@@ -585,9 +585,12 @@ class Proxy:
         tail = guard.finish(watcher.tail())
         if tail:
             await out.write(tail)
-        await out.write_eof()
         if not ctx.stream_done:  # else noted when `[DONE]` went by
             note_stream(ctx.rec, watcher)
+            # Every byte of the answer is written: a client that reads to the end and hangs
+            # up while the body's last chunk drains (a reset in write_eof) got all of it.
+            ctx.stream_done = True
+        await out.write_eof()
         if guard.stopped:
             ctx.rec.set(finish_reason=FINISH_BLOCKED)
         return out

@@ -191,3 +191,48 @@ async def test_a_client_that_hangs_up_after_done_leaves_an_ok_record(start_agent
         # Without [DONE] a hang-up is still a cancel: checked by the proxy fault tests.
     finally:
         await runner.cleanup()
+
+
+async def test_a_client_that_hangs_up_as_a_streams_last_chunk_drains_leaves_an_ok_record(
+    start_agent, monkeypatch
+):
+    """A stream without `[DONE]` (vLLM ends some so), read to its end by a client that
+    closes at once: the agent's write_eof may meet the reset while its last chunk drains
+    (a CI fuzz run saw it: record 499, client 200). The client had every byte: not a cancel.
+    The reset is made to happen there, after the real write_eof has sent the end."""
+    from aiohttp import web
+
+    from agent.proxy import OVERHEAD_HEADER
+    from tests.conftest import start_app
+
+    real_eof = web.StreamResponse.write_eof
+
+    async def eof_then_reset(self, data=b""):
+        await real_eof(self, data)
+        if OVERHEAD_HEADER in self.headers:  # the agent's answer, not the fake upstream's
+            raise ConnectionResetError("Connection lost")
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        out = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await out.prepare(request)
+        delta = {"choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]}
+        await out.write(b"data: " + orjson.dumps(delta) + b"\n\n")
+        await out.write_eof()
+        return out
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    runner, url = await start_app(app)
+    try:
+        agent = await start_agent(url)
+        monkeypatch.setattr(web.StreamResponse, "write_eof", eof_then_reset)
+        async with aiohttp.ClientSession() as s:
+            body = {**CHAT, "stream": True}
+            async with s.post(agent.url + "/v1/chat/completions", json=body) as r:
+                got = await r.read()
+        assert r.status == 200 and b'"content":"hi"' in got
+        [rec] = await agent.records(1)
+        assert rec.status == "ok" and rec.error_type is None, rec.error_message
+        assert (rec.http_status, rec.finish_reason) == (200, "stop")
+    finally:
+        await runner.cleanup()
